@@ -1,0 +1,3 @@
+export * from './orthanc-error';
+export * from './orthanc-time';
+export * from './resource-level';

@@ -1,0 +1,19 @@
+import { loadConfig } from './config.schema';
+
+describe('loadConfig', () => {
+  it('applies the documented defaults', () => {
+    const c = loadConfig({});
+    expect(c.HTTP_PORT).toBe(8042);
+    expect(c.STORAGE_DRIVER).toBe('fs');
+    expect(c.DATABASE_URL).toBe('postgresql://postgres@127.0.0.1:5432/deidflow');
+  });
+
+  it('picks the s3 driver when an endpoint is configured', () => {
+    const c = loadConfig({ S3_ENDPOINT: 'http://127.0.0.1:9000', S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b' });
+    expect(c.STORAGE_DRIVER).toBe('s3');
+  });
+
+  it('fails fast with every bad variable named', () => {
+    expect(() => loadConfig({ HTTP_PORT: 'abc', STORAGE_DRIVER: 's3' })).toThrow(/HTTP_PORT[\s\S]*S3_ENDPOINT/);
+  });
+});

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+
+const bool = z
+  .union([z.boolean(), z.string()])
+  .transform((v) => (typeof v === 'boolean' ? v : ['1', 'true', 'yes', 'on'].includes(v.toLowerCase())));
+
+/**
+ * Every setting of DeidFlow, read from the environment and validated at start (fail fast).
+ * `.env.example` documents the same list; keep them in step.
+ */
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/deidflow'),
+    REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+    HTTP_HOST: z.string().default('127.0.0.1'),
+    HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8042),
+    /** Largest accepted request body (uploads, ZIP archives), in bytes. */
+    HTTP_BODY_LIMIT: z.coerce.number().int().positive().default(512 * 1024 * 1024),
+    /** Prefix of the BullMQ keys in Redis: lets several deployments share one Redis. */
+    QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('deidflow'),
+    /** Instances processed in parallel by one worker process. */
+    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+    /** Run a worker inside the API process (the embedded default of `npm start`). */
+    EMBEDDED_WORKER: bool.default(true),
+    /** `s3` when S3_ENDPOINT is set, otherwise the embedded filesystem store. */
+    STORAGE_DRIVER: z.enum(['fs', 's3']).optional(),
+    STORAGE_DIR: z.string().default('./data/storage'),
+    S3_ENDPOINT: z.string().url().optional(),
+    S3_ACCESS_KEY: z.string().optional(),
+    S3_SECRET_KEY: z.string().optional(),
+    S3_BUCKET: z.string().default('deidflow'),
+    S3_REGION: z.string().default('us-east-1'),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Orthanc's AuthenticationEnabled; defaults to on whenever HTTP_HOST is not loopback. */
+    AUTHENTICATION_ENABLED: bool.optional(),
+    /** `user:password` pairs separated by commas (Orthanc's RegisteredUsers). */
+    REGISTERED_USERS: z.string().default(''),
+    /** Bearer tokens separated by commas. */
+    API_TOKENS: z.string().default(''),
+    /** Name reported by GET /system. */
+    SERVER_NAME: z.string().default('DeidFlow'),
+  })
+  .transform((c) => ({
+    ...c,
+    STORAGE_DRIVER: c.STORAGE_DRIVER ?? (c.S3_ENDPOINT ? ('s3' as const) : ('fs' as const)),
+  }))
+  .superRefine((c, ctx) => {
+    if (c.STORAGE_DRIVER === 's3' && (!c.S3_ENDPOINT || !c.S3_ACCESS_KEY || !c.S3_SECRET_KEY)) {
+      ctx.addIssue({ code: 'custom', message: 'STORAGE_DRIVER=s3 needs S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY' });
+    }
+  });
+
+export type AppConfig = z.infer<typeof configSchema>;
+
+/** Parses the environment; throws one readable error listing every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const result = configSchema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  - ${i.path.join('.') || '(config)'}: ${i.message}`);
+    throw new Error(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
