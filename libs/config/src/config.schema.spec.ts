@@ -14,6 +14,10 @@ describe('loadConfig', () => {
   });
 
   it('fails fast with every bad variable named', () => {
-    expect(() => loadConfig({ HTTP_PORT: 'abc', STORAGE_DRIVER: 's3' })).toThrow(/HTTP_PORT[\s\S]*S3_ENDPOINT/);
+    expect(() => loadConfig({ HTTP_PORT: 'abc', LOG_LEVEL: 'loud' })).toThrow(/HTTP_PORT[\s\S]*LOG_LEVEL/);
+  });
+
+  it('refuses the s3 driver without its endpoint and keys', () => {
+    expect(() => loadConfig({ STORAGE_DRIVER: 's3' })).toThrow(/S3_ENDPOINT/);
   });
 });

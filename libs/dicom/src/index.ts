@@ -1,0 +1,3 @@
+// Public API of the DICOM engine. Pure: no Nest, no I/O.
+export * from './orthanc-id';
+export * from './parse';
