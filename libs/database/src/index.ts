@@ -1,0 +1,5 @@
+export * from './database.module';
+export * from './prisma.service';
+export * from './migrate';
+export * from './repositories/resource.repository';
+export * from './repositories/metadata.repository';

@@ -1,0 +1,350 @@
+import { Injectable } from '@nestjs/common';
+import type { ResourceLevel } from '@deidflow/common';
+import type { ParsedInstance } from '@deidflow/dicom';
+import { PrismaService } from '../prisma.service';
+import { Prisma } from '../generated/client';
+
+export type StoreStatus = 'Success' | 'AlreadyStored';
+
+export interface StoredObject {
+  objectKey: string;
+  fileSize: number;
+  md5: string;
+}
+
+/** A resource of any level as the browse answers need it. */
+export interface ResourceRow {
+  id: string;
+  level: ResourceLevel;
+  parentId: string | null;
+  mainDicomTags: Record<string, string>;
+  lastUpdate: Date;
+}
+
+export interface InstanceRow {
+  id: string;
+  seriesId: string;
+  sopInstanceUid: string;
+  sopClassUid: string;
+  transferSyntaxUid: string;
+  mainDicomTags: Record<string, string>;
+  indexInSeries: number | null;
+  objectKey: string;
+  fileSize: bigint;
+  md5: string;
+  receivedAt: Date;
+}
+
+export interface DeletedResources {
+  /** Object keys of the deleted instances: the caller removes them from storage. */
+  objectKeys: string[];
+  /** Every resource removed, the cascade to empty parents included. */
+  deletedIds: string[];
+  /** The closest ancestor that still exists, as Orthanc's RemainingAncestor. */
+  remainingAncestor: { id: string; level: ResourceLevel } | null;
+}
+
+const PARENT_LEVEL: Record<ResourceLevel, ResourceLevel | null> = {
+  Patient: null,
+  Study: 'Patient',
+  Series: 'Study',
+  Instance: 'Series',
+};
+
+/** The patient/study/series/instance index. The only place that knows its tables. */
+@Injectable()
+export class ResourceRepository {
+  constructor(private readonly prisma: PrismaService) {}
+
+  /**
+   * Records one instance and the missing parts of its hierarchy in one transaction. Idempotent:
+   * inserts that meet an existing row do nothing, so concurrent uploads of the same patient,
+   * study or series, or a retried job writing the same output, converge on the same rows.
+   */
+  async storeInstance(parsed: ParsedInstance, object: StoredObject): Promise<StoreStatus> {
+    const { ids, identifiers, mainDicomTags } = parsed;
+    return this.prisma.$transaction(async (tx) => {
+      await tx.patient.createMany({
+        data: [{ id: ids.patient, patientId: identifiers.patientId, mainDicomTags: mainDicomTags.patient }],
+        skipDuplicates: true,
+      });
+      await tx.study.createMany({
+        data: [
+          { id: ids.study, patientId: ids.patient, studyInstanceUid: identifiers.studyInstanceUid, mainDicomTags: mainDicomTags.study },
+        ],
+        skipDuplicates: true,
+      });
+      await tx.series.createMany({
+        data: [
+          { id: ids.series, studyId: ids.study, seriesInstanceUid: identifiers.seriesInstanceUid, mainDicomTags: mainDicomTags.series },
+        ],
+        skipDuplicates: true,
+      });
+      const created = await tx.instance.createMany({
+        data: [
+          {
+            id: ids.instance,
+            seriesId: ids.series,
+            sopInstanceUid: identifiers.sopInstanceUid,
+            sopClassUid: parsed.sopClassUid,
+            transferSyntaxUid: parsed.transferSyntaxUid,
+            mainDicomTags: mainDicomTags.instance,
+            indexInSeries: parsed.indexInSeries ?? null,
+            objectKey: object.objectKey,
+            fileSize: BigInt(object.fileSize),
+            md5: object.md5,
+          },
+        ],
+        skipDuplicates: true,
+      });
+      if (created.count === 0) return 'AlreadyStored';
+      // A new child makes its ancestors "updated" (Orthanc's LastUpdate).
+      const now = new Date();
+      await tx.series.update({ where: { id: ids.series }, data: { lastUpdate: now } });
+      await tx.study.update({ where: { id: ids.study }, data: { lastUpdate: now } });
+      await tx.patient.update({ where: { id: ids.patient }, data: { lastUpdate: now } });
+      return 'Success';
+    });
+  }
+
+  async instanceExists(id: string): Promise<boolean> {
+    return (await this.prisma.instance.count({ where: { id } })) > 0;
+  }
+
+  async findInstance(id: string): Promise<InstanceRow | null> {
+    const row = await this.prisma.instance.findUnique({ where: { id } });
+    return row ? { ...row, mainDicomTags: row.mainDicomTags as Record<string, string> } : null;
+  }
+
+  /** The level of an ID whatever the URL said (Orthanc looks the level up the same way). */
+  async findLevel(id: string): Promise<ResourceLevel | null> {
+    const rows = await this.prisma.$queryRaw<{ level: ResourceLevel }[]>`
+      SELECT 'Patient' AS level FROM patients WHERE id = ${id}
+      UNION ALL SELECT 'Study' FROM studies WHERE id = ${id}
+      UNION ALL SELECT 'Series' FROM series WHERE id = ${id}
+      UNION ALL SELECT 'Instance' FROM instances WHERE id = ${id}
+      LIMIT 1`;
+    return rows[0]?.level ?? null;
+  }
+
+  async findResource(level: ResourceLevel, id: string): Promise<ResourceRow | null> {
+    switch (level) {
+      case 'Patient': {
+        const r = await this.prisma.patient.findUnique({ where: { id } });
+        return r && { id: r.id, level, parentId: null, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate };
+      }
+      case 'Study': {
+        const r = await this.prisma.study.findUnique({ where: { id } });
+        return r && { id: r.id, level, parentId: r.patientId, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate };
+      }
+      case 'Series': {
+        const r = await this.prisma.series.findUnique({ where: { id } });
+        return r && { id: r.id, level, parentId: r.studyId, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate };
+      }
+      case 'Instance': {
+        const r = await this.prisma.instance.findUnique({ where: { id } });
+        return r && { id: r.id, level, parentId: r.seriesId, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.receivedAt };
+      }
+    }
+  }
+
+  /** IDs of the direct children, in a stable order. */
+  async childIds(level: ResourceLevel, id: string): Promise<string[]> {
+    const select = { id: true } as const;
+    const orderBy = { id: 'asc' } as const;
+    switch (level) {
+      case 'Patient':
+        return (await this.prisma.study.findMany({ where: { patientId: id }, select, orderBy })).map((r) => r.id);
+      case 'Study':
+        return (await this.prisma.series.findMany({ where: { studyId: id }, select, orderBy })).map((r) => r.id);
+      case 'Series':
+        return (
+          await this.prisma.instance.findMany({ where: { seriesId: id }, select, orderBy: [{ indexInSeries: 'asc' }, { id: 'asc' }] })
+        ).map((r) => r.id);
+      case 'Instance':
+        return [];
+    }
+  }
+
+  /** Page of IDs of one level (`GET /studies?since=&limit=`), oldest first like Orthanc. */
+  async listIds(level: ResourceLevel, page: { since?: number; limit?: number }): Promise<string[]> {
+    const args = { select: { id: true }, skip: page.since ?? 0, take: page.limit } as const;
+    switch (level) {
+      case 'Patient':
+        return (await this.prisma.patient.findMany({ ...args, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })).map((r) => r.id);
+      case 'Study':
+        return (await this.prisma.study.findMany({ ...args, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })).map((r) => r.id);
+      case 'Series':
+        return (await this.prisma.series.findMany({ ...args, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })).map((r) => r.id);
+      case 'Instance':
+        return (await this.prisma.instance.findMany({ ...args, orderBy: [{ receivedAt: 'asc' }, { id: 'asc' }] })).map((r) => r.id);
+    }
+  }
+
+  /** Instances below a resource of any level, in batches, never as one giant array. */
+  async *iterateInstances(level: ResourceLevel, id: string, batchSize = 1000): AsyncGenerator<InstanceRow[]> {
+    const where: Prisma.InstanceWhereInput =
+      level === 'Instance'
+        ? { id }
+        : level === 'Series'
+          ? { seriesId: id }
+          : level === 'Study'
+            ? { series: { studyId: id } }
+            : { series: { study: { patientId: id } } };
+    let cursor: string | undefined;
+    for (;;) {
+      const rows = await this.prisma.instance.findMany({
+        where,
+        orderBy: { id: 'asc' },
+        take: batchSize,
+        ...(cursor ? { skip: 1, cursor: { id: cursor } } : {}),
+      });
+      if (rows.length === 0) return;
+      yield rows.map((r) => ({ ...r, mainDicomTags: tags(r.mainDicomTags) }));
+      if (rows.length < batchSize) return;
+      cursor = rows[rows.length - 1].id;
+    }
+  }
+
+  /** The patient, study and series an instance belongs to (one query). */
+  async ancestorsOfInstance(instanceId: string): Promise<{ patient: string; study: string; series: string } | null> {
+    const r = await this.prisma.instance.findUnique({
+      where: { id: instanceId },
+      select: { series: { select: { id: true, study: { select: { id: true, patientId: true } } } } },
+    });
+    return r && { patient: r.series.study.patientId, study: r.series.study.id, series: r.series.id };
+  }
+
+  async parentOf(level: ResourceLevel, id: string): Promise<string | null> {
+    return (await this.findResource(level, id))?.parentId ?? null;
+  }
+
+  /**
+   * Deletes a resource, its descendants, and every ancestor left without children (Orthanc's
+   * cascade), in one transaction. An upload racing with it into the same parent either commits
+   * first (the parent has a child and stays) or fails its foreign key check and is retried by
+   * the caller, recreating the parent.
+   */
+  async deleteResource(level: ResourceLevel, id: string): Promise<DeletedResources | null> {
+    return this.prisma.$transaction(async (tx) => {
+      const instances = await tx.$queryRaw<{ id: string; object_key: string }[]>(
+        Prisma.sql`SELECT i.id, i.object_key FROM instances i ${instanceJoin(level)} WHERE ${levelColumn(level)} = ${id}`,
+      );
+      const deletedIds: string[] = [];
+      const exists = await deleteRow(tx, level, id);
+      if (!exists) return null;
+      deletedIds.push(id, ...instances.map((i) => i.id).filter((i) => i !== id));
+      let remainingAncestor: DeletedResources['remainingAncestor'] = null;
+      let childLevel = level;
+      let parentId = exists.parentId;
+      while (parentId) {
+        const parentLevel = PARENT_LEVEL[childLevel]!;
+        const remaining = await countChildren(tx, parentLevel, parentId);
+        if (remaining > 0) {
+          remainingAncestor = { id: parentId, level: parentLevel };
+          break;
+        }
+        const parent = await deleteRow(tx, parentLevel, parentId);
+        deletedIds.push(parentId);
+        childLevel = parentLevel;
+        parentId = parent?.parentId ?? null;
+      }
+      await tx.resourceMetadata.deleteMany({ where: { resourceId: { in: deletedIds } } });
+      return { objectKeys: instances.map((i) => i.object_key), deletedIds, remainingAncestor };
+    });
+  }
+
+  async statistics(): Promise<{ patients: number; studies: number; series: number; instances: number; totalSize: bigint }> {
+    const [row] = await this.prisma.$queryRaw<
+      { patients: bigint; studies: bigint; series: bigint; instances: bigint; total: bigint | null }[]
+    >`SELECT (SELECT count(*) FROM patients) AS patients, (SELECT count(*) FROM studies) AS studies,
+             (SELECT count(*) FROM series) AS series, (SELECT count(*) FROM instances) AS instances,
+             (SELECT sum(file_size) FROM instances)::bigint AS total`;
+    return {
+      patients: Number(row.patients),
+      studies: Number(row.studies),
+      series: Number(row.series),
+      instances: Number(row.instances),
+      totalSize: row.total ?? 0n,
+    };
+  }
+
+  /** Number of instances below a resource of each level (for /statistics of a resource). */
+  async countInstances(level: ResourceLevel, id: string): Promise<number> {
+    const [row] = await this.prisma.$queryRaw<{ n: bigint }[]>(
+      Prisma.sql`SELECT count(*) AS n FROM instances i ${instanceJoin(level)} WHERE ${levelColumn(level)} = ${id}`,
+    );
+    return Number(row.n);
+  }
+}
+
+function tags(value: unknown): Record<string, string> {
+  return (value ?? {}) as Record<string, string>;
+}
+
+function instanceJoin(level: ResourceLevel): Prisma.Sql {
+  switch (level) {
+    case 'Instance':
+    case 'Series':
+      return Prisma.empty;
+    case 'Study':
+      return Prisma.sql`JOIN series s ON s.id = i.series_id`;
+    case 'Patient':
+      return Prisma.sql`JOIN series s ON s.id = i.series_id JOIN studies st ON st.id = s.study_id`;
+  }
+}
+
+function levelColumn(level: ResourceLevel): Prisma.Sql {
+  switch (level) {
+    case 'Instance':
+      return Prisma.sql`i.id`;
+    case 'Series':
+      return Prisma.sql`i.series_id`;
+    case 'Study':
+      return Prisma.sql`s.study_id`;
+    case 'Patient':
+      return Prisma.sql`st.patient_id`;
+  }
+}
+
+type Tx = Prisma.TransactionClient;
+
+async function deleteRow(tx: Tx, level: ResourceLevel, id: string): Promise<{ parentId: string | null } | null> {
+  switch (level) {
+    case 'Patient': {
+      const rows = await tx.patient.deleteMany({ where: { id } });
+      return rows.count ? { parentId: null } : null;
+    }
+    case 'Study': {
+      const r = await tx.study.findUnique({ where: { id }, select: { patientId: true } });
+      if (!r) return null;
+      await tx.study.delete({ where: { id } });
+      return { parentId: r.patientId };
+    }
+    case 'Series': {
+      const r = await tx.series.findUnique({ where: { id }, select: { studyId: true } });
+      if (!r) return null;
+      await tx.series.delete({ where: { id } });
+      return { parentId: r.studyId };
+    }
+    case 'Instance': {
+      const r = await tx.instance.findUnique({ where: { id }, select: { seriesId: true } });
+      if (!r) return null;
+      await tx.instance.delete({ where: { id } });
+      return { parentId: r.seriesId };
+    }
+  }
+}
+
+async function countChildren(tx: Tx, level: ResourceLevel, id: string): Promise<number> {
+  switch (level) {
+    case 'Patient':
+      return tx.study.count({ where: { patientId: id } });
+    case 'Study':
+      return tx.series.count({ where: { studyId: id } });
+    case 'Series':
+      return tx.instance.count({ where: { seriesId: id } });
+    case 'Instance':
+      return 0;
+  }
+}
