@@ -1,0 +1,3 @@
+export * from './queue.contract';
+export * from './queue.module';
+export * from './redis-options';

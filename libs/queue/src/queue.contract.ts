@@ -1,0 +1,55 @@
+/**
+ * The queue contract: every BullMQ queue, job name and payload of DeidFlow, in one place.
+ * Payloads carry IDs only — the modification plan is stored once in the job row (Postgres)
+ * and cached by each worker; patient data never goes through Redis.
+ */
+
+export enum QueueName {
+  /** One BullMQ job per source instance of a modification/anonymization job. */
+  Modification = 'modification',
+}
+
+export enum JobName {
+  /** Apply the job's plan to one source instance and store the result. */
+  ProcessInstance = 'process-instance',
+  /** All instances are done: compute the job's output, clean up sources (KeepSource: false). */
+  FinalizeJob = 'finalize-job',
+}
+
+export interface ProcessInstancePayload {
+  jobId: string;
+  sourceInstanceId: string;
+}
+
+export interface FinalizeJobPayload {
+  jobId: string;
+}
+
+export interface JobPayloads {
+  [JobName.ProcessInstance]: ProcessInstancePayload;
+  [JobName.FinalizeJob]: FinalizeJobPayload;
+}
+
+/** BullMQ job ID of a per-instance job: deterministic, so a re-enqueue of the same work is a no-op. */
+export function processInstanceJobId(jobId: string, sourceInstanceId: string): string {
+  return `${jobId}:${sourceInstanceId}`;
+}
+
+export function finalizeJobId(jobId: string): string {
+  return `${jobId}:finalize`;
+}
+
+/** Redis pub/sub channel on which a job's end is announced (the API's synchronous calls wait on it). */
+export function jobEventsChannel(prefix: string): string {
+  return `${prefix}:job-events`;
+}
+
+/** Orthanc priorities: higher runs first, any integer. BullMQ: 1 is highest, 0 means "no priority", max 2^21. */
+export function toBullPriority(orthancPriority: number): number {
+  const clamped = Math.max(-1_000_000, Math.min(1_000_000, Math.trunc(orthancPriority)));
+  return 1_000_001 - clamped;
+}
+
+/** Retries for transient failures (storage, database); bad data fails at once (UnrecoverableError). */
+export const PROCESS_INSTANCE_ATTEMPTS = 5;
+export const PROCESS_INSTANCE_BACKOFF = { type: 'exponential' as const, delay: 500 };

@@ -1,0 +1,23 @@
+import { BullModule } from '@nestjs/bullmq';
+import { Global, Module } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@deidflow/config';
+import { QueueName } from './queue.contract';
+import { redisOptionsFromUrl } from './redis-options';
+
+/** Connects BullMQ to Redis and registers every queue of the contract. */
+@Global()
+@Module({
+  imports: [
+    BullModule.forRootAsync({
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => ({
+        connection: redisOptionsFromUrl(config.REDIS_URL),
+        prefix: config.QUEUE_PREFIX,
+        defaultJobOptions: { removeOnComplete: true, removeOnFail: 1000 },
+      }),
+    }),
+    BullModule.registerQueue({ name: QueueName.Modification }),
+  ],
+  exports: [BullModule],
+})
+export class QueueModule {}
