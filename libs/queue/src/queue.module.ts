@@ -2,7 +2,6 @@ import { BullModule } from '@nestjs/bullmq';
 import { Global, Module } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { QueueName } from './queue.contract';
-import { redisOptionsFromUrl } from './redis-options';
 
 /** Connects BullMQ to Redis and registers every queue of the contract. */
 @Global()
@@ -11,7 +10,7 @@ import { redisOptionsFromUrl } from './redis-options';
     BullModule.forRootAsync({
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) => ({
-        connection: redisOptionsFromUrl(config.REDIS_URL),
+        connection: { url: config.REDIS_URL, maxRetriesPerRequest: null },
         prefix: config.QUEUE_PREFIX,
         defaultJobOptions: { removeOnComplete: true, removeOnFail: 1000 },
       }),
