@@ -2,8 +2,8 @@
 // Postgres, Redis and S3-compatible server (see test/setup/).
 const swc = JSON.parse(require('fs').readFileSync(`${__dirname}/.swcrc`, 'utf8'));
 const moduleNameMapper = {
-  '^@deidflow/(config|database|dicom|queue|storage|common|jobs)$': '<rootDir>/libs/$1/src',
-  '^@deidflow/(config|database|dicom|queue|storage|common|jobs)/(.*)$': '<rootDir>/libs/$1/src/$2',
+  '^@deidflow/(config|database|dicom|queue|storage|common|jobs|core)$': '<rootDir>/libs/$1/src',
+  '^@deidflow/(config|database|dicom|queue|storage|common|jobs|core)/(.*)$': '<rootDir>/libs/$1/src/$2',
 };
 const base = {
   transform: { '^.+\\.ts$': ['@swc/jest', { ...swc, swcrc: false }] },

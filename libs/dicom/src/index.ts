@@ -1,3 +1,4 @@
 // Public API of the DICOM engine. Pure: no Nest, no I/O.
 export * from './orthanc-id';
 export * from './parse';
+export * from './anonymization/profiles';

@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { Inject, Injectable } from '@nestjs/common';
+import { OrthancError, OrthancErrorCode } from '@deidflow/common';
+import { InstanceRow, ResourceRepository, StoreStatus } from '@deidflow/database';
+import { ParsedInstance, parseInstance } from '@deidflow/dicom';
+import { OBJECT_STORAGE, ObjectStorage, objectKeyForInstance } from '@deidflow/storage';
+
+export interface StoredInstance {
+  parsed: ParsedInstance;
+  status: StoreStatus;
+}
+
+/**
+ * Stores and reads DICOM instances: bytes in the object store, hierarchy in the index. Used by
+ * uploads (API) and by job outputs (workers) alike, so both follow the same rules:
+ * the object is written before the index points to it, and keys derive from the Orthanc ID only.
+ */
+@Injectable()
+export class InstanceStoreService {
+  constructor(
+    private readonly resources: ResourceRepository,
+    @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
+  ) {}
+
+  /** Parses, stores and indexes one DICOM file. Throws OrthancError(BadFileFormat) for non-DICOM. */
+  async store(bytes: Buffer, parsed: ParsedInstance = parseInstance(bytes)): Promise<StoredInstance> {
+    const id = parsed.ids.instance;
+    // Orthanc keeps the first copy (OverwriteInstances is off by default): do not touch its object.
+    if (await this.resources.instanceExists(id)) return { parsed, status: 'AlreadyStored' };
+    const objectKey = objectKeyForInstance(id);
+    await this.storage.put(objectKey, bytes);
+    const object = { objectKey, fileSize: bytes.length, md5: createHash('md5').update(bytes).digest('hex') };
+    const status = await this.withRetryOnRace(() => this.resources.storeInstance(parsed, object));
+    return { parsed, status };
+  }
+
+  async findInstanceOrThrow(id: string): Promise<InstanceRow> {
+    const row = await this.resources.findInstance(id);
+    if (!row) throw OrthancError.unknownResource();
+    return row;
+  }
+
+  async readFile(instance: InstanceRow): Promise<Buffer> {
+    return this.storage.get(instance.objectKey);
+  }
+
+  async readStream(instance: InstanceRow): Promise<Readable> {
+    return this.storage.getStream(instance.objectKey);
+  }
+
+  /**
+   * A parent deleted while this instance was being indexed makes the insert fail its foreign key
+   * (Prisma P2003); the second attempt recreates the parents.
+   */
+  private async withRetryOnRace<T>(action: () => Promise<T>): Promise<T> {
+    try {
+      return await action();
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'P2003') throw err;
+      return action();
+    }
+  }
+}
+
+export function assertFound<T>(value: T | null | undefined, what = 'resource'): T {
+  if (value === null || value === undefined) {
+    throw new OrthancError(OrthancErrorCode.UnknownResource, `Unknown ${what}`);
+  }
+  return value;
+}
