@@ -1,3 +1,4 @@
 export * from './orthanc-error';
 export * from './orthanc-time';
 export * from './resource-level';
+export * from './product';

@@ -1,2 +1,3 @@
 export * from './core.module';
 export * from './instance-store.service';
+export * from './logging';

@@ -1,0 +1,38 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { AppConfigModule, loadConfig } from '@deidflow/config';
+import { CoreModule } from '@deidflow/core';
+import { DatabaseModule } from '@deidflow/database';
+import { QueueModule } from '@deidflow/queue';
+import { StorageModule } from '@deidflow/storage';
+import { WorkerModule } from '../../worker/src/worker.module';
+import { HealthController } from './health/health.controller';
+import { OrthancExceptionFilter } from './http/orthanc-exception.filter';
+import { InstancesController } from './instances/instances.controller';
+import { UploadService } from './instances/upload.service';
+import { BrowseService } from './resources/browse.service';
+import { ResourcesController } from './resources/resources.controller';
+import { SystemController } from './system/system.controller';
+
+@Module({})
+export class AppModule {
+  /** `embeddedWorker`: run BullMQ processors in this process too (the single-process default). */
+  static register(options: { embeddedWorker: boolean } = { embeddedWorker: loadConfig().EMBEDDED_WORKER }): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule,
+        DatabaseModule,
+        StorageModule,
+        QueueModule,
+        CoreModule,
+        TerminusModule,
+        ...(options.embeddedWorker ? [WorkerModule] : []),
+      ],
+      // Order matters: static routes of InstancesController before the generic ones.
+      controllers: [InstancesController, ResourcesController, SystemController, HealthController],
+      providers: [BrowseService, UploadService, { provide: APP_FILTER, useClass: OrthancExceptionFilter }],
+    };
+  }
+}

@@ -1,0 +1,41 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { InjectQueue } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { PrismaService } from '@deidflow/database';
+import { QueueName } from '@deidflow/queue';
+import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
+
+/** Liveness of the three services DeidFlow needs: Postgres, Redis and the object store. */
+@ApiTags('System')
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicator: HealthIndicatorService,
+    private readonly prisma: PrismaService,
+    @InjectQueue(QueueName.Modification) private readonly queue: Queue,
+    @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
+  ) {}
+
+  @Get()
+  @HealthCheck()
+  check() {
+    return this.health.check([
+      () => this.probe('postgres', () => this.prisma.$queryRaw`SELECT 1`),
+      () => this.probe('redis', () => this.queue.getJobCounts('waiting')),
+      () => this.probe('storage', () => this.storage.ping()),
+    ]);
+  }
+
+  private async probe(name: string, action: () => Promise<unknown>) {
+    const indicator = this.indicator.check(name);
+    try {
+      await action();
+      return indicator.up();
+    } catch (err) {
+      return indicator.down({ message: (err as Error).message });
+    }
+  }
+}

@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { unzipSync } from 'fflate';
+import { OrthancError } from '@deidflow/common';
+import { InstanceStoreService } from '@deidflow/core';
+
+export interface UploadAnswer {
+  ID: string;
+  ParentPatient: string;
+  ParentSeries: string;
+  ParentStudy: string;
+  Path: string;
+  Status: 'Success' | 'AlreadyStored';
+}
+
+/** A file of a ZIP upload that could not be stored (the others still are). */
+export interface UploadFailure {
+  Filename: string;
+  Status: 'Failure';
+  Details: string;
+}
+
+const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
+
+/** POST /instances: one DICOM file, or a ZIP archive of them (one answer per file). */
+@Injectable()
+export class UploadService {
+  constructor(private readonly store: InstanceStoreService) {}
+
+  async upload(body: Buffer): Promise<UploadAnswer | (UploadAnswer | UploadFailure)[]> {
+    if (isZip(body)) return this.uploadZip(body);
+    return this.uploadOne(body);
+  }
+
+  private async uploadOne(bytes: Buffer): Promise<UploadAnswer> {
+    const { parsed, status } = await this.store.store(bytes);
+    const { ids } = parsed;
+    return {
+      ID: ids.instance,
+      ParentPatient: ids.patient,
+      ParentSeries: ids.series,
+      ParentStudy: ids.study,
+      Path: `/instances/${ids.instance}`,
+      Status: status,
+    };
+  }
+
+  private async uploadZip(body: Buffer): Promise<(UploadAnswer | UploadFailure)[]> {
+    let entries: Record<string, Uint8Array>;
+    try {
+      // Directories come out as empty entries; skip them with the filter.
+      entries = unzipSync(body, { filter: (file) => !file.name.endsWith('/') });
+    } catch (err) {
+      throw OrthancError.badFileFormat(`Cannot read the ZIP archive: ${(err as Error).message}`);
+    }
+    const answers: (UploadAnswer | UploadFailure)[] = [];
+    for (const [name, data] of Object.entries(entries).sort(([a], [b]) => a.localeCompare(b))) {
+      try {
+        answers.push(await this.uploadOne(Buffer.from(data.buffer, data.byteOffset, data.byteLength)));
+      } catch (err) {
+        if (!(err instanceof OrthancError) || !err.isPermanent) throw err;
+        answers.push({ Filename: name, Status: 'Failure', Details: err.details ?? err.message });
+      }
+    }
+    return answers;
+  }
+}
+
+function isZip(body: Buffer): boolean {
+  return body.length >= 4 && ZIP_MAGIC.every((byte, i) => body[i] === byte);
+}

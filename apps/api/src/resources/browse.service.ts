@@ -1,0 +1,114 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { LEVEL_PATH, OrthancError, ResourceLevel, isOrthancId } from '@deidflow/common';
+import { MetadataRepository, ResourceRepository } from '@deidflow/database';
+import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
+import { CHILD_LEVEL, PARENT_LEVEL, formatResource } from './resource-formatter';
+
+/** Reads of the index in Orthanc's shapes, and deletions with Orthanc's cascade. */
+@Injectable()
+export class BrowseService {
+  private readonly logger = new Logger(BrowseService.name);
+
+  constructor(
+    private readonly resources: ResourceRepository,
+    private readonly metadata: MetadataRepository,
+    @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
+  ) {}
+
+  async list(level: ResourceLevel, expand: boolean, page: { since?: number; limit?: number }): Promise<unknown[]> {
+    const ids = await this.resources.listIds(level, page);
+    return expand ? Promise.all(ids.map((id) => this.get(level, id))) : ids;
+  }
+
+  async get(level: ResourceLevel, id: string): Promise<Record<string, unknown>> {
+    assertId(id);
+    const resource = await this.resources.findResource(level, id);
+    if (!resource) throw OrthancError.unknownResource();
+    const [children, metadata, instance, patient] = await Promise.all([
+      this.resources.childIds(level, id),
+      this.metadata.get(id),
+      level === 'Instance' ? this.resources.findInstance(id) : undefined,
+      level === 'Study' && resource.parentId ? this.resources.findResource('Patient', resource.parentId) : undefined,
+    ]);
+    return formatResource(resource, {
+      children,
+      metadata,
+      instance: instance ?? undefined,
+      patientMainDicomTags: patient?.mainDicomTags,
+    });
+  }
+
+  /** `GET /studies/{id}/series`, `/patients/{id}/studies`, ... : the expanded resources of a lower level. */
+  async descendants(level: ResourceLevel, id: string, target: ResourceLevel, expand = true): Promise<unknown[]> {
+    assertId(id);
+    if (!(await this.resources.findResource(level, id))) throw OrthancError.unknownResource();
+    let ids = [id];
+    let current = level;
+    while (current !== target) {
+      const next = CHILD_LEVEL[current];
+      if (!next) throw OrthancError.badRequest(`A ${level.toLowerCase()} has no ${LEVEL_PATH[target]}`);
+      ids = (await Promise.all(ids.map((i) => this.resources.childIds(current, i)))).flat();
+      current = next;
+    }
+    return expand ? Promise.all(ids.map((i) => this.get(target, i))) : ids;
+  }
+
+  /** `GET /instances/{id}/study`, `/series/{id}/patient`, ... : the ancestor at a higher level. */
+  async ancestor(level: ResourceLevel, id: string, target: ResourceLevel): Promise<Record<string, unknown>> {
+    assertId(id);
+    let current = level;
+    let currentId = id;
+    while (current !== target) {
+      const parentLevel = PARENT_LEVEL[current];
+      if (!parentLevel) throw OrthancError.badRequest(`A ${level.toLowerCase()} has no parent ${target.toLowerCase()}`);
+      const parent = await this.resources.parentOf(current, currentId);
+      if (!parent) throw OrthancError.unknownResource();
+      current = parentLevel;
+      currentId = parent;
+    }
+    return this.get(target, currentId);
+  }
+
+  /** Deletes the resource, its descendants and emptied parents, then their objects. */
+  async delete(level: ResourceLevel, id: string): Promise<{ RemainingAncestor: unknown }> {
+    assertId(id);
+    const deleted = await this.resources.deleteResource(level, id);
+    if (!deleted) throw OrthancError.unknownResource();
+    // The index no longer points to these objects: a failure here leaves garbage, never a dangling row.
+    await this.storage.deleteMany(deleted.objectKeys).catch((err: unknown) => {
+      this.logger.warn({ err, count: deleted.objectKeys.length }, 'objects of deleted instances left in storage');
+    });
+    const ancestor = deleted.remainingAncestor;
+    return {
+      RemainingAncestor: ancestor
+        ? { ID: ancestor.id, Path: `/${LEVEL_PATH[ancestor.level]}/${ancestor.id}`, Type: ancestor.level }
+        : null,
+    };
+  }
+
+  async metadataOf(level: ResourceLevel, id: string): Promise<Record<string, string>> {
+    assertId(id);
+    if (!(await this.resources.findResource(level, id))) throw OrthancError.unknownResource();
+    return this.metadata.get(id);
+  }
+
+  async statistics(): Promise<Record<string, unknown>> {
+    const s = await this.resources.statistics();
+    const mb = Number(s.totalSize / 1048576n);
+    return {
+      CountInstances: s.instances,
+      CountPatients: s.patients,
+      CountSeries: s.series,
+      CountStudies: s.studies,
+      TotalDiskSize: s.totalSize.toString(),
+      TotalDiskSizeMB: mb,
+      TotalUncompressedSize: s.totalSize.toString(),
+      TotalUncompressedSizeMB: mb,
+    };
+  }
+}
+
+/** IDs are checked before anything touches the index or storage with them. */
+export function assertId(id: string): void {
+  if (!isOrthancId(id)) throw OrthancError.unknownResource();
+}

@@ -1,0 +1,87 @@
+import { orthancTimestamp, ResourceLevel } from '@deidflow/common';
+import type { InstanceRow, ResourceRow } from '@deidflow/database';
+
+/** Orthanc considers a resource stable once nothing arrived in it for StableAge seconds (default 60). */
+export const STABLE_AGE_MS = 60_000;
+
+/** Metadata Orthanc also shows as top-level fields of GET /{level}/{id}. */
+const TOP_LEVEL_METADATA = ['AnonymizedFrom', 'ModifiedFrom'];
+
+export interface FormatContext {
+  children: string[];
+  metadata: Record<string, string>;
+  /** Study answers carry the patient's main tags (PatientMainDicomTags). */
+  patientMainDicomTags?: Record<string, string>;
+  instance?: InstanceRow;
+  now?: number;
+}
+
+/** A resource in the exact shape of Orthanc's GET /{level}/{id} (see orthanc-reference/browse/01..04). */
+export function formatResource(resource: ResourceRow, ctx: FormatContext): Record<string, unknown> {
+  const lineage = Object.fromEntries(
+    TOP_LEVEL_METADATA.filter((name) => ctx.metadata[name] !== undefined).map((name) => [name, ctx.metadata[name]]),
+  );
+  const isStable = (ctx.now ?? Date.now()) - resource.lastUpdate.getTime() > STABLE_AGE_MS;
+  const common = { ID: resource.id, MainDicomTags: sortKeys(resource.mainDicomTags), Type: resource.level, ...lineage };
+  return sortKeys(formatByLevel(resource, ctx, common, isStable));
+}
+
+function formatByLevel(
+  resource: ResourceRow,
+  ctx: FormatContext,
+  common: Record<string, unknown>,
+  isStable: boolean,
+): Record<string, unknown> {
+  switch (resource.level) {
+    case 'Patient':
+      return { ...common, IsStable: isStable, LastUpdate: orthancTimestamp(resource.lastUpdate), Studies: ctx.children };
+    case 'Study':
+      return {
+        ...common,
+        IsStable: isStable,
+        LastUpdate: orthancTimestamp(resource.lastUpdate),
+        ParentPatient: resource.parentId,
+        PatientMainDicomTags: sortKeys(ctx.patientMainDicomTags ?? {}),
+        Series: ctx.children,
+      };
+    case 'Series':
+      return {
+        ...common,
+        ExpectedNumberOfInstances: null,
+        Instances: ctx.children,
+        IsStable: isStable,
+        LastUpdate: orthancTimestamp(resource.lastUpdate),
+        ParentStudy: resource.parentId,
+        Status: 'Unknown',
+      };
+    case 'Instance': {
+      const row = ctx.instance!;
+      return {
+        ...common,
+        FileSize: Number(row.fileSize),
+        FileUuid: row.id,
+        IndexInSeries: row.indexInSeries,
+        ParentSeries: resource.parentId,
+      };
+    }
+  }
+}
+
+export const CHILD_LEVEL: Record<ResourceLevel, ResourceLevel | null> = {
+  Patient: 'Study',
+  Study: 'Series',
+  Series: 'Instance',
+  Instance: null,
+};
+
+export const PARENT_LEVEL: Record<ResourceLevel, ResourceLevel | null> = {
+  Patient: null,
+  Study: 'Patient',
+  Series: 'Study',
+  Instance: 'Series',
+};
+
+/** Orthanc answers with keys in alphabetical order; so do we, for answers that diff cleanly. */
+export function sortKeys<T>(object: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}

@@ -1,0 +1,70 @@
+import { Controller, Delete, Get, Param, Query } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
+import { queryFlag, queryInt } from '../http/json-body';
+import { BrowseService } from './browse.service';
+import { Level } from './resource-level.decorator';
+
+const RELATION_LEVEL: Record<string, ResourceLevel> = {
+  patient: 'Patient',
+  study: 'Study',
+  series: 'Series',
+  studies: 'Study',
+  instances: 'Instance',
+};
+
+/** Orthanc's browse routes, shared by the four levels. */
+@ApiTags('Resources')
+@Controller(['patients', 'studies', 'series', 'instances'])
+export class ResourcesController {
+  constructor(private readonly browse: BrowseService) {}
+
+  @Get()
+  list(@Level() level: ResourceLevel, @Query() query: Record<string, unknown>) {
+    return this.browse.list(level, queryFlag(query, 'expand'), {
+      since: queryInt(query, 'since'),
+      limit: queryInt(query, 'limit'),
+    });
+  }
+
+  @Get(':id')
+  get(@Level() level: ResourceLevel, @Param('id') id: string) {
+    return this.browse.get(level, id);
+  }
+
+  @Delete(':id')
+  delete(@Level() level: ResourceLevel, @Param('id') id: string) {
+    return this.browse.delete(level, id);
+  }
+
+  @Get(':id/metadata')
+  async metadata(@Level() level: ResourceLevel, @Param('id') id: string, @Query() query: Record<string, unknown>) {
+    const metadata = await this.browse.metadataOf(level, id);
+    return queryFlag(query, 'expand') ? metadata : Object.keys(metadata);
+  }
+
+  @Get(':id/metadata/:name')
+  async metadataValue(@Level() level: ResourceLevel, @Param('id') id: string, @Param('name') name: string) {
+    const metadata = await this.browse.metadataOf(level, id);
+    if (!(name in metadata)) throw new OrthancError(OrthancErrorCode.InexistentItem, `No metadata "${name}"`);
+    return metadata[name];
+  }
+
+  /** `/studies/{id}/series`, `/instances/{id}/study`, `/patients/{id}/instances`, ... */
+  @Get(':id/:relation')
+  relation(
+    @Level() level: ResourceLevel,
+    @Param('id') id: string,
+    @Param('relation') relation: string,
+    @Query() query: Record<string, unknown>,
+  ) {
+    const target = RELATION_LEVEL[relation];
+    if (!target) throw OrthancError.unknownResource();
+    const isPlural = relation === 'studies' || relation === 'instances' || (relation === 'series' && level !== 'Instance');
+    if (isPlural) {
+      const expand = !('expand' in query) || queryFlag(query, 'expand');
+      return this.browse.descendants(level, id, target, expand);
+    }
+    return this.browse.ancestor(level, id, target);
+  }
+}

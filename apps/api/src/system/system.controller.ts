@@ -1,0 +1,84 @@
+import { Body, Controller, Delete, Get, HttpCode, Inject, Post, Put } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import { APP_CONFIG, AppConfig } from '@deidflow/config';
+import {
+  ORTHANC_COMPATIBLE_API_VERSION,
+  ORTHANC_COMPATIBLE_VERSION,
+  OrthancError,
+  OrthancErrorCode,
+  PRODUCT_NAME,
+  PRODUCT_VERSION,
+} from '@deidflow/common';
+import { BrowseService } from '../resources/browse.service';
+
+@ApiTags('System')
+@Controller()
+export class SystemController {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly browse: BrowseService,
+  ) {}
+
+  @Get('system')
+  system() {
+    return {
+      ApiVersion: ORTHANC_COMPATIBLE_API_VERSION,
+      CheckRevisions: false,
+      DatabaseBackendPlugin: null,
+      DatabaseVersion: 6,
+      DicomAet: 'DEIDFLOW',
+      DicomPort: 0,
+      HttpPort: this.config.HTTP_PORT,
+      IsHttpServerSecure: this.config.AUTHENTICATION_ENABLED ?? false,
+      Name: this.config.SERVER_NAME,
+      PluginsEnabled: false,
+      Product: PRODUCT_NAME,
+      ProductVersion: PRODUCT_VERSION,
+      StorageAreaPlugin: null,
+      StorageDriver: this.config.STORAGE_DRIVER,
+      Version: ORTHANC_COMPATIBLE_VERSION,
+    };
+  }
+
+  @Get('statistics')
+  statistics() {
+    return this.browse.statistics();
+  }
+
+  // Set-up calls that Orthanc clients and orthanc-tests' harness make: harmless answers.
+  @Get('modalities')
+  modalities() {
+    return [];
+  }
+
+  @Get('peers')
+  peers() {
+    return [];
+  }
+
+  @Delete('exports')
+  clearExports() {
+    return {};
+  }
+
+  @Put('tools/default-encoding')
+  defaultEncoding(@Body() body: Buffer | undefined) {
+    return (body ?? Buffer.alloc(0)).toString('utf8').trim() || 'Latin1';
+  }
+
+  @Put('tools/accepted-transfer-syntaxes')
+  acceptedTransferSyntaxes() {
+    return {};
+  }
+
+  @Put('tools/unknown-sop-class-accepted')
+  unknownSopClassAccepted() {
+    return {};
+  }
+
+  @Post('tools/execute-script')
+  @HttpCode(400)
+  executeScript(): never {
+    throw new OrthancError(OrthancErrorCode.NotImplemented, 'Lua scripts are not supported by DeidFlow', 400);
+  }
+}
