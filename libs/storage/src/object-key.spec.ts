@@ -1,0 +1,33 @@
+import { OrthancError, OrthancErrorCode } from '@deidflow/common';
+import { assertValidObjectKey, isValidObjectKey, objectKeyForInstance } from './object-key';
+
+const ID = '0a1b2c3d-4e5f6071-8293a4b5-c6d7e8f9-0a1b2c3d';
+
+describe('objectKeyForInstance', () => {
+  it('fans out on the first hex digits of the ID', () => {
+    expect(objectKeyForInstance(ID)).toBe(`instances/0a/1b/${ID}.dcm`);
+  });
+
+  it.each(['', '../etc/passwd', ID.toUpperCase(), `${ID}/x`, ID.slice(1), '1.2.840.10008.1'])(
+    'refuses %j',
+    (value) => {
+      expect(() => objectKeyForInstance(value)).toThrow(OrthancError);
+    },
+  );
+});
+
+describe('object keys', () => {
+  it.each(['a', 'instances/0a/1b/x.dcm', 'zip/job-1_2.zip', '.hidden'])('accepts %j', (key) => {
+    expect(isValidObjectKey(key)).toBe(true);
+  });
+
+  it.each(['', '/abs', 'a/../b', '..', 'a/./b', '.', 'a//b', 'a/', 'a b', 'é', 'a\\b', 'a~b', 'x'.repeat(513)])(
+    'refuses %j',
+    (key) => {
+      expect(isValidObjectKey(key)).toBe(false);
+      expect(() => assertValidObjectKey(key)).toThrow(
+        expect.objectContaining({ code: OrthancErrorCode.ParameterOutOfRange }),
+      );
+    },
+  );
+});

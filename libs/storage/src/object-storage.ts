@@ -1,0 +1,49 @@
+import type { Readable } from 'node:stream';
+import { OrthancError, OrthancErrorCode } from '@deidflow/common';
+
+export interface ObjectStat {
+  key: string;
+  size: number;
+  etag?: string;
+}
+
+/**
+ * Where DICOM files live: the local filesystem (`fs`) or an S3-compatible bucket (`s3`).
+ * Every failure is an OrthancError: a missing object is InexistentFile (404); an unreachable
+ * store is a 5xx error (`isPermanent === false`), so callers may retry it.
+ */
+export interface ObjectStorage {
+  readonly driver: 'fs' | 's3';
+  /** fs: creates the directory; s3: creates the bucket when missing. */
+  init(): Promise<void>;
+  /** Atomic: readers see the previous object or the whole new one, never a partial one. */
+  put(key: string, data: Buffer): Promise<void>;
+  /** Atomic like put(); when `size` is given, a stream of another length is rejected. */
+  putStream(key: string, stream: Readable, size?: number): Promise<void>;
+  get(key: string): Promise<Buffer>;
+  getStream(key: string): Promise<Readable>;
+  stat(key: string): Promise<ObjectStat>;
+  exists(key: string): Promise<boolean>;
+  /** Idempotent: deleting a missing key succeeds. */
+  delete(key: string): Promise<void>;
+  deleteMany(keys: string[]): Promise<void>;
+  /** Throws when the store cannot be used (health check). */
+  ping(): Promise<void>;
+}
+
+export const OBJECT_STORAGE = Symbol('OBJECT_STORAGE');
+
+export function inexistentObject(key: string): OrthancError {
+  return new OrthancError(OrthancErrorCode.InexistentFile, `No object with key ${key} in the storage area`);
+}
+
+export function streamSizeMismatch(key: string, expected: number, actual: number): OrthancError {
+  return new OrthancError(
+    OrthancErrorCode.BadRequest,
+    `Stream for object ${key} has ${actual} bytes, ${expected} were announced`,
+  );
+}
+
+export function isInexistentObject(err: unknown): boolean {
+  return err instanceof OrthancError && err.code === OrthancErrorCode.InexistentFile;
+}

@@ -1,0 +1,356 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { OrthancError, OrthancErrorCode } from '@deidflow/common';
+import {
+  FsStorage,
+  objectKeyForInstance,
+  parseS3Endpoint,
+  S3Storage,
+  type ObjectStorage,
+} from '@deidflow/storage';
+import { startS3Server, type S3Server } from '../setup/s3-server';
+
+const MiB = 1024 * 1024;
+/** S3's smallest part: keeps the multipart path testable with small streams. */
+const S3_PART_SIZE = 5 * MiB;
+const INSTANCE_ID = '0a1b2c3d-4e5f6071-8293a4b5-c6d7e8f9-0a1b2c3d';
+
+function s3Storage(endpoint: string, bucket: string): S3Storage {
+  return new S3Storage({
+    ...parseS3Endpoint(endpoint),
+    accessKey: process.env.S3_TEST_ACCESS_KEY ?? 'S3RVER',
+    secretKey: process.env.S3_TEST_SECRET_KEY ?? 'S3RVER',
+    bucket,
+    region: 'us-east-1',
+    partSize: S3_PART_SIZE,
+    idleTimeoutMs: 5000,
+  });
+}
+
+/** Yields `chunks`, then fails like a client connection cut in the middle of an upload. */
+function failingStream(...chunks: Buffer[]): Readable {
+  return Readable.from(
+    (async function* () {
+      yield* chunks;
+      throw new Error('connection reset by peer');
+    })(),
+  );
+}
+
+/** A stream in many small chunks, as an HTTP body arrives. */
+function chunkedStream(data: Buffer, chunkSize = 64 * 1024): Readable {
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < data.length; i += chunkSize) chunks.push(data.subarray(i, i + chunkSize));
+  return Readable.from(chunks);
+}
+
+async function expectOrthancError(promise: Promise<unknown>, code: OrthancErrorCode): Promise<OrthancError> {
+  const error = await promise.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  expect(error).toBeInstanceOf(OrthancError);
+  expect((error as OrthancError).code).toBe(code);
+  return error as OrthancError;
+}
+
+/** The contract every driver honours; `largeObjectSize` exceeds the driver's single-request size. */
+function describeObjectStorage(
+  driver: string,
+  setUp: () => Promise<{ storage: ObjectStorage; tearDown(): Promise<void> }>,
+  largeObjectSize: number,
+): void {
+  describe(`ObjectStorage contract: ${driver}`, () => {
+    let storage: ObjectStorage;
+    let tearDown: () => Promise<void>;
+    // Keys of this run only: the bucket may be shared with other test files.
+    const prefix = `contract-${randomUUID()}`;
+    const key = (name: string) => `${prefix}/${name}`;
+
+    beforeAll(async () => {
+      ({ storage, tearDown } = await setUp());
+      await storage.init();
+    });
+    afterAll(() => tearDown());
+
+    it('is the announced driver and answers ping', async () => {
+      expect(storage.driver).toBe(driver);
+      await storage.init(); // idempotent
+      await expect(storage.ping()).resolves.toBeUndefined();
+    });
+
+    it('puts and gets a buffer, and overwrites it', async () => {
+      const data = randomBytes(1000);
+      await storage.put(key('a.bin'), data);
+      expect((await storage.get(key('a.bin'))).equals(data)).toBe(true);
+      const replacement = Buffer.from('second version');
+      await storage.put(key('a.bin'), replacement);
+      expect((await storage.get(key('a.bin'))).equals(replacement)).toBe(true);
+    });
+
+    it('stores instance files under their fanned-out key', async () => {
+      const instanceKey = objectKeyForInstance(INSTANCE_ID);
+      await storage.put(instanceKey, Buffer.from('DICM'));
+      expect((await storage.get(instanceKey)).toString()).toBe('DICM');
+      await storage.delete(instanceKey);
+    });
+
+    it('stores an empty object', async () => {
+      await storage.put(key('empty'), Buffer.alloc(0));
+      expect((await storage.get(key('empty'))).length).toBe(0);
+      await storage.putStream(key('empty-stream'), Readable.from([]));
+      expect(await storage.stat(key('empty-stream'))).toMatchObject({ size: 0 });
+    });
+
+    it('streams in and out, with or without a known size', async () => {
+      const data = randomBytes(300 * 1024);
+      await storage.putStream(key('with-size'), chunkedStream(data), data.length);
+      await storage.putStream(key('without-size'), chunkedStream(data));
+      for (const name of ['with-size', 'without-size']) {
+        expect((await buffer(await storage.getStream(key(name)))).equals(data)).toBe(true);
+      }
+    });
+
+    it('streams an object larger than one request', async () => {
+      const data = randomBytes(largeObjectSize);
+      await storage.putStream(key('large'), chunkedStream(data, 1 * MiB));
+      await storage.putStream(key('large-sized'), chunkedStream(data, 1 * MiB), data.length);
+      for (const name of ['large', 'large-sized']) {
+        expect((await storage.get(key(name))).equals(data)).toBe(true);
+        expect((await storage.stat(key(name))).size).toBe(data.length);
+      }
+    });
+
+    it('stats an object', async () => {
+      await storage.put(key('stat.bin'), Buffer.alloc(1234, 7));
+      const info = await storage.stat(key('stat.bin'));
+      expect(info).toMatchObject({ key: key('stat.bin'), size: 1234 });
+    });
+
+    it('reports a missing object as InexistentFile (404)', async () => {
+      const missing = key('missing.bin');
+      const error = await expectOrthancError(storage.get(missing), OrthancErrorCode.InexistentFile);
+      expect(error.httpStatus).toBe(404);
+      expect(error.details).toContain(missing);
+      await expectOrthancError(storage.getStream(missing), OrthancErrorCode.InexistentFile);
+      await expectOrthancError(storage.stat(missing), OrthancErrorCode.InexistentFile);
+      // A "directory" (a prefix of existing keys) is no object either.
+      await storage.put(key('dir/child'), Buffer.from('x'));
+      await expectOrthancError(storage.get(key('dir')), OrthancErrorCode.InexistentFile);
+      expect(await storage.exists(key('dir'))).toBe(false);
+    });
+
+    it('tells whether an object exists', async () => {
+      await storage.put(key('here'), Buffer.from('x'));
+      expect(await storage.exists(key('here'))).toBe(true);
+      expect(await storage.exists(key('not-here'))).toBe(false);
+    });
+
+    it('deletes idempotently', async () => {
+      await storage.put(key('gone'), Buffer.from('x'));
+      await storage.delete(key('gone'));
+      expect(await storage.exists(key('gone'))).toBe(false);
+      await expect(storage.delete(key('gone'))).resolves.toBeUndefined();
+      await expect(storage.delete(key('never-was'))).resolves.toBeUndefined();
+    });
+
+    it('deletes many objects, missing ones included', async () => {
+      // Top-level keys: s3rver's parallel deletes race when pruning a directory they share (its bug).
+      const keys = Array.from({ length: 40 }, (_, i) => `${prefix}-many-${i}`);
+      await Promise.all(keys.map((k) => storage.put(k, Buffer.from(k))));
+      await storage.deleteMany([...keys, `${prefix}-never-was`]);
+      const left = await Promise.all(keys.map((k) => storage.exists(k)));
+      expect(left.filter(Boolean)).toHaveLength(0);
+      await expect(storage.deleteMany([])).resolves.toBeUndefined();
+    });
+
+    it('leaves no object when the source stream fails', async () => {
+      const failed = storage.putStream(key('failed'), failingStream(randomBytes(10_000)));
+      await expect(failed).rejects.toBeInstanceOf(OrthancError);
+      expect(await storage.exists(key('failed'))).toBe(false);
+    });
+
+    it('keeps the previous version when a replacing stream fails', async () => {
+      await storage.put(key('kept'), Buffer.from('previous'));
+      await expect(storage.putStream(key('kept'), failingStream(randomBytes(10_000)))).rejects.toThrow(
+        /connection reset by peer/,
+      );
+      expect((await storage.get(key('kept'))).toString()).toBe('previous');
+    });
+
+    it('refuses a stream whose length differs from the announced size', async () => {
+      await expectOrthancError(
+        storage.putStream(key('short'), Readable.from([Buffer.alloc(10)]), 11),
+        OrthancErrorCode.BadRequest,
+      );
+      expect(await storage.exists(key('short'))).toBe(false);
+    });
+
+    it.each(['../escape', '/etc/passwd', 'a//b', 'a/./b', 'with space', 'semi;colon', 'ünïcode', ''])(
+      'refuses the key %j on every operation',
+      async (badKey) => {
+        const code = OrthancErrorCode.ParameterOutOfRange;
+        await expectOrthancError(storage.put(badKey, Buffer.from('x')), code);
+        await expectOrthancError(storage.putStream(badKey, Readable.from([Buffer.from('x')])), code);
+        await expectOrthancError(storage.get(badKey), code);
+        await expectOrthancError(storage.getStream(badKey), code);
+        await expectOrthancError(storage.stat(badKey), code);
+        await expectOrthancError(storage.exists(badKey), code);
+        await expectOrthancError(storage.delete(badKey), code);
+        await expectOrthancError(storage.deleteMany([key('fine'), badKey]), code);
+      },
+    );
+  });
+}
+
+async function listFiles(directory: string): Promise<string[]> {
+  const entries = await readdir(directory, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+}
+
+describeObjectStorage(
+  'fs',
+  async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'deidflow-fs-storage-'));
+    return {
+      storage: new FsStorage(join(directory, 'store')),
+      tearDown: () => rm(directory, { recursive: true, force: true }),
+    };
+  },
+  3 * MiB,
+);
+
+describeObjectStorage(
+  's3',
+  async () => {
+    const endpoint = process.env.S3_TEST_ENDPOINT;
+    const bucket = process.env.S3_TEST_BUCKET;
+    if (!endpoint || !bucket) {
+      throw new Error('S3_TEST_ENDPOINT/S3_TEST_BUCKET missing: is test/setup/global-setup.ts used?');
+    }
+    return { storage: s3Storage(endpoint, bucket), tearDown: async () => undefined };
+  },
+  2 * S3_PART_SIZE + 1 * MiB,
+);
+
+describe('FsStorage atomic writes', () => {
+  let directory: string;
+  let storage: FsStorage;
+
+  beforeEach(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'deidflow-fs-atomic-'));
+    storage = new FsStorage(directory);
+    await storage.init();
+  });
+  afterEach(() => rm(directory, { recursive: true, force: true }));
+
+  it('leaves only the objects behind, no temporary file', async () => {
+    await storage.put('a/b/one', Buffer.from('1'));
+    await storage.putStream('a/b/two', chunkedStream(randomBytes(200_000)));
+    await storage.put('a/b/one', Buffer.from('1 again'));
+    expect((await listFiles(directory)).sort()).toEqual([join(directory, 'a/b/one'), join(directory, 'a/b/two')]);
+  });
+
+  it('removes the temporary file of a failed stream', async () => {
+    await storage.put('x/kept', Buffer.from('kept'));
+    await expect(storage.putStream('x/failed', failingStream(randomBytes(100_000)))).rejects.toThrow(OrthancError);
+    await expect(storage.putStream('x/kept', failingStream(randomBytes(100_000)))).rejects.toThrow(OrthancError);
+    expect(await listFiles(directory)).toEqual([join(directory, 'x/kept')]);
+  });
+
+  it('never shows a partial object to a concurrent reader', async () => {
+    const versions = [randomBytes(2 * MiB), randomBytes(2 * MiB)];
+    await storage.put('race', versions[0]);
+    const reads: Buffer[] = [];
+    let writing = true;
+    const reader = (async () => {
+      while (writing) reads.push(await storage.get('race'));
+    })();
+    for (let i = 0; i < 10; i++) await storage.putStream('race', chunkedStream(versions[i % 2]));
+    writing = false;
+    await reader;
+    expect(reads.length).toBeGreaterThan(0);
+    for (const read of reads) expect(read.equals(versions[0]) || read.equals(versions[1])).toBe(true);
+    expect(await listFiles(directory)).toEqual([join(directory, 'race')]);
+  });
+});
+
+describe('S3Storage', () => {
+  it('creates its bucket on init', async () => {
+    const storage = s3Storage(process.env.S3_TEST_ENDPOINT ?? '', `created-${Date.now()}`);
+    await expectOrthancError(storage.ping(), OrthancErrorCode.InternalError);
+    await storage.init();
+    await storage.init();
+    await expect(storage.ping()).resolves.toBeUndefined();
+  });
+
+  it('leaves no object when a multipart upload fails after its first part', async () => {
+    const storage = s3Storage(process.env.S3_TEST_ENDPOINT ?? '', process.env.S3_TEST_BUCKET ?? '');
+    const key = `multipart-${randomUUID()}`;
+    await expect(storage.putStream(key, failingStream(randomBytes(S3_PART_SIZE + 1)))).rejects.toThrow(OrthancError);
+    expect(await storage.exists(key)).toBe(false);
+  });
+
+  describe('when the server goes away', () => {
+    let directory: string;
+    let server: S3Server;
+    let storage: S3Storage;
+
+    beforeAll(async () => {
+      // Our own directory, so that the objects survive a stop() and a restart.
+      directory = await mkdtemp(join(tmpdir(), 'deidflow-s3-faults-'));
+      server = await startS3Server({ directory, buckets: ['faults'] });
+      storage = s3Storage(server.endpoint, 'faults');
+    });
+    afterAll(async () => {
+      await server.stop().catch(() => undefined);
+      await rm(directory, { recursive: true, force: true });
+    });
+
+    it('fails with retryable errors while it is down, then works again', async () => {
+      await storage.put('before', Buffer.from('stored before the outage'));
+      await server.stop();
+      const attempts = [
+        () => storage.put('during', Buffer.from('x')),
+        () => storage.get('before'),
+        () => storage.exists('before'),
+        () => storage.ping(),
+      ];
+      for (const attempt of attempts) {
+        const error = await expectOrthancError(attempt(), OrthancErrorCode.InternalError);
+        expect(error.isPermanent).toBe(false);
+        // Refused, or reset when a pooled keep-alive socket to the dead server is reused.
+        expect(error.details).toMatch(/ECONNREFUSED|ECONNRESET/);
+      }
+      server = await startS3Server({ port: server.port, directory, buckets: ['faults'] });
+      expect((await storage.get('before')).toString()).toBe('stored before the outage');
+      await storage.put('after', Buffer.from('x'));
+    });
+  });
+
+  it('gives up on a server that accepts but never answers', async () => {
+    const silent = createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const storage = new S3Storage({
+        ...parseS3Endpoint(`http://127.0.0.1:${port}`),
+        accessKey: 'a',
+        secretKey: 'b',
+        bucket: 'any',
+        region: 'us-east-1',
+        idleTimeoutMs: 300,
+      });
+      const error = await expectOrthancError(storage.stat('x'), OrthancErrorCode.InternalError);
+      expect(error.details).toMatch(/ETIMEDOUT/);
+      expect(error.isPermanent).toBe(false);
+    } finally {
+      silent.close();
+    }
+  });
+});
