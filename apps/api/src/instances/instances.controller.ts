@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { OrthancError } from '@deidflow/common';
@@ -15,6 +15,7 @@ export class InstancesController {
   ) {}
 
   @Post()
+  @HttpCode(200)
   @ApiConsumes('application/dicom', 'application/zip')
   @ApiBody({ description: 'A DICOM file, or a ZIP archive of DICOM files', schema: { type: 'string', format: 'binary' } })
   upload(@Body() body: Buffer | undefined) {

@@ -17,6 +17,9 @@ export interface DcmjsFile {
 
 const PIXEL_DATA = '7FE00010';
 
+// dcmjs logs parsing oddities to the console, sometimes with element values: never in our logs.
+dcmjs.log.setLevel('silent');
+
 /** Bytes as the ArrayBuffer dcmjs wants, without copying when the view covers its whole buffer. */
 export function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
   if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer) {

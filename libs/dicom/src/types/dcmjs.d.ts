@@ -25,6 +25,7 @@ declare module 'dcmjs' {
     Tag: any;
     [key: string]: any;
   };
-  const dcmjs: { data: typeof data; [key: string]: any };
+  export const log: { setLevel(level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent'): void };
+  const dcmjs: { data: typeof data; log: typeof log; [key: string]: any };
   export default dcmjs;
 }

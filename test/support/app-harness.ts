@@ -1,0 +1,60 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Client } from 'pg';
+import { AppConfig, loadConfig } from '@deidflow/config';
+import { createApiApp } from '../../apps/api/src/bootstrap';
+
+export type StorageKind = 'fs' | 's3';
+
+export interface RunningApi {
+  app: NestFastifyApplication;
+  baseUrl: string;
+  config: AppConfig;
+  close(): Promise<void>;
+}
+
+/** Configuration of this test run (see test/setup/global-setup.ts) for one storage driver. */
+export async function testConfig(storage: StorageKind, overrides: Record<string, string> = {}): Promise<AppConfig> {
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    HTTP_PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    ...overrides,
+  };
+  if (storage === 'fs') {
+    env.STORAGE_DRIVER = 'fs';
+    env.STORAGE_DIR = overrides.STORAGE_DIR ?? (await mkdtemp(join(tmpdir(), 'deidflow-e2e-')));
+  } else {
+    Object.assign(env, {
+      STORAGE_DRIVER: 's3',
+      S3_ENDPOINT: process.env.S3_TEST_ENDPOINT,
+      S3_ACCESS_KEY: process.env.S3_TEST_ACCESS_KEY,
+      S3_SECRET_KEY: process.env.S3_TEST_SECRET_KEY,
+      S3_BUCKET: process.env.S3_TEST_BUCKET,
+    });
+  }
+  return loadConfig(env);
+}
+
+/** Boots the real API (real Postgres, Redis and storage) on a random loopback port. */
+export async function startApi(config: AppConfig): Promise<RunningApi> {
+  const app = await createApiApp(config);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.getHttpServer().address() as { port: number };
+  return { app, config, baseUrl: `http://127.0.0.1:${address.port}`, close: () => app.close() };
+}
+
+/** Empties the index and the jobs (the database of the run is shared by the test files). */
+export async function resetDatabase(): Promise<void> {
+  const client = new Client({ connectionString: process.env.DATABASE_URL });
+  await client.connect();
+  try {
+    await client.query(
+      'TRUNCATE patients, studies, series, instances, resource_metadata, jobs, job_instances, lineage CASCADE',
+    );
+  } finally {
+    await client.end();
+  }
+}
