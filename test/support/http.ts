@@ -14,7 +14,7 @@ export async function http<T = any>(
   headers: Record<string, string> = {},
 ): Promise<HttpAnswer<T>> {
   const payload = body === undefined || Buffer.isBuffer(body) || typeof body === 'string' ? body : JSON.stringify(body);
-  const response = await fetch(`${baseUrl}${path}`, { method, body: payload as BodyInit | undefined, headers });
+  const response = await fetch(`${baseUrl}${path}`, { method, body: payload as string | Buffer | undefined, headers });
   const bytes = Buffer.from(await response.arrayBuffer());
   const isJson = (response.headers.get('content-type') ?? '').includes('json');
   return { status: response.status, headers: response.headers, bytes, body: (isJson ? JSON.parse(bytes.toString('utf8')) : bytes.toString('utf8')) as T };
