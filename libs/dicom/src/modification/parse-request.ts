@@ -150,8 +150,8 @@ function rejectMetaTag(path: TagPath, name: string): void {
 }
 
 /** Checks the value against the tag's dictionary VR now, so that a bad request creates no job. */
-function checkReplacementValue(tag: Tag, value: JsonValue): void {
-  const context = { text: new DatasetText(CharacterSet.fromDeclaration('ISO_IR 192')), encoding: EXPLICIT_LITTLE };
+function checkReplacementValue(tag: Tag, value: JsonValue, privateCreator: string | undefined): void {
+  const context = { text: new DatasetText(CharacterSet.fromDeclaration('ISO_IR 192')), encoding: EXPLICIT_LITTLE, privateCreator };
   castReplacement(tag, vrForNewElement(tag, value), value, context);
 }
 
@@ -159,6 +159,7 @@ function parseReplacements(
   replace: Record<string, JsonValue> | undefined,
   force: boolean,
   context: RequestContext,
+  privateCreator: string | undefined,
 ): Replacement[] {
   return Object.entries(replace ?? {}).map(([name, value]) => {
     const path = parseTagPath(name);
@@ -167,7 +168,7 @@ function parseReplacements(
     // Issue 7: the instance endpoints answer a file and store nothing, so PatientID needs no Force there.
     const seedException = context.scope === 'download' && tag === TAGS.PatientID;
     if (path.steps.length === 0 && !force && isDatabaseKey(tag) && !seedException) throw forceError(name, 'replaced');
-    checkReplacementValue(tag, value);
+    checkReplacementValue(tag, value, privateCreator);
     return { name, path, value };
   });
 }
@@ -262,7 +263,7 @@ export function parseModificationRequest(body: unknown, context: RequestContext)
 
   const force = options.Force ?? false;
   const remove = parsePaths(options.Remove, 'removed', force);
-  const replace = parseReplacements(options.Replace as Record<string, JsonValue> | undefined, force, context);
+  const replace = parseReplacements(options.Replace as Record<string, JsonValue> | undefined, force, context, options.PrivateCreator);
   const keep = parsePaths(options.Keep, 'kept', force);
 
   let level: Level = 'Patient';
