@@ -4,12 +4,16 @@ import { TerminusModule } from '@nestjs/terminus';
 import { AppConfigModule, loadConfig } from '@deidflow/config';
 import { CoreModule } from '@deidflow/core';
 import { DatabaseModule } from '@deidflow/database';
+import { JobsModule } from '@deidflow/jobs';
 import { QueueModule } from '@deidflow/queue';
 import { StorageModule } from '@deidflow/storage';
 import { WorkerModule } from '../../worker/src/worker.module';
 import { HealthController } from './health/health.controller';
 import { OrthancExceptionFilter } from './http/orthanc-exception.filter';
 import { InstancesController } from './instances/instances.controller';
+import { JobsController } from './jobs/jobs.controller';
+import { ModificationController } from './modification/modification.controller';
+import { ModificationService } from './modification/modification.service';
 import { UploadService } from './instances/upload.service';
 import { BrowseService } from './resources/browse.service';
 import { ResourcesController } from './resources/resources.controller';
@@ -27,12 +31,13 @@ export class AppModule {
         StorageModule,
         QueueModule,
         CoreModule,
+        JobsModule,
         TerminusModule,
         ...(options.embeddedWorker ? [WorkerModule] : []),
       ],
       // Order matters: static routes of InstancesController before the generic ones.
-      controllers: [InstancesController, ResourcesController, SystemController, HealthController],
-      providers: [BrowseService, UploadService, { provide: APP_FILTER, useClass: OrthancExceptionFilter }],
+      controllers: [InstancesController, ModificationController, ResourcesController, JobsController, SystemController, HealthController],
+      providers: [BrowseService, UploadService, ModificationService, { provide: APP_FILTER, useClass: OrthancExceptionFilter }],
     };
   }
 }

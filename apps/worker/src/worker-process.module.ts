@@ -2,12 +2,13 @@ import { Module } from '@nestjs/common';
 import { AppConfigModule } from '@deidflow/config';
 import { CoreModule } from '@deidflow/core';
 import { DatabaseModule } from '@deidflow/database';
+import { JobsModule } from '@deidflow/jobs';
 import { QueueModule } from '@deidflow/queue';
 import { StorageModule } from '@deidflow/storage';
 import { WorkerModule } from './worker.module';
 
 /** The worker process: the shared infrastructure plus the processors. */
 @Module({
-  imports: [AppConfigModule, DatabaseModule, StorageModule, QueueModule, CoreModule, WorkerModule],
+  imports: [AppConfigModule, DatabaseModule, StorageModule, QueueModule, CoreModule, JobsModule, WorkerModule],
 })
 export class WorkerProcessModule {}

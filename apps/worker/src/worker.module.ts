@@ -1,5 +1,16 @@
 import { Module } from '@nestjs/common';
+import { FinalizeJobHandler } from './handlers/finalize-job.handler';
+import { JobRecoveryService } from './handlers/job-recovery.service';
+import { PlanCache } from './handlers/plan-cache';
+import { ProcessInstanceHandler } from './handlers/process-instance.handler';
+import { ModificationProcessor } from './modification.processor';
 
-/** BullMQ processors. Imported by apps/worker's own process, and by the API when EMBEDDED_WORKER. */
-@Module({})
+/**
+ * BullMQ processors and their handlers. Imported by apps/worker's own process, and by the API
+ * when EMBEDDED_WORKER is on. Needs the infrastructure modules (config, database, storage, queue,
+ * core, jobs) from the importing application.
+ */
+@Module({
+  providers: [ModificationProcessor, ProcessInstanceHandler, FinalizeJobHandler, PlanCache, JobRecoveryService],
+})
 export class WorkerModule {}

@@ -2,8 +2,10 @@ import { Global, Module } from '@nestjs/common';
 import { PrismaService } from './prisma.service';
 import { ResourceRepository } from './repositories/resource.repository';
 import { MetadataRepository } from './repositories/metadata.repository';
+import { JobRepository } from './repositories/job.repository';
+import { LineageRepository } from './repositories/lineage.repository';
 
-const REPOSITORIES = [ResourceRepository, MetadataRepository];
+const REPOSITORIES = [ResourceRepository, MetadataRepository, JobRepository, LineageRepository];
 
 @Global()
 @Module({

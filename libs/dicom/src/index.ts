@@ -2,3 +2,5 @@
 export * from './orthanc-id';
 export * from './parse';
 export * from './anonymization/profiles';
+export * from './modification';
+export * from './tags';

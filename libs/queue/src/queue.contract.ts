@@ -19,10 +19,13 @@ export enum JobName {
 export interface ProcessInstancePayload {
   jobId: string;
   sourceInstanceId: string;
+  /** The job's generation when enqueued: work of an older generation (before resume/resubmit) is skipped. */
+  generation: number;
 }
 
 export interface FinalizeJobPayload {
   jobId: string;
+  generation: number;
 }
 
 export interface JobPayloads {
@@ -31,12 +34,12 @@ export interface JobPayloads {
 }
 
 /** BullMQ job ID of a per-instance job: deterministic, so a re-enqueue of the same work is a no-op. */
-export function processInstanceJobId(jobId: string, sourceInstanceId: string): string {
-  return `${jobId}:${sourceInstanceId}`;
+export function processInstanceJobId(jobId: string, sourceInstanceId: string, generation: number): string {
+  return `${jobId}:${generation}:${sourceInstanceId}`;
 }
 
-export function finalizeJobId(jobId: string): string {
-  return `${jobId}:finalize`;
+export function finalizeJobId(jobId: string, generation: number): string {
+  return `${jobId}:${generation}:finalize`;
 }
 
 /** Redis pub/sub channel on which a job's end is announced (the API's synchronous calls wait on it). */

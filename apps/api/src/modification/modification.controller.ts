@@ -1,0 +1,44 @@
+import { Body, Controller, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { OrthancError, PATH_LEVEL } from '@deidflow/common';
+import type { Operation } from '@deidflow/dicom';
+import { parseJsonBody } from '../http/json-body';
+import { ModificationService } from './modification.service';
+
+function operationOf(name: string): Operation {
+  if (name === 'anonymize' || name === 'modify') return name;
+  throw OrthancError.unknownResource();
+}
+
+@ApiTags('Anonymization and modification')
+@Controller()
+export class ModificationController {
+  constructor(private readonly modification: ModificationService) {}
+
+  /** Instance level: the new DICOM file in the answer, nothing stored. */
+  @Post('instances/:id/:operation')
+  @HttpCode(200)
+  async instance(@Param('id') id: string, @Param('operation') operation: string, @Body() body: Buffer, @Res() reply: FastifyReply) {
+    const file = await this.modification.instanceFile(operationOf(operation), id, parseJsonBody(body));
+    return reply
+      .header('content-type', 'application/dicom')
+      .send(Buffer.from(file.buffer, file.byteOffset, file.byteLength));
+  }
+
+  /** Series, study and patient level: a job whose new resources are stored. */
+  @Post(':level/:id/:operation')
+  @HttpCode(200)
+  resource(@Param('level') levelPath: string, @Param('id') id: string, @Param('operation') operation: string, @Body() body: Buffer) {
+    const level = PATH_LEVEL[levelPath];
+    if (!level || level === 'Instance') throw OrthancError.unknownResource();
+    return this.modification.submit(operationOf(operation), level, id, parseJsonBody(body));
+  }
+
+  /** Orthanc 1.9.4+: one job over resources of any level (`{"Resources": [...]}`). */
+  @Post('tools/bulk-:operation')
+  @HttpCode(200)
+  bulk(@Param('operation') operation: string, @Body() body: Buffer) {
+    return this.modification.submit(operationOf(operation), 'Bulk', undefined, parseJsonBody(body));
+  }
+}

@@ -1,0 +1,52 @@
+import { randomBytes } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
+import { InstanceStoreService } from '@deidflow/core';
+import { JobRepository, JobState } from '@deidflow/database';
+import { DicomModification, needsGeneratedPatientName, Operation, parseModificationRequest } from '@deidflow/dicom';
+import { JobControlService, JobEventsService, JobSubmissionService, jobContent } from '@deidflow/jobs';
+import { assertId } from '../resources/browse.service';
+
+/**
+ * Anonymize/modify calls. Instances: computed here and answered as a file, nothing stored.
+ * Series, studies, patients and bulk: a job, answered when it ends (Orthanc's default) or at once
+ * with its ID when "Asynchronous" is set.
+ */
+@Injectable()
+export class ModificationService {
+  constructor(
+    private readonly store: InstanceStoreService,
+    private readonly jobs: JobRepository,
+    private readonly submissions: JobSubmissionService,
+    private readonly control: JobControlService,
+    private readonly events: JobEventsService,
+  ) {}
+
+  async instanceFile(operation: Operation, id: string, body: unknown): Promise<Uint8Array> {
+    assertId(id);
+    const request = parseModificationRequest(body, { operation, level: 'Instance', scope: 'download' });
+    const instance = await this.store.findInstanceOrThrow(id);
+    const patientName = needsGeneratedPatientName(request) ? `Anonymized${await this.jobs.nextAnonymizationNumber()}` : undefined;
+    // A fresh secret per call: like Orthanc, every call gives new UIDs.
+    const modification = DicomModification.fromRequest(request, { secret: randomBytes(32).toString('hex'), patientName });
+    return modification.apply(await this.store.readFile(instance));
+  }
+
+  async submit(operation: Operation, target: ResourceLevel | 'Bulk', resourceId: string | undefined, body: unknown) {
+    if (resourceId !== undefined) assertId(resourceId);
+    const { job, request } = await this.submissions.submit({ operation, target, resourceId, body });
+    if (!request.synchronous) return { ID: job.id, Path: `/jobs/${job.id}` };
+    await this.events.waitFor(job.id, async () => {
+      const state = (await this.jobs.counters(job.id))?.state;
+      return state === JobState.Success || state === JobState.Failure;
+    });
+    const finished = await this.control.findOr404(job.id);
+    if (finished.state === JobState.Failure) {
+      throw new OrthancError(
+        finished.errorCode === OrthancErrorCode.CanceledJob ? OrthancErrorCode.CanceledJob : OrthancErrorCode.InternalError,
+        finished.errorDetails || 'The job failed',
+      );
+    }
+    return jobContent(finished);
+  }
+}

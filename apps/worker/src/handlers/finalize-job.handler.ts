@@ -1,0 +1,88 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { LEVEL_PATH, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
+import { JobRepository, JobRow, JobState, Prisma, ResourceRepository } from '@deidflow/database';
+import { JobEventsService } from '@deidflow/jobs';
+import type { FinalizeJobPayload } from '@deidflow/queue';
+import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
+
+const ERROR_DETAILS_LIMIT = 20;
+
+/**
+ * The end of a job, once all its instances are done: the output Orthanc answers (the new resource,
+ * or every new resource for bulk jobs), the final state, the deletion of the sources when
+ * KeepSource is false (only after success), and the announcement to waiting REST calls.
+ */
+@Injectable()
+export class FinalizeJobHandler {
+  private readonly logger = new Logger(FinalizeJobHandler.name);
+
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly resources: ResourceRepository,
+    private readonly events: JobEventsService,
+    @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
+  ) {}
+
+  async handle(payload: FinalizeJobPayload): Promise<void> {
+    const job = await this.jobs.find(payload.jobId);
+    if (!job || job.generation !== payload.generation || job.state === JobState.Success || job.state === JobState.Failure) return;
+    if (!job.ready || job.processedCount + job.failedCount < job.instancesCount) return;
+
+    const outputs = await this.jobs.outputInstanceIds(job.id);
+    const output = job.level === 'Bulk' ? await this.bulkOutput(outputs.map((o) => o.output)) : await this.singleOutput(job, outputs[0]?.output);
+    const failed = job.failedCount > 0 && !job.permissive;
+    let errorDetails = '';
+    if (failed) {
+      const failures = await this.jobs.failedInstances(job.id, ERROR_DETAILS_LIMIT);
+      errorDetails =
+        `${job.failedCount} of ${job.instancesCount} instances failed: ` +
+        failures.map((f) => `${f.sourceInstanceId} (${f.error ?? 'unknown error'})`).join('; ') +
+        (job.failedCount > failures.length ? '; ...' : '');
+    }
+    if (!failed && !job.keepSource) await this.deleteSources(outputs);
+    const finished = await this.jobs.finish(job.id, {
+      state: failed ? JobState.Failure : JobState.Success,
+      output: output as Prisma.InputJsonValue,
+      errorCode: failed ? OrthancErrorCode.InternalError : 0,
+      errorDetails,
+    });
+    if (finished) {
+      this.logger.log({ jobId: job.id, state: failed ? 'Failure' : 'Success', instances: job.instancesCount, failed: job.failedCount }, 'job finished');
+      await this.events.publishEnded({ jobId: job.id, state: failed ? JobState.Failure : JobState.Success });
+    }
+  }
+
+  /** Orthanc's SingleOutput: the new resource at the level of the route, and its patient. */
+  private async singleOutput(job: JobRow, anyOutputInstance: string | undefined): Promise<Record<string, unknown>> {
+    if (!anyOutputInstance) return {};
+    const ancestors = await this.resources.ancestorsOfInstance(anyOutputInstance);
+    if (!ancestors) return {};
+    const level = job.level as ResourceLevel;
+    const id = level === 'Instance' ? anyOutputInstance : ancestors[level.toLowerCase() as 'patient' | 'study' | 'series'];
+    return { ID: id, Path: `/${LEVEL_PATH[level]}/${id}`, PatientID: ancestors.patient, Type: level };
+  }
+
+  /** Orthanc's MultipleOutputs: every new instance, series, study and patient. */
+  private async bulkOutput(outputInstances: string[]): Promise<Record<string, unknown>> {
+    const seen = new Map<string, ResourceLevel>();
+    for (const instance of outputInstances) {
+      const ancestors = await this.resources.ancestorsOfInstance(instance);
+      if (!ancestors) continue;
+      seen.set(ancestors.patient, 'Patient');
+      seen.set(ancestors.study, 'Study');
+      seen.set(ancestors.series, 'Series');
+      seen.set(instance, 'Instance');
+    }
+    return { Resources: [...seen].map(([id, level]) => ({ ID: id, Path: `/${LEVEL_PATH[level]}/${id}`, Type: level })) };
+  }
+
+  /** KeepSource: false — after success only, and never an instance that is also an output. */
+  private async deleteSources(outputs: { source: string; output: string }[]): Promise<void> {
+    const outputIds = new Set(outputs.map((o) => o.output));
+    for (const { source } of outputs) {
+      if (outputIds.has(source)) continue;
+      const deleted = await this.resources.deleteResource('Instance', source);
+      if (deleted) await this.storage.deleteMany(deleted.objectKeys);
+    }
+  }
+}

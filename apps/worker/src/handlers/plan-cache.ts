@@ -1,0 +1,51 @@
+import { Injectable } from '@nestjs/common';
+import { JobRepository } from '@deidflow/database';
+import { DicomModification, ModificationRequest } from '@deidflow/dicom';
+import { requestDigest } from '@deidflow/jobs';
+
+export interface JobPlan {
+  jobId: string;
+  modification: DicomModification;
+  request: ModificationRequest;
+  digest: string;
+}
+
+const MAX_PLANS = 64;
+
+/**
+ * One DicomModification per job, built once per worker from the request stored in the job row:
+ * per-instance payloads carry IDs only. A small LRU bounds memory whatever the number of jobs.
+ */
+@Injectable()
+export class PlanCache {
+  private readonly plans = new Map<string, Promise<JobPlan>>();
+
+  constructor(private readonly jobs: JobRepository) {}
+
+  get(jobId: string): Promise<JobPlan> {
+    const cached = this.plans.get(jobId);
+    if (cached) {
+      // Re-insert: Map order is the LRU order.
+      this.plans.delete(jobId);
+      this.plans.set(jobId, cached);
+      return cached;
+    }
+    const plan = this.load(jobId);
+    plan.catch(() => this.plans.delete(jobId));
+    this.plans.set(jobId, plan);
+    if (this.plans.size > MAX_PLANS) this.plans.delete(this.plans.keys().next().value!);
+    return plan;
+  }
+
+  private async load(jobId: string): Promise<JobPlan> {
+    const job = await this.jobs.find(jobId);
+    if (!job) throw new Error(`Job ${jobId} disappeared`);
+    const request = job.request as unknown as ModificationRequest;
+    return {
+      jobId,
+      request,
+      digest: requestDigest(request),
+      modification: DicomModification.fromRequest(request, { secret: job.secret, patientName: job.patientName ?? undefined }),
+    };
+  }
+}

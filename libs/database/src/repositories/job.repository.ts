@@ -1,0 +1,244 @@
+import { Injectable } from '@nestjs/common';
+import { PrismaService } from '../prisma.service';
+import { Job, JobInstanceState, JobState, Prisma } from '../generated/client';
+
+export type JobRow = Job;
+export { JobState };
+
+export interface NewJob {
+  id: string;
+  priority: number;
+  isAnonymization: boolean;
+  request: Prisma.InputJsonValue;
+  secret: string;
+  level: string;
+  sourceResources: Prisma.InputJsonValue;
+  keepSource: boolean;
+  permissive: boolean;
+  userData?: Prisma.InputJsonValue;
+  patientName?: string;
+}
+
+export interface JobCounters {
+  instancesCount: number;
+  processedCount: number;
+  failedCount: number;
+  state: JobState;
+  ready: boolean;
+  generation: number;
+}
+
+const COUNTERS = {
+  instancesCount: true,
+  processedCount: true,
+  failedCount: true,
+  state: true,
+  ready: true,
+  generation: true,
+} as const;
+
+const FINISHED: JobState[] = [JobState.Success, JobState.Failure];
+
+/** Jobs and their per-instance rows. Counters only move when a row leaves PENDING, so they stay exact. */
+@Injectable()
+export class JobRepository {
+  constructor(private readonly prisma: PrismaService) {}
+
+  async create(job: NewJob): Promise<void> {
+    await this.prisma.job.create({ data: { ...job, state: JobState.Pending } });
+  }
+
+  /** Adds source instances to a job (idempotent), returning how many were new. */
+  async addInstances(jobId: string, sourceInstanceIds: string[]): Promise<number> {
+    if (sourceInstanceIds.length === 0) return 0;
+    return this.prisma.$transaction(async (tx) => {
+      const { count } = await tx.jobInstance.createMany({
+        data: sourceInstanceIds.map((sourceInstanceId) => ({ jobId, sourceInstanceId })),
+        skipDuplicates: true,
+      });
+      await tx.job.update({ where: { id: jobId }, data: { instancesCount: { increment: count } } });
+      return count;
+    });
+  }
+
+  /** Every JobInstance row exists: workers may now finish the job. Returns the counters at that point. */
+  async markReady(jobId: string): Promise<JobCounters> {
+    return this.prisma.job.update({ where: { id: jobId }, data: { ready: true }, select: COUNTERS });
+  }
+
+  async counters(jobId: string): Promise<JobCounters | null> {
+    return this.prisma.job.findUnique({ where: { id: jobId }, select: COUNTERS });
+  }
+
+  async find(id: string): Promise<JobRow | null> {
+    return this.prisma.job.findUnique({ where: { id } });
+  }
+
+  async listIds(): Promise<string[]> {
+    return (await this.prisma.job.findMany({ select: { id: true }, orderBy: { createdAt: 'asc' } })).map((j) => j.id);
+  }
+
+  async list(): Promise<JobRow[]> {
+    return this.prisma.job.findMany({ orderBy: { createdAt: 'asc' } });
+  }
+
+  async instanceState(jobId: string, sourceInstanceId: string): Promise<JobInstanceState | null> {
+    const row = await this.prisma.jobInstance.findUnique({
+      where: { jobId_sourceInstanceId: { jobId, sourceInstanceId } },
+      select: { state: true },
+    });
+    return row?.state ?? null;
+  }
+
+  /** Pending → Running when the first instance starts (no-op otherwise). */
+  async markRunning(jobId: string): Promise<void> {
+    await this.prisma.job.updateMany({
+      where: { id: jobId, state: JobState.Pending },
+      data: { state: JobState.Running, startedAt: new Date() },
+    });
+  }
+
+  /**
+   * Records the outcome of one instance, once: the row moves out of PENDING and the job's counter
+   * moves with it in the same transaction. Returns the counters after the move, or null when the
+   * row had already left PENDING (a duplicate delivery).
+   */
+  async completeInstance(
+    jobId: string,
+    sourceInstanceId: string,
+    outcome: { outputInstanceId: string } | { error: string },
+  ): Promise<JobCounters | null> {
+    const failed = 'error' in outcome;
+    return this.prisma.$transaction(async (tx) => {
+      const moved = await tx.jobInstance.updateMany({
+        where: { jobId, sourceInstanceId, state: JobInstanceState.PENDING },
+        data: failed
+          ? { state: JobInstanceState.FAILED, error: outcome.error, attempts: { increment: 1 } }
+          : { state: JobInstanceState.DONE, outputInstanceId: outcome.outputInstanceId, attempts: { increment: 1 } },
+      });
+      if (moved.count === 0) return null;
+      return tx.job.update({
+        where: { id: jobId },
+        data: failed ? { failedCount: { increment: 1 } } : { processedCount: { increment: 1 } },
+        select: COUNTERS,
+      });
+    });
+  }
+
+  /** Source instances still to do, in batches (recovery, resume, resubmit). */
+  async *pendingInstances(jobId: string, batchSize = 1000): AsyncGenerator<string[]> {
+    let cursor: string | undefined;
+    for (;;) {
+      const rows = await this.prisma.jobInstance.findMany({
+        where: { jobId, state: JobInstanceState.PENDING, ...(cursor ? { sourceInstanceId: { gt: cursor } } : {}) },
+        select: { sourceInstanceId: true },
+        orderBy: { sourceInstanceId: 'asc' },
+        take: batchSize,
+      });
+      if (rows.length === 0) return;
+      yield rows.map((r) => r.sourceInstanceId);
+      cursor = rows[rows.length - 1].sourceInstanceId;
+      if (rows.length < batchSize) return;
+    }
+  }
+
+  async outputInstanceIds(jobId: string): Promise<{ source: string; output: string }[]> {
+    const rows = await this.prisma.jobInstance.findMany({
+      where: { jobId, state: JobInstanceState.DONE },
+      select: { sourceInstanceId: true, outputInstanceId: true },
+      orderBy: { sourceInstanceId: 'asc' },
+    });
+    return rows.map((r) => ({ source: r.sourceInstanceId, output: r.outputInstanceId! }));
+  }
+
+  async failedInstances(jobId: string, limit = 20): Promise<{ sourceInstanceId: string; error: string | null }[]> {
+    return this.prisma.jobInstance.findMany({
+      where: { jobId, state: JobInstanceState.FAILED },
+      select: { sourceInstanceId: true, error: true },
+      orderBy: { sourceInstanceId: 'asc' },
+      take: limit,
+    });
+  }
+
+  /** Moves a job between states only from the states given (Orthanc's allowed transitions). */
+  async transition(jobId: string, from: JobState[], data: Prisma.JobUpdateManyMutationInput & { state: JobState }): Promise<boolean> {
+    const { count } = await this.prisma.job.updateMany({ where: { id: jobId, state: { in: from } }, data });
+    return count > 0;
+  }
+
+  /** Ends a job once (a second finalize of the same job changes nothing). */
+  async finish(
+    jobId: string,
+    result: { state: JobState; output: Prisma.InputJsonValue; errorCode: number; errorDetails: string },
+  ): Promise<boolean> {
+    const { count } = await this.prisma.job.updateMany({
+      where: { id: jobId, state: { notIn: FINISHED } },
+      data: { ...result, completedAt: new Date() },
+    });
+    return count > 0;
+  }
+
+  /** Resubmit: every instance is done again (Orthanc's Reset); outputs already stored are found again. */
+  async reset(jobId: string): Promise<boolean> {
+    return this.prisma.$transaction(async (tx) => {
+      const { count } = await tx.job.updateMany({
+        where: { id: jobId, state: JobState.Failure },
+        data: {
+          state: JobState.Pending,
+          processedCount: 0,
+          failedCount: 0,
+          errorCode: 0,
+          errorDetails: '',
+          output: Prisma.DbNull,
+          completedAt: null,
+          startedAt: null,
+          generation: { increment: 1 },
+        },
+      });
+      if (count === 0) return false;
+      await tx.jobInstance.updateMany({ where: { jobId }, data: { state: JobInstanceState.PENDING, outputInstanceId: null, error: null } });
+      return true;
+    });
+  }
+
+  /** Paused → Pending, in a new generation (the queued work of the old one is skipped). */
+  async resume(jobId: string): Promise<boolean> {
+    const { count } = await this.prisma.job.updateMany({
+      where: { id: jobId, state: JobState.Paused },
+      data: { state: JobState.Pending, generation: { increment: 1 } },
+    });
+    return count > 0;
+  }
+
+  /** Submitted jobs that may still have work to do (recovery after a restart or a Redis loss). */
+  async unfinishedJobIds(): Promise<string[]> {
+    const rows = await this.prisma.job.findMany({
+      where: { ready: true, state: { in: [JobState.Pending, JobState.Running, JobState.Retry] } },
+      select: { id: true },
+    });
+    return rows.map((r) => r.id);
+  }
+
+  /** Jobs whose submission never completed (the API died while listing instances). */
+  async failAbandonedSubmissions(olderThan: Date): Promise<number> {
+    const { count } = await this.prisma.job.updateMany({
+      where: { ready: false, createdAt: { lt: olderThan }, state: { notIn: FINISHED } },
+      data: { state: JobState.Failure, errorCode: -1, errorDetails: 'The submission of the job was interrupted', completedAt: new Date() },
+    });
+    return count;
+  }
+
+  async delete(jobId: string): Promise<boolean> {
+    const { count } = await this.prisma.job.deleteMany({ where: { id: jobId, state: { in: FINISHED } } });
+    return count > 0;
+  }
+
+  /** Orthanc's GlobalProperty_AnonymizationSequence: the N of "AnonymizedN", shared by every process. */
+  async nextAnonymizationNumber(): Promise<number> {
+    const [row] = await this.prisma.$queryRaw<{ value: bigint }[]>`
+      INSERT INTO global_properties (name, value) VALUES ('AnonymizationSequence', 1)
+      ON CONFLICT (name) DO UPDATE SET value = global_properties.value + 1
+      RETURNING value`;
+    return Number(row.value);
+  }
+}

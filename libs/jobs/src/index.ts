@@ -1,0 +1,6 @@
+export * from './job-control.service';
+export * from './job-enqueuer.service';
+export * from './job-events.service';
+export * from './job-format';
+export * from './job-submission.service';
+export * from './jobs.module';

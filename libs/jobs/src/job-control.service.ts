@@ -1,0 +1,99 @@
+import { Injectable } from '@nestjs/common';
+import { OrthancError, OrthancErrorCode } from '@deidflow/common';
+import { JobRepository, JobRow, JobState } from '@deidflow/database';
+import { JobEnqueuer } from './job-enqueuer.service';
+import { JobEventsService } from './job-events.service';
+import { formatJob } from './job-format';
+
+/**
+ * Orthanc's jobs API (JobsRegistry): reads, and the transitions it allows. A refused transition or
+ * an unknown job is a 400 for POST actions (Orthanc's RestApiOutput), a 404 for GET/DELETE.
+ */
+@Injectable()
+export class JobControlService {
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly enqueuer: JobEnqueuer,
+    private readonly events: JobEventsService,
+  ) {}
+
+  async list(expand: boolean): Promise<unknown[]> {
+    if (!expand) return this.jobs.listIds();
+    const now = new Date();
+    return (await this.jobs.list()).map((job) => formatJob(job, now));
+  }
+
+  async get(id: string): Promise<Record<string, unknown>> {
+    return formatJob(await this.findOr404(id));
+  }
+
+  async findOr404(id: string): Promise<JobRow> {
+    const job = isUuid(id) ? await this.jobs.find(id) : null;
+    if (!job) throw new OrthancError(OrthancErrorCode.InexistentItem, `Unknown job: ${id}`);
+    return job;
+  }
+
+  /** Pending/Retry/Paused/Running → Failure (CanceledJob). Finished jobs: nothing happens, `{}` all the same. */
+  async cancel(id: string): Promise<void> {
+    const job = await this.findForAction(id);
+    const canceled = await this.jobs.transition(job.id, [JobState.Pending, JobState.Retry, JobState.Paused, JobState.Running], {
+      state: JobState.Failure,
+      errorCode: OrthancErrorCode.CanceledJob,
+      errorDetails: 'The job was canceled',
+      completedAt: new Date(),
+    });
+    if (canceled) await this.events.publishEnded({ jobId: job.id, state: JobState.Failure });
+  }
+
+  /** Pending/Retry/Running → Paused; queued work is skipped until resume. */
+  async pause(id: string): Promise<void> {
+    const job = await this.findForAction(id);
+    await this.jobs.transition(job.id, [JobState.Pending, JobState.Retry, JobState.Running], { state: JobState.Paused });
+  }
+
+  /** Paused → Pending only. */
+  async resume(id: string): Promise<void> {
+    const job = await this.findForAction(id);
+    if (!(await this.jobs.resume(job.id))) throw refused(job, 'resume', 'Paused');
+    await this.requeue(job.id);
+  }
+
+  /** Failure → Pending only; every instance is done again (outputs already stored are found again). */
+  async resubmit(id: string): Promise<void> {
+    const job = await this.findForAction(id);
+    if (!(await this.jobs.reset(job.id))) throw refused(job, 'resubmit', 'Failure');
+    await this.requeue(job.id);
+  }
+
+  async delete(id: string): Promise<void> {
+    const job = await this.findOr404(id);
+    if (!(await this.jobs.delete(job.id))) {
+      throw new OrthancError(OrthancErrorCode.InexistentItem, 'Only a finished job can be deleted');
+    }
+  }
+
+  private async requeue(jobId: string): Promise<void> {
+    const added = await this.enqueuer.enqueuePending(jobId);
+    if (added === 0) {
+      const counters = await this.jobs.counters(jobId);
+      const job = await this.jobs.find(jobId);
+      if (counters && job) await this.enqueuer.enqueueFinalize(jobId, counters.generation, job.priority);
+    }
+  }
+
+  private async findForAction(id: string): Promise<JobRow> {
+    const job = isUuid(id) ? await this.jobs.find(id) : null;
+    if (!job) throw new OrthancError(OrthancErrorCode.BadRequest, `Unknown job: ${id}`);
+    return job;
+  }
+}
+
+function refused(job: JobRow, action: string, from: string): OrthancError {
+  return OrthancError.badRequest(`Cannot ${action} a job in state ${job.state} (only from ${from})`);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

@@ -1,0 +1,64 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import { JobRepository } from '@deidflow/database';
+import {
+  finalizeJobId,
+  JobName,
+  PROCESS_INSTANCE_ATTEMPTS,
+  PROCESS_INSTANCE_BACKOFF,
+  processInstanceJobId,
+  QueueName,
+  toBullPriority,
+} from '@deidflow/queue';
+
+const ADD_BULK_CHUNK = 500;
+
+/**
+ * Turns the PENDING rows of a job into BullMQ jobs. Postgres is the source of truth; BullMQ jobs are
+ * triggers: their IDs are deterministic per (job, instance, generation), so enqueueing the same
+ * work twice (recovery, a retried submission) adds nothing, and a stale generation is skipped.
+ */
+@Injectable()
+export class JobEnqueuer {
+  constructor(
+    private readonly jobs: JobRepository,
+    @InjectQueue(QueueName.Modification) private readonly queue: Queue,
+  ) {}
+
+  async enqueuePending(jobId: string): Promise<number> {
+    const job = await this.jobs.find(jobId);
+    if (!job) return 0;
+    const priority = toBullPriority(job.priority);
+    let added = 0;
+    for await (const batch of this.jobs.pendingInstances(jobId, ADD_BULK_CHUNK)) {
+      await this.queue.addBulk(
+        batch.map((sourceInstanceId) => ({
+          name: JobName.ProcessInstance,
+          data: { jobId, sourceInstanceId, generation: job.generation },
+          opts: {
+            jobId: processInstanceJobId(jobId, sourceInstanceId, job.generation),
+            priority,
+            attempts: PROCESS_INSTANCE_ATTEMPTS,
+            backoff: PROCESS_INSTANCE_BACKOFF,
+          },
+        })),
+      );
+      added += batch.length;
+    }
+    return added;
+  }
+
+  async enqueueFinalize(jobId: string, generation: number, priority: number): Promise<void> {
+    await this.queue.add(
+      JobName.FinalizeJob,
+      { jobId, generation },
+      {
+        jobId: finalizeJobId(jobId, generation),
+        priority: toBullPriority(priority),
+        attempts: PROCESS_INSTANCE_ATTEMPTS,
+        backoff: PROCESS_INSTANCE_BACKOFF,
+      },
+    );
+  }
+}

@@ -1,0 +1,94 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import { OrthancError, ResourceLevel, isOrthancId } from '@deidflow/common';
+import { JobRepository, JobRow, Prisma, ResourceRepository } from '@deidflow/database';
+import { ModificationRequest, needsGeneratedPatientName, Operation, parseModificationRequest } from '@deidflow/dicom';
+import { JobEnqueuer } from './job-enqueuer.service';
+
+export interface Submission {
+  operation: Operation;
+  /** The level of the route, or 'Bulk' for /tools/bulk-{modify,anonymize}. */
+  target: ResourceLevel | 'Bulk';
+  resourceId?: string;
+  body: unknown;
+}
+
+export interface SubmittedJob {
+  job: JobRow;
+  request: ModificationRequest;
+}
+
+const BATCH = 1000;
+
+/**
+ * Turns a REST call into a job: validates the whole request first (a bad request creates nothing),
+ * records the job and one row per source instance (streamed from the index in batches), then
+ * enqueues one BullMQ job per instance. The plan is stored once, in the job row.
+ */
+@Injectable()
+export class JobSubmissionService {
+  private readonly logger = new Logger(JobSubmissionService.name);
+
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly resources: ResourceRepository,
+    private readonly enqueuer: JobEnqueuer,
+  ) {}
+
+  async submit(submission: Submission): Promise<SubmittedJob> {
+    const request = parseModificationRequest(submission.body, {
+      operation: submission.operation,
+      level: submission.target,
+      scope: 'store',
+    });
+    const sources = await this.resolveSources(submission, request);
+    const patientName = needsGeneratedPatientName(request)
+      ? `Anonymized${await this.jobs.nextAnonymizationNumber()}`
+      : undefined;
+
+    const jobId = randomUUID();
+    await this.jobs.create({
+      id: jobId,
+      priority: request.priority,
+      isAnonymization: request.operation === 'anonymize',
+      request: request as unknown as Prisma.InputJsonValue,
+      secret: randomBytes(32).toString('hex'),
+      level: submission.target === 'Bulk' ? 'Bulk' : submission.target,
+      sourceResources: sources.map(({ id, level }) => ({ ID: id, Type: level })),
+      keepSource: request.keepSource,
+      permissive: request.permissive,
+      userData: request.userData as Prisma.InputJsonValue | undefined,
+      patientName,
+    });
+    for (const source of sources) {
+      for await (const batch of this.resources.iterateInstances(source.level, source.id, BATCH)) {
+        await this.jobs.addInstances(jobId, batch.map((i) => i.id));
+      }
+    }
+    const counters = await this.jobs.markReady(jobId);
+    await this.enqueuer.enqueuePending(jobId);
+    if (counters.instancesCount === 0) await this.enqueuer.enqueueFinalize(jobId, counters.generation, request.priority);
+    this.logger.log({ jobId, instances: counters.instancesCount, operation: request.operation }, 'job submitted');
+    return { job: (await this.jobs.find(jobId))!, request };
+  }
+
+  /** The resources the job starts from, with their real level (Orthanc ignores the level of the URL). */
+  private async resolveSources(submission: Submission, request: ModificationRequest): Promise<{ id: string; level: ResourceLevel }[]> {
+    const ids = submission.target === 'Bulk' ? [...(request.resources ?? [])] : [submission.resourceId ?? ''];
+    if (submission.target === 'Bulk' && ids.length === 0) {
+      throw OrthancError.badRequest('"Resources" must list at least one Orthanc ID');
+    }
+    const out: { id: string; level: ResourceLevel }[] = [];
+    for (const id of new Set(ids)) {
+      const level = isOrthancId(id) ? await this.resources.findLevel(id) : null;
+      if (!level) throw OrthancError.unknownResource(submission.target === 'Bulk' ? `Unknown resource in "Resources": ${id}` : undefined);
+      out.push({ id, level });
+    }
+    return out;
+  }
+}
+
+/** SHA-256 of the stored request: lineage records which request produced an instance. */
+export function requestDigest(request: unknown): string {
+  return createHash('sha256').update(JSON.stringify(request)).digest('hex');
+}

@@ -1,0 +1,13 @@
+import { Global, Module } from '@nestjs/common';
+import { JobControlService } from './job-control.service';
+import { JobEnqueuer } from './job-enqueuer.service';
+import { JobEventsService } from './job-events.service';
+import { JobSubmissionService } from './job-submission.service';
+
+/** Job orchestration shared by the API (submit, control, wait) and the workers (enqueue, announce). */
+@Global()
+@Module({
+  providers: [JobEnqueuer, JobEventsService, JobSubmissionService, JobControlService],
+  exports: [JobEnqueuer, JobEventsService, JobSubmissionService, JobControlService],
+})
+export class JobsModule {}
