@@ -10,14 +10,19 @@ import { StorageModule } from '@deidflow/storage';
 import { WorkerModule } from '../../worker/src/worker.module';
 import { HealthController } from './health/health.controller';
 import { OrthancExceptionFilter } from './http/orthanc-exception.filter';
+import { InstanceContentService } from './instances/instance-content.service';
 import { InstancesController } from './instances/instances.controller';
 import { JobsController } from './jobs/jobs.controller';
 import { ModificationController } from './modification/modification.controller';
 import { ModificationService } from './modification/modification.service';
 import { UploadService } from './instances/upload.service';
 import { BrowseService } from './resources/browse.service';
+import { LineageService } from './resources/lineage.service';
 import { ResourcesController } from './resources/resources.controller';
 import { SystemController } from './system/system.controller';
+import { BulkDeleteService } from './tools/bulk-delete.service';
+import { CreateDicomService } from './tools/create-dicom.service';
+import { ToolsController } from './tools/tools.controller';
 
 @Module({})
 export class AppModule {
@@ -36,8 +41,8 @@ export class AppModule {
         ...(options.embeddedWorker ? [WorkerModule] : []),
       ],
       // Order matters: static routes of InstancesController before the generic ones.
-      controllers: [InstancesController, ModificationController, ResourcesController, JobsController, SystemController, HealthController],
-      providers: [BrowseService, UploadService, ModificationService, { provide: APP_FILTER, useClass: OrthancExceptionFilter }],
+      controllers: [InstancesController, ModificationController, ResourcesController, JobsController, SystemController, HealthController, ToolsController],
+      providers: [BrowseService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, { provide: APP_FILTER, useClass: OrthancExceptionFilter }],
     };
   }
 }

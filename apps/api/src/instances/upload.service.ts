@@ -28,10 +28,11 @@ export class UploadService {
 
   async upload(body: Buffer): Promise<UploadAnswer | (UploadAnswer | UploadFailure)[]> {
     if (isZip(body)) return this.uploadZip(body);
-    return this.uploadOne(body);
+    return this.storeOne(body);
   }
 
-  private async uploadOne(bytes: Buffer): Promise<UploadAnswer> {
+  /** Stores one DICOM file, answered as Orthanc answers an upload (also /tools/create-dicom). */
+  async storeOne(bytes: Buffer): Promise<UploadAnswer> {
     const { parsed, status } = await this.store.store(bytes);
     const { ids } = parsed;
     return {
@@ -55,7 +56,7 @@ export class UploadService {
     const answers: (UploadAnswer | UploadFailure)[] = [];
     for (const [name, data] of Object.entries(entries).sort(([a], [b]) => a.localeCompare(b))) {
       try {
-        answers.push(await this.uploadOne(Buffer.from(data.buffer, data.byteOffset, data.byteLength)));
+        answers.push(await this.storeOne(Buffer.from(data.buffer, data.byteOffset, data.byteLength)));
       } catch (err) {
         if (!(err instanceof OrthancError) || !err.isPermanent) throw err;
         answers.push({ Filename: name, Status: 'Failure', Details: err.details ?? err.message });

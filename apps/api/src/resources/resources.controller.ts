@@ -1,8 +1,10 @@
 import { Controller, Delete, Get, Param, Query } from '@nestjs/common';
-import { ApiTags } from '@nestjs/swagger';
+import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
 import { queryFlag, queryInt } from '../http/json-body';
 import { BrowseService } from './browse.service';
+import { LineageService } from './lineage.service';
+import { LINEAGE_SCHEMA } from './lineage.schema';
 import { Level } from './resource-level.decorator';
 
 const RELATION_LEVEL: Record<string, ResourceLevel> = {
@@ -17,7 +19,10 @@ const RELATION_LEVEL: Record<string, ResourceLevel> = {
 @ApiTags('Resources')
 @Controller(['patients', 'studies', 'series', 'instances'])
 export class ResourcesController {
-  constructor(private readonly browse: BrowseService) {}
+  constructor(
+    private readonly browse: BrowseService,
+    private readonly lineages: LineageService,
+  ) {}
 
   @Get()
   list(@Level() level: ResourceLevel, @Query() query: Record<string, unknown>) {
@@ -48,6 +53,20 @@ export class ResourcesController {
     const metadata = await this.browse.metadataOf(level, id);
     if (!(name in metadata)) throw new OrthancError(OrthancErrorCode.InexistentItem, `No metadata "${name}"`);
     return metadata[name];
+  }
+
+  @Get(':id/lineage')
+  @ApiOperation({
+    summary: 'Ancestors and descendants of the resource across generations (DeidFlow, not in Orthanc)',
+    description:
+      'Every anonymization and modification that produced this resource (Ancestors) or was produced from it ' +
+      '(Descendants), any number of generations away, with the job and operation of each step. For a series, ' +
+      'study or patient: the union over its instances.',
+  })
+  @ApiOkResponse({ schema: LINEAGE_SCHEMA })
+  @ApiNotFoundResponse({ description: 'Unknown resource' })
+  lineage(@Level() level: ResourceLevel, @Param('id') id: string) {
+    return this.lineages.of(level, id);
   }
 
   /** `/studies/{id}/series`, `/instances/{id}/study`, `/patients/{id}/instances`, ... */
