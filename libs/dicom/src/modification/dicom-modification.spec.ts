@@ -160,6 +160,22 @@ describe('anonymize', () => {
     );
   });
 
+  it('gives nested PatientID and PatientName the values the user replaced them with', () => {
+    const nested = { CodingSchemeIdentificationSequence: [{ CodingSchemeDesignator: 'DCM', PatientName: 'Doe^Jane', PatientID: 'PID-1' }] };
+    const output = plan({ Replace: { PatientName: 'hello', '0010-0020': 'world' } }).apply(build(ct(nested)));
+    expect(value(output, '(0008,0110)[0].(0010,0010)')).toBe('hello');
+    expect(value(output, '(0008,0110)[0].(0010,0020)')).toBe('world');
+  });
+
+  it('replaces an existing private tag in place, with its VR', () => {
+    const input = build(ct({ '0009,1003': '1.2.3' }), { vrs: { '0009,1003': 'UI' } });
+    const output = elements(plan({ Replace: { '0009,1003': '1.2.3.4' } }).apply(input));
+    expect(output.get('(0009,1003)')).toMatchObject({ vr: 'UI' });
+    expect(text(output.get('(0009,1003)')!.value)).toBe('1.2.3.4');
+    expect(text(output.get('(0009,0010)')!.value)).toBe('ACME 1.0');
+    expect(output.has('(0009,1001)')).toBe(false);
+  });
+
   it('follows a StudyInstanceUID forced by the user into the references of the file', () => {
     const forced = plan({ Replace: { StudyInstanceUID: '1.2.3.4' }, Force: true }).apply(
       build(ct({ ReferencedStudySequence: [{ ReferencedSOPInstanceUID: '1.2' }], StudiesContainingOtherReferencedInstancesSequence: [{ StudyInstanceUID: STUDY }] })),

@@ -34,8 +34,9 @@ export interface ModificationKeys {
  *   X/Z tags removed or emptied, nested private tags removed); a modification leaves nested
  *   references alone.
  * Where DeidFlow differs: UIDs come from an HMAC of the job secret instead of DCMTK's random
- * generator (so independent workers agree), an empty UID stays empty, nested PatientName gets the
- * new name, and RemovePrivateTags also removes private tags nested in sequences.
+ * generator (so independent workers agree), an empty UID stays empty, nested PatientName and
+ * PatientID follow the new top-level values, a kept private tag keeps its creator and is kept in
+ * sequences too, and RemovePrivateTags also removes private tags nested in sequences.
  */
 export class DicomModification {
   private readonly mapper: UidMapper;

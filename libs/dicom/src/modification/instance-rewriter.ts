@@ -51,10 +51,17 @@ export class InstanceRewriter {
     private readonly elements: readonly RawElement[],
   ) {
     this.top = new Map(elements.map((element) => [element.tag, element]));
-    const charset = this.top.get(TAGS.SpecificCharacterSet);
-    this.text = new DatasetText(charset ? CharacterSet.fromDeclaration(reader.asciiOf(charset)) : CharacterSet.DEFAULT);
+    this.text = new DatasetText(this.characterSet());
     this.context = { text: this.text, encoding: reader.encoding, privateCreator: rules.privateCreator };
     if (rules.operation === 'anonymize') this.pinMainUids();
+  }
+
+  /** The character set new text is written in: the one the output declares. */
+  private characterSet(): CharacterSet {
+    const replaced = this.rules.replacements.get(TAGS.SpecificCharacterSet)?.value;
+    if (typeof replaced === 'string') return CharacterSet.fromDeclaration(replaced);
+    const declared = this.top.get(TAGS.SpecificCharacterSet);
+    return declared ? CharacterSet.fromDeclaration(this.reader.asciiOf(declared)) : CharacterSet.DEFAULT;
   }
 
   rewrite(): OutNode[] {
@@ -77,14 +84,14 @@ export class InstanceRewriter {
     const { rules } = this;
     const tag = raw.tag;
     if (tag === TAGS.DataSetTrailingPadding) return null;
-    if (rules.removePrivateTags && this.isRemovedPrivate(tag)) return null;
-    if (isGroupLengthTag(tag)) return { kind: 'groupLength', tag };
     const replacement = rules.replacements.get(tag);
     if (replacement) {
       this.handledReplacements.add(tag);
       const vr = raw.vr === 'UN' ? vrForNewElement(tag, replacement.value) : raw.vr;
       return castReplacement(tag, vr, replacement.value, this.context);
     }
+    if (rules.removePrivateTags && this.isRemovedPrivate(tag)) return null;
+    if (isGroupLengthTag(tag)) return { kind: 'groupLength', tag };
     if (rules.clearings.has(tag)) return this.emptied(raw, this.reader);
     if (isRemoved(rules, tag)) return null;
     const mainUid = MAIN_UIDS.find((uid) => uid.tag === tag);
@@ -217,13 +224,13 @@ export class InstanceRewriter {
     const tag = raw.tag;
     const mainUid = MAIN_UIDS.find((uid) => uid.tag === tag);
     if (mainUid) return this.mapped(raw, mainUid.level, reader);
-    if (tag === TAGS.PatientName) {
-      // Not in Orthanc (it leaves nested names alone): nested PatientName gets the new name too.
-      const newName = this.rules.replacements.get(TAGS.PatientName);
-      return newName ? castReplacement(tag, raw.vr, newName.value, this.context) : null;
+    if (tag === TAGS.PatientID && this.rules.uids.has(tag)) return this.mapped(raw, 'Patient', reader);
+    if (tag === TAGS.PatientName || tag === TAGS.PatientID) {
+      // Not in Orthanc, which leaves nested names (and IDs the user replaced) alone: they get the new value too.
+      const replacement = this.rules.replacements.get(tag);
+      return replacement ? castReplacement(tag, raw.vr, replacement.value, this.context) : null;
     }
     if (!this.rules.uids.has(tag)) return null;
-    if (tag === TAGS.PatientID) return this.mapped(raw, 'Patient', reader);
     // RT-STRUCT: this ReferencedSOPInstanceUID holds a StudyInstanceUID (DM VisitString).
     const studyReference =
       tag === TAGS.ReferencedSOPInstanceUID &&
