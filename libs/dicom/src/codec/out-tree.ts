@@ -189,10 +189,3 @@ function groupLengthAfter(nodes: readonly OutNode[], index: number, encoding: En
   return length;
 }
 
-/** Serialises the nodes of a dataset into a new buffer. */
-export function encodeDataset(nodes: readonly OutNode[], encoding: Encoding): Uint8Array {
-  const out = new Uint8Array(datasetSize(nodes, encoding));
-  const writer = new DatasetWriter(out);
-  writer.writeDataset(nodes, encoding);
-  return out;
-}

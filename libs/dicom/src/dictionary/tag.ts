@@ -33,14 +33,6 @@ export const TAGS = {
   SequenceDelimitationItem: 0xfffee0dd,
 } as const;
 
-export function tagGroup(tag: Tag): number {
-  return tag >>> 16;
-}
-
-export function tagElement(tag: Tag): number {
-  return tag & 0xffff;
-}
-
 export function makeTag(group: number, element: number): Tag {
   return ((group << 16) | element) >>> 0;
 }

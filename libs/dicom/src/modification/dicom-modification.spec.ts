@@ -1,7 +1,6 @@
 import { inflateRawSync } from 'node:zlib';
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { TRANSFER_SYNTAX } from '../codec/transfer-syntax';
-import { TAGS } from '../dictionary/tag';
 import { buildDicom, BuildOptions } from '../testing/build-dicom';
 import { FlatElement, flattenDicom, text } from '../testing/flatten';
 import { DicomModification } from './dicom-modification';

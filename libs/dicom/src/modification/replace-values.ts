@@ -1,7 +1,7 @@
 import { OrthancError } from '@deidflow/common';
 import { CharacterSet } from '../dictionary/charset';
 import { describeTag, lookupTag, parseTag } from '../dictionary/dictionary';
-import { formatTag, isPrivateTag, privateCreatorOf, Tag } from '../dictionary/tag';
+import { formatTag, privateCreatorOf, Tag } from '../dictionary/tag';
 import { OutItem, OutNode, upsertNode, ValueNode } from '../codec/out-tree';
 import { Encoding, isStringVr, usesCharacterSet } from '../codec/transfer-syntax';
 import type { JsonValue } from './request-types';
@@ -258,9 +258,4 @@ function pad(bytes: Uint8Array, vr: string): Uint8Array {
   padded.set(bytes);
   padded[bytes.length] = vr === 'UI' || !isStringVr(vr) ? 0x00 : 0x20;
   return padded;
-}
-
-/** True for a private tag that sits in a reserved block, i.e. needs a creator element. */
-export function needsPrivateCreator(tag: Tag): boolean {
-  return isPrivateTag(tag) && privateCreatorOf(tag) !== undefined;
 }

@@ -171,10 +171,8 @@ describe('UID mapping across the files of one study', () => {
     expect(files.length).toBeGreaterThan(1);
     const mapping = new Map<string, string>();
     const reverse = new Map<string, string>();
-    const newSopUids = new Set<string>();
     const references: string[] = [];
     for (const file of files) {
-      const { input, output } = outcomes.get(file)!;
       const before = flattened(file, 'before');
       const after = flattened(file, 'after');
       for (const tag of [TAGS.StudyInstanceUID, TAGS.SeriesInstanceUID, TAGS.SOPInstanceUID, 0x00200052]) {
@@ -186,7 +184,6 @@ describe('UID mapping across the files of one study', () => {
         expect(reverse.get(`${tag}:${mapped}`) ?? key).toBe(key);
         mapping.set(key, mapped);
         reverse.set(`${tag}:${mapped}`, key);
-        if (tag === TAGS.SOPInstanceUID) newSopUids.add(mapped);
       }
       for (const element of after) {
         if (element.tag === TAGS.ReferencedSOPInstanceUID && element.parents.length > 0) references.push(text(element.value));

@@ -1,6 +1,6 @@
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { parseTag } from '../dictionary/dictionary';
-import { formatTag, Tag, tagFromKey, tagKey } from '../dictionary/tag';
+import { Tag, tagFromKey, tagKey } from '../dictionary/tag';
 import type { TagPath } from './request-types';
 
 /** A TagPath with numeric tags, for the hot path. */
@@ -41,12 +41,6 @@ export function compilePath(path: TagPath): CompiledPath {
     steps: path.steps.map((step) => ({ sequence: tagFromKey(step.sequence), index: step.index })),
     tag: tagFromKey(path.tag),
   };
-}
-
-/** Orthanc's DicomPath::Format: `(0008,1140)[0].(0008,1155)`. */
-export function formatPath(path: CompiledPath): string {
-  const prefix = path.steps.map((step) => `${formatTag(step.sequence)}[${step.index}].`).join('');
-  return prefix + formatTag(path.tag);
 }
 
 /** One enclosing item of a nested element: the sequence tag and the item index. */
