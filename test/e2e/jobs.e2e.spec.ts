@@ -1,0 +1,378 @@
+import { rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as dcmjs from 'dcmjs';
+import type { AppConfig } from '@deidflow/config';
+import { objectKeyForInstance } from '@deidflow/storage';
+import { generateSyntheticStudy, SyntheticInstance, SyntheticStudyOptions } from '../../libs/dicom/src/synthetic';
+import { resetDatabase, RunningApi, startApi, testConfig } from '../support/app-harness';
+import { http } from '../support/http';
+import { ensureWorkerBuild, killAllWorkers, startWorker, workerEnvironment, WorkerProcess } from '../support/worker-process';
+import { deleteRedisKeys } from '../setup/services';
+
+/**
+ * The distributed jobs end to end: the API (EMBEDDED_WORKER=false) hands the work to separate
+ * worker processes started from dist/, over the real Postgres, Redis and fs storage. The tests run
+ * in order: first with no worker (jobs wait, so cancel/pause are deterministic), then with one
+ * worker at concurrency 1 (priority order), then with two, and last one of them is killed.
+ */
+
+// Its own queue prefix: no other test file's embedded worker may take these jobs.
+const QUEUE_PREFIX = `${process.env.QUEUE_PREFIX ?? 'deidflow-test'}-jobs`;
+const SMALL = { imageSize: 32 } as const;
+const JOB_TIMEOUT_MS = 30_000;
+// A SIGKILLed worker's jobs stay locked for BullMQ's lockDuration (30 s), then wait for the next
+// stalled check of a surviving worker (stalledInterval, 30 s).
+const STALLED_RECOVERY_TIMEOUT_MS = 100_000;
+
+interface Uploaded {
+  instance: SyntheticInstance;
+  id: string;
+  study: string;
+  patient: string;
+}
+
+interface JobAnswer {
+  ID: string;
+  State: string;
+  Progress: number;
+  Priority: number;
+  ErrorCode: number;
+  ErrorDetails: string;
+  CreationTime: string;
+  CompletionTime?: string;
+  EffectiveRuntime: number;
+  Content: { ID?: string; InstancesCount: number; FailedInstancesCount: number; Resources?: { ID: string; Type: string }[] };
+}
+
+interface OutputTags {
+  sopInstanceUid: string;
+  referencedSopInstanceUid?: string;
+  frameOfReferenceUid: string;
+  institutionName?: string;
+}
+
+function readTags(bytes: Buffer): OutputTags {
+  const { dict } = dcmjs.data.DicomMessage.readFile(Uint8Array.from(bytes).buffer);
+  const tags = dcmjs.data.DicomMetaDictionary.naturalizeDataset(dict);
+  return {
+    sopInstanceUid: tags.SOPInstanceUID,
+    referencedSopInstanceUid: tags.ReferencedImageSequence?.[0]?.ReferencedSOPInstanceUID,
+    frameOfReferenceUid: tags.FrameOfReferenceUID,
+    institutionName: tags.InstitutionName,
+  };
+}
+
+describe('distributed jobs with separate worker processes', () => {
+  let api: RunningApi;
+  let config: AppConfig;
+  const workers: WorkerProcess[] = [];
+
+  const get = async <T = any>(path: string): Promise<T> => {
+    const answer = await http<T>(api.baseUrl, 'GET', path);
+    if (answer.status !== 200) throw new Error(`GET ${path}: ${answer.status} ${answer.bytes.toString('utf8')}`);
+    return answer.body;
+  };
+  const post = (path: string, body: object = {}) => http(api.baseUrl, 'POST', path, body);
+
+  async function upload(options: SyntheticStudyOptions): Promise<Uploaded[]> {
+    const instances = generateSyntheticStudy({ ...SMALL, ...options });
+    const uploaded: Uploaded[] = [];
+    // A few parallel connections, as a DICOM router would.
+    for (let start = 0; start < instances.length; start += 8) {
+      const batch = instances.slice(start, start + 8);
+      const answers = await Promise.all(batch.map((instance) => http(api.baseUrl, 'POST', '/instances', Buffer.from(instance.bytes))));
+      answers.forEach(({ status, body }, i) => {
+        expect(status).toBe(200);
+        uploaded.push({ instance: batch[i], id: body.ID, study: body.ParentStudy, patient: body.ParentPatient });
+      });
+    }
+    return uploaded;
+  }
+
+  const studyOf = (set: Uploaded[], studyIndex: number) => set.filter((u) => u.instance.studyIndex === studyIndex);
+
+  async function waitForJob(id: string, timeoutMs = JOB_TIMEOUT_MS): Promise<JobAnswer> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const job = await get<JobAnswer>(`/jobs/${id}`);
+      if (job.State === 'Success' || job.State === 'Failure') return job;
+      if (Date.now() > deadline) {
+        const logs = workers.map((w) => `--- worker ${w.pid}:\n${w.output().slice(-3000)}`).join('\n');
+        throw new Error(`Job ${id} still ${job.State} (${job.Progress}%) after ${timeoutMs} ms\n${logs}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  async function submitAsync(path: string, body: object = {}): Promise<string> {
+    const answer = await post(path, { ...body, Asynchronous: true });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ ID: expect.any(String), Path: `/jobs/${answer.body.ID}` });
+    return answer.body.ID;
+  }
+
+  async function instanceCount(): Promise<number> {
+    return (await get<string[]>('/instances')).length;
+  }
+
+  /**
+   * Every source has exactly one output in the new study, each output names its source in its
+   * metadata (AnonymizedFrom / ModifiedFrom), and no other instance is there.
+   */
+  async function expectOutputs(studyId: string, sources: Uploaded[], metadataName: 'AnonymizedFrom' | 'ModifiedFrom') {
+    const instances = await get<{ ID: string }[]>(`/studies/${studyId}/instances`);
+    const outputIds = instances.map((i) => i.ID);
+    expect(new Set(outputIds).size).toBe(outputIds.length);
+    expect(outputIds).toHaveLength(sources.length);
+    const sourceOf = new Map<string, Uploaded>();
+    for (const id of outputIds) {
+      const origin = await http(api.baseUrl, 'GET', `/instances/${id}/metadata/${metadataName}`);
+      expect(origin.status).toBe(200);
+      const source = sources.find((s) => s.id === origin.body);
+      expect(source).toBeDefined();
+      sourceOf.set(id, source!);
+    }
+    expect(new Set([...sourceOf.values()].map((s) => s.id)).size).toBe(sources.length);
+    return sourceOf;
+  }
+
+  async function downloadTags(outputIds: Iterable<string>): Promise<Map<string, OutputTags>> {
+    const tags = new Map<string, OutputTags>();
+    for (const id of outputIds) {
+      const file = await http(api.baseUrl, 'GET', `/instances/${id}/file`);
+      expect(file.status).toBe(200);
+      tags.set(id, readTags(file.bytes));
+    }
+    return tags;
+  }
+
+  async function addWorker(concurrency: number): Promise<WorkerProcess> {
+    const worker = await startWorker(workerEnvironment(config, { WORKER_CONCURRENCY: String(concurrency) }));
+    workers.push(worker);
+    return worker;
+  }
+
+  let main: Uploaded[];
+  let control: Uploaded[];
+  let bulk: Uploaded[];
+  let crash: Uploaded[];
+
+  beforeAll(async () => {
+    ensureWorkerBuild();
+    await resetDatabase();
+    // The API's Nest modules read process.env (AppConfigModule), not the config given to startApi.
+    Object.assign(process.env, { QUEUE_PREFIX, EMBEDDED_WORKER: 'false' });
+    config = await testConfig('fs', { STORAGE_DIR: process.env.STORAGE_DIR! });
+    api = await startApi(config);
+    main = await upload({ instances: 60, series: 3, seed: 11 });
+    // Five studies of 10: canceled, paused, low priority, high priority, failing then resubmitted.
+    control = await upload({ instances: 50, series: 2, studies: 5, patients: 5, seed: 12 });
+    bulk = await upload({ instances: 12, series: 2, studies: 3, patients: 2, seed: 13 });
+    crash = await upload({ instances: 200, series: 2, seed: 14 });
+  }, 300_000);
+
+  afterAll(async () => {
+    // SIGTERM first (graceful shutdown), then anything left is killed.
+    await Promise.all(workers.map((w) => w.stop()));
+    await killAllWorkers();
+    await api?.close();
+    await deleteRedisKeys(QUEUE_PREFIX);
+  }, 60_000);
+
+  describe('while no worker runs', () => {
+    it('keeps a submitted job Pending, cancels it into Failure (CanceledJob), and refuses wrong transitions', async () => {
+      const id = await submitAsync(`/studies/${studyOf(control, 0)[0].study}/anonymize`);
+      expect(await get(`/jobs/${id}`)).toMatchObject({ State: 'Pending', Progress: 0, Type: 'ResourceModification' });
+      expect(await get<string[]>('/jobs')).toContain(id);
+
+      expect((await post(`/jobs/${id}/cancel`)).status).toBe(200);
+      const canceled = await get<JobAnswer>(`/jobs/${id}`);
+      expect(canceled).toMatchObject({ State: 'Failure', ErrorCode: 37, CompletionTime: expect.any(String) });
+      // Orthanc: canceling a finished job does nothing and still answers {}.
+      expect(await post(`/jobs/${id}/cancel`)).toMatchObject({ status: 200, body: {} });
+      expect((await post(`/jobs/${id}/resume`)).status).toBe(400);
+      expect((await post(`/jobs/${id}/pause`)).status).toBe(200);
+      expect((await get<JobAnswer>(`/jobs/${id}`)).State).toBe('Failure');
+    });
+
+    it('answers 404 to GET and 400 to actions on an unknown job', async () => {
+      const unknown = '00000000-0000-4000-8000-000000000000';
+      expect((await http(api.baseUrl, 'GET', `/jobs/${unknown}`)).status).toBe(404);
+      expect((await post(`/jobs/${unknown}/pause`)).status).toBe(400);
+    });
+  });
+
+  describe('with one worker at concurrency 1', () => {
+    let paused: string;
+    let low: string;
+    let high: string;
+    let failing: string;
+    let removedObject: { path: string; aside: string; source: Uploaded };
+
+    beforeAll(async () => {
+      paused = await submitAsync(`/studies/${studyOf(control, 1)[0].study}/anonymize`);
+      expect((await post(`/jobs/${paused}/pause`)).status).toBe(200);
+      low = await submitAsync(`/studies/${studyOf(control, 2)[0].study}/anonymize`, { Priority: 0 });
+      high = await submitAsync(`/studies/${studyOf(control, 3)[0].study}/anonymize`, { Priority: 10 });
+      // A source object lost from storage: that instance fails for good (no retry), so does the job.
+      const source = studyOf(control, 4)[3];
+      const path = join(config.STORAGE_DIR, objectKeyForInstance(source.id));
+      removedObject = { path, aside: `${path}.aside`, source };
+      await rename(path, removedObject.aside);
+      failing = await submitAsync(`/studies/${source.study}/anonymize`);
+      await addWorker(1);
+    }, 60_000);
+
+    it('runs the higher priority job first, although it was submitted last', async () => {
+      const [lowJob, highJob] = [await waitForJob(low), await waitForJob(high)];
+      expect([lowJob.State, highJob.State]).toEqual(['Success', 'Success']);
+      expect(highJob.Priority).toBe(10);
+      // Orthanc timestamps sort as text; the low job started (completion - runtime) after the high one ended.
+      expect(highJob.CompletionTime! < lowJob.CompletionTime!).toBe(true);
+      const lowStarted = Date.parse(orthancToIso(lowJob.CompletionTime!)) - lowJob.EffectiveRuntime * 1000;
+      expect(lowStarted).toBeGreaterThanOrEqual(Date.parse(orthancToIso(highJob.CompletionTime!)) - 1); // 1 ms: float rounding
+      await expectOutputs(highJob.Content.ID!, studyOf(control, 3), 'AnonymizedFrom');
+    });
+
+    it('leaves a paused job alone while the worker runs, and finishes it once resumed', async () => {
+      await waitForJob(failing);
+      // The worker has gone past every queued instance of the paused job by now.
+      expect(await get(`/jobs/${paused}`)).toMatchObject({ State: 'Paused', Progress: 0 });
+      expect((await post(`/jobs/${paused}/resubmit`)).status).toBe(400);
+      expect((await post(`/jobs/${paused}/resume`)).status).toBe(200);
+      const job = await waitForJob(paused);
+      expect(job).toMatchObject({ State: 'Success', Progress: 100, Content: { InstancesCount: 10, FailedInstancesCount: 0 } });
+      await expectOutputs(job.Content.ID!, studyOf(control, 1), 'AnonymizedFrom');
+    });
+
+    it('fails a job whose source object is gone, naming the instance, and resubmits it once repaired', async () => {
+      const failed = await waitForJob(failing);
+      expect(failed).toMatchObject({ State: 'Failure', Content: { InstancesCount: 10, FailedInstancesCount: 1 } });
+      expect(failed.ErrorDetails).toContain(removedObject.source.id);
+
+      await rename(removedObject.aside, removedObject.path);
+      expect((await post(`/jobs/${failing}/resubmit`)).status).toBe(200);
+      const job = await waitForJob(failing);
+      expect(job).toMatchObject({ State: 'Success', ErrorCode: 0, Content: { InstancesCount: 10, FailedInstancesCount: 0 } });
+      // Outputs of the first run are found again (same IDs), not duplicated.
+      await expectOutputs(job.Content.ID!, studyOf(control, 4), 'AnonymizedFrom');
+    });
+
+    it('never ran the canceled job', async () => {
+      const canceled = (await get<JobAnswer[]>('/jobs?expand')).filter((j) => j.ErrorCode === 37);
+      expect(canceled).toHaveLength(1);
+      expect(canceled[0]).toMatchObject({ State: 'Failure', Progress: 0, EffectiveRuntime: 0 });
+    });
+  });
+
+  describe('with two worker processes', () => {
+    beforeAll(async () => {
+      await addWorker(2);
+    }, 60_000);
+
+    it.each([
+      { operation: 'anonymize', synchronous: true },
+      { operation: 'anonymize', synchronous: false },
+      { operation: 'modify', synchronous: true },
+      { operation: 'modify', synchronous: false },
+    ] as const)('$operation of a study of 60 instances in 3 series (synchronous: $synchronous)', async ({ operation, synchronous }) => {
+      const before = await instanceCount();
+      const sourceStudy = main[0].study;
+      const body = operation === 'modify' ? { Replace: { InstitutionName: 'X' } } : {};
+      let newStudy: string;
+      if (synchronous) {
+        const answer = await post(`/studies/${sourceStudy}/${operation}`, body);
+        expect(answer.status).toBe(200);
+        expect(answer.body).toMatchObject({
+          Type: 'Study',
+          InstancesCount: 60,
+          FailedInstancesCount: 0,
+          IsAnonymization: operation === 'anonymize',
+          Path: `/studies/${answer.body.ID}`,
+        });
+        newStudy = answer.body.ID;
+      } else {
+        const job = await waitForJob(await submitAsync(`/studies/${sourceStudy}/${operation}`, body));
+        expect(job).toMatchObject({ State: 'Success', Progress: 100, Content: { Type: 'Study', InstancesCount: 60, FailedInstancesCount: 0 } });
+        newStudy = job.Content.ID!;
+      }
+      expect(newStudy).not.toBe(sourceStudy);
+      expect(await instanceCount()).toBe(before + 60);
+      expect((await get(`/studies/${newStudy}`)).Series).toHaveLength(3);
+
+      const metadataName = operation === 'anonymize' ? 'AnonymizedFrom' : 'ModifiedFrom';
+      const sourceOf = await expectOutputs(newStudy, main, metadataName);
+      const tags = await downloadTags(sourceOf.keys());
+      const newSopOf = new Map([...sourceOf].map(([output, source]) => [source.instance.sopInstanceUid, tags.get(output)!.sopInstanceUid]));
+      expect(new Set(newSopOf.values()).size).toBe(60);
+      for (const [output, source] of sourceOf) {
+        const { referencedSopInstanceUid, frameOfReferenceUid, institutionName } = tags.get(output)!;
+        const originalReference = source.instance.referencedSopInstanceUid;
+        if (operation === 'anonymize') {
+          // The reference follows the referenced instance to its new SOPInstanceUID, whichever worker wrote it.
+          expect(referencedSopInstanceUid).toBe(originalReference === undefined ? undefined : newSopOf.get(originalReference));
+          expect(frameOfReferenceUid).not.toBe(source.instance.frameOfReferenceUid);
+        } else {
+          // Orthanc updates references only when anonymizing (DicomModification::Apply, step 7).
+          expect(referencedSopInstanceUid).toBe(originalReference);
+          expect(institutionName).toBe('X');
+        }
+      }
+      expect(new Set([...tags.values()].map((t) => t.frameOfReferenceUid)).size).toBe(1);
+    });
+
+    it('bulk-anonymizes 3 studies of 2 patients into 3 new studies of 2 new patients', async () => {
+      const studies = [...new Set(bulk.map((u) => u.study))];
+      expect(studies).toHaveLength(3);
+      const answer = await post('/tools/bulk-anonymize', { Resources: studies });
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ InstancesCount: 12, FailedInstancesCount: 0, IsAnonymization: true });
+      const resources: { ID: string; Type: string }[] = answer.body.Resources;
+      const count = (type: string) => resources.filter((r) => r.Type === type).length;
+      expect([count('Patient'), count('Study'), count('Series'), count('Instance')]).toEqual([2, 3, 6, 12]);
+
+      const sourcePatientsOf = new Map<string, Set<string>>();
+      for (const { ID: newStudy } of resources.filter((r) => r.Type === 'Study')) {
+        const sourceStudy = (await http(api.baseUrl, 'GET', `/studies/${newStudy}/metadata/AnonymizedFrom`)).body;
+        const sources = bulk.filter((u) => u.study === sourceStudy);
+        expect(sources).toHaveLength(4);
+        await expectOutputs(newStudy, sources, 'AnonymizedFrom');
+        const newPatient = (await get(`/studies/${newStudy}`)).ParentPatient;
+        sourcePatientsOf.set(newPatient, (sourcePatientsOf.get(newPatient) ?? new Set()).add(sources[0].patient));
+      }
+      // One new patient per source patient, the same for every study of that patient in the job.
+      expect([...sourcePatientsOf.values()].map((set) => set.size)).toEqual([1, 1]);
+      expect(new Set([...sourcePatientsOf.values()].flatMap((set) => [...set])).size).toBe(2);
+    });
+  });
+
+  describe('when a worker process is killed in the middle of a job', () => {
+    it('still ends in Success with every instance exactly once', async () => {
+      const before = await instanceCount();
+      const id = await submitAsync(`/studies/${crash[0].study}/anonymize`);
+      // Kill once the job is well under way, while both workers hold active instances.
+      let progress = 0;
+      for (const deadline = Date.now() + JOB_TIMEOUT_MS; progress < 15; ) {
+        if (Date.now() > deadline) throw new Error(`The job did not reach 15% (at ${progress}%)`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        progress = (await get<JobAnswer>(`/jobs/${id}`)).Progress;
+      }
+      const victim = workers[workers.length - 1];
+      await victim.kill();
+      const atKill = await get<JobAnswer>(`/jobs/${id}`);
+      expect(atKill).toMatchObject({ State: 'Running', Content: { FailedInstancesCount: 0 } });
+      expect(atKill.Progress).toBeLessThan(90);
+
+      const job = await waitForJob(id, STALLED_RECOVERY_TIMEOUT_MS);
+      expect(job).toMatchObject({ State: 'Success', Content: { InstancesCount: 200, FailedInstancesCount: 0 } });
+      await expectOutputs(job.Content.ID!, crash, 'AnonymizedFrom');
+      expect(await instanceCount()).toBe(before + 200);
+    }, STALLED_RECOVERY_TIMEOUT_MS + 60_000);
+  });
+});
+
+/** `20260101T120000.123000` → ISO 8601, for Date.parse. */
+function orthancToIso(timestamp: string): string {
+  const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{3})/.exec(timestamp)!;
+  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}Z`;
+}
