@@ -155,7 +155,8 @@ export class DatasetReader {
 
     if (valueLength !== UNDEFINED_LENGTH) {
       this.need(valueStart, valueLength, limit, `the value of ${formatTag(tag)}`);
-      const isSequence = vr === 'SQ';
+      // A standard sequence that went through a system that did not know it arrives as UN (implicit VR items, PS3.5 6.2.2).
+      const isSequence = vr === 'SQ' || (vr === 'UN' && this.encoding.explicitVr && dictionaryVr(tag) === 'SQ');
       return { tag, vr, start: offset, valueStart, valueLength, end: valueStart + valueLength, isSequence };
     }
 

@@ -379,6 +379,15 @@ describe('transfer syntaxes and layouts', () => {
     expect(value(output, '(0008,1140)[0].(0008,1155)')).toBe(mapUid(SECRET, 'Instance', '1.2'));
   });
 
+  it('visits a standard sequence encoded as UN with a defined length', () => {
+    const header = build({ SOPClassUID: '1.2', SOPInstanceUID: SOP, PatientID: 'P' });
+    const item = Buffer.from('feff00e0' + '0c000000' + '08005511' + '04000000' + '312e3200', 'hex');
+    const unknown = Buffer.concat([Buffer.from('08004011' + '554e0000' + '14000000', 'hex'), item]);
+    const at = indexOfTag(header, '10002000');
+    const output = anonymize.apply(Buffer.concat([header.subarray(0, at), unknown, header.subarray(at)]));
+    expect(value(output, '(0008,1140)[0].(0008,1155)')).toBe(mapUid(SECRET, 'Instance', '1.2'));
+  });
+
   it('recomputes group lengths and drops the trailing padding', () => {
     const input = build({ '0008,0000': 0, SOPClassUID: '1.2', SOPInstanceUID: SOP, InstitutionName: 'Somewhere', 'FFFC,FFFC': 'data:;base64,AAAA' }, { vrs: { 'FFFC,FFFC': 'OB' } });
     const output = anonymize.apply(input);
