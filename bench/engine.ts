@@ -17,13 +17,13 @@ interface Options {
 }
 
 function parseOptions(argv: string[]): Options {
+  // dist/bench/engine.js -> the ../shared/dicom-samples of the repository.
   const options: Options = { samples: path.resolve(__dirname, '../../../shared/dicom-samples'), seconds: 2 };
   for (let i = 0; i < argv.length; i += 2) {
     if (argv[i] === '--samples') options.samples = path.resolve(argv[i + 1]);
     else if (argv[i] === '--seconds') options.seconds = Number(argv[i + 1]);
     else throw new Error(`Unknown argument ${argv[i]} (accepted: --samples DIR, --seconds S)`);
   }
-  if (!fs.existsSync(options.samples) && fs.existsSync('/work/shared/dicom-samples')) options.samples = '/work/shared/dicom-samples';
   return options;
 }
 

@@ -100,7 +100,7 @@ export class DatasetReader {
     let offset = element.valueStart;
     for (;;) {
       if (!undefinedLength && offset >= limit) return items;
-      this.need(offset, 8, limit, `an item of ${formatTag(element.tag)}`);
+      this.need(offset, 8, limit, 'an item of', element.tag);
       const tag = this.tagAt(offset);
       if (tag === TAGS.SequenceDelimitationItem && undefinedLength) return items;
       if (tag !== TAGS.Item) {
@@ -140,7 +140,7 @@ export class DatasetReader {
       }
       vr = String.fromCharCode(c0, c1);
       if (hasLongHeader(vr)) {
-        this.need(offset, 12, limit, `the header of ${formatTag(tag)}`);
+        this.need(offset, 12, limit, 'the header of', tag);
         valueLength = this.uint32(offset + 8);
         valueStart = offset + 12;
       } else {
@@ -154,7 +154,7 @@ export class DatasetReader {
     }
 
     if (valueLength !== UNDEFINED_LENGTH) {
-      this.need(valueStart, valueLength, limit, `the value of ${formatTag(tag)}`);
+      this.need(valueStart, valueLength, limit, 'the value of', tag);
       // A standard sequence that went through a system that did not know it arrives as UN (implicit VR items, PS3.5 6.2.2).
       const isSequence = vr === 'SQ' || (vr === 'UN' && this.encoding.explicitVr && dictionaryVr(tag) === 'SQ');
       return { tag, vr, start: offset, valueStart, valueLength, end: valueStart + valueLength, isSequence };
@@ -176,14 +176,14 @@ export class DatasetReader {
   private skipFragments(tag: Tag, start: number, limit: number): number {
     let offset = start;
     for (;;) {
-      this.need(offset, 8, limit, `a fragment of ${formatTag(tag)}`);
+      this.need(offset, 8, limit, 'a fragment of', tag);
       const itemTag = this.tagAt(offset);
       const length = this.uint32(offset + 4);
       if (itemTag === TAGS.SequenceDelimitationItem) return offset + 8;
       if (itemTag !== TAGS.Item || length === UNDEFINED_LENGTH) {
         throw malformed(`bad fragment ${formatTag(itemTag)} in encapsulated ${formatTag(tag)} at offset ${offset}`);
       }
-      this.need(offset + 8, length, limit, `a fragment of ${formatTag(tag)}`);
+      this.need(offset + 8, length, limit, 'a fragment of', tag);
       offset += 8 + length;
     }
   }
@@ -212,11 +212,11 @@ export class DatasetReader {
     return this.view.getUint32(offset, this.encoding.littleEndian);
   }
 
-  private need(offset: number, length: number, limit: number, what: string): void {
+  /** Checks that `length` bytes from `offset` lie within `limit`; the message is only built on failure. */
+  private need(offset: number, length: number, limit: number, what: string, tag?: Tag): void {
     if (offset + length > limit) {
-      throw malformed(
-        `truncated data: ${what} at offset ${offset} needs ${length} bytes, only ${Math.max(0, limit - offset)} remain`,
-      );
+      const subject = tag === undefined ? what : `${what} ${formatTag(tag)}`;
+      throw malformed(`truncated data: ${subject} at offset ${offset} needs ${length} bytes, only ${Math.max(0, limit - offset)} remain`);
     }
   }
 }

@@ -7,7 +7,7 @@ import { parseModificationRequest } from './parse-request';
 
 /** DCMTK reads our outputs without errors (skipped where dcmtk is not installed). */
 const hasDcmdump = spawnSync('dcmdump', ['--version']).status === 0;
-const SAMPLES = '/work/shared/dicom-samples';
+const SAMPLES = path.join(__dirname, '../../../../../shared/dicom-samples');
 const FILES = [
   'orthanc-tests/DummyCT.dcm',
   'orthanc-tests/PrivateMDNTags.dcm',

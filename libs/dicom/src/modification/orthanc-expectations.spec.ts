@@ -10,8 +10,8 @@ import { parseModificationRequest } from './parse-request';
  * elements must be removed, emptied, replaced and added here, and the others left byte for byte.
  * Generated values (UIDs, PatientID, PatientName) are only checked to have changed.
  */
-const DIFFS = '/work/shared/orthanc-reference/anonymize-diffs';
-const SAMPLES = '/work/shared/dicom-samples';
+const DIFFS = path.join(__dirname, '../../../../../shared/orthanc-reference/anonymize-diffs');
+const SAMPLES = path.join(__dirname, '../../../../../shared/dicom-samples');
 const CASES: Record<string, string> = {
   'HierarchicalAnonymization-StructuredReports-IM0.txt': 'orthanc-tests/HierarchicalAnonymization/StructuredReports/IM0',
   'PrivateMDNTags.dcm.txt': 'orthanc-tests/PrivateMDNTags.dcm',

@@ -165,8 +165,10 @@ function parseReplacements(
     const path = parseTagPath(name);
     const tag = tagFromKey(path.tag);
     rejectMetaTag(path, name);
-    // Issue 7: the instance endpoints answer a file and store nothing, so PatientID needs no Force there.
-    const seedException = context.scope === 'download' && tag === TAGS.PatientID;
+    // Issue 7: the instance endpoints answer a file and store nothing, so PatientID needs no Force
+    // there; and a patient modify must replace PatientID, so it needs no Force for it either (the
+    // seed's and Orthanc book's `/patients/{id}/modify` call has none).
+    const seedException = tag === TAGS.PatientID && (context.scope === 'download' || context.level === 'Patient');
     if (path.steps.length === 0 && !force && isDatabaseKey(tag) && !seedException) throw forceError(name, 'replaced');
     checkReplacementValue(tag, value, privateCreator);
     return { name, path, value };

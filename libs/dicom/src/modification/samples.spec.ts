@@ -13,7 +13,7 @@ import { mapPatientId } from './uid-mapping';
  * Property tests over every file of ../shared/dicom-samples: whatever the file, the engine answers a
  * valid anonymized file or an OrthancError; never a crash.
  */
-const SAMPLES = '/work/shared/dicom-samples';
+const SAMPLES = path.join(__dirname, '../../../../../shared/dicom-samples');
 
 function listFiles(dir: string): string[] {
   return fs
