@@ -147,7 +147,14 @@ describe('distributed jobs with separate worker processes', () => {
   }
 
   async function addWorker(concurrency: number): Promise<WorkerProcess> {
-    const worker = await startWorker(workerEnvironment(config, { WORKER_CONCURRENCY: String(concurrency) }));
+    // Short locks: a killed worker's instances go back to the queue within seconds, not 30 s.
+    const worker = await startWorker(
+      workerEnvironment(config, {
+        WORKER_CONCURRENCY: String(concurrency),
+        WORKER_LOCK_DURATION_MS: '5000',
+        WORKER_STALLED_INTERVAL_MS: '2000',
+      }),
+    );
     workers.push(worker);
     return worker;
   }
@@ -160,9 +167,7 @@ describe('distributed jobs with separate worker processes', () => {
   beforeAll(async () => {
     ensureWorkerBuild();
     await resetDatabase();
-    // The API's Nest modules read process.env (AppConfigModule), not the config given to startApi.
-    Object.assign(process.env, { QUEUE_PREFIX, EMBEDDED_WORKER: 'false' });
-    config = await testConfig('fs', { STORAGE_DIR: process.env.STORAGE_DIR! });
+    config = await testConfig('fs', { STORAGE_DIR: process.env.STORAGE_DIR!, QUEUE_PREFIX, EMBEDDED_WORKER: 'false' });
     api = await startApi(config);
     main = await upload({ instances: 60, series: 3, seed: 11 });
     // Five studies of 10: canceled, paused, low priority, high priority, failing then resubmitted.

@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { AppConfigModule, loadConfig } from '@deidflow/config';
+import { AppConfig, AppConfigModule } from '@deidflow/config';
 import { CoreModule } from '@deidflow/core';
 import { DatabaseModule } from '@deidflow/database';
 import { JobsModule } from '@deidflow/jobs';
@@ -26,19 +26,19 @@ import { ToolsController } from './tools/tools.controller';
 
 @Module({})
 export class AppModule {
-  /** `embeddedWorker`: run BullMQ processors in this process too (the single-process default). */
-  static register(options: { embeddedWorker: boolean } = { embeddedWorker: loadConfig().EMBEDDED_WORKER }): DynamicModule {
+  /** With EMBEDDED_WORKER, BullMQ processors run in this process too (the single-process default). */
+  static register(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        AppConfigModule,
+        AppConfigModule.forRoot(config),
         DatabaseModule,
         StorageModule,
         QueueModule,
         CoreModule,
         JobsModule,
         TerminusModule,
-        ...(options.embeddedWorker ? [WorkerModule] : []),
+        ...(config.EMBEDDED_WORKER ? [WorkerModule] : []),
       ],
       // Order matters: static routes of InstancesController before the generic ones.
       controllers: [InstancesController, ModificationController, ResourcesController, JobsController, SystemController, HealthController, ToolsController],

@@ -1,13 +1,20 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { APP_CONFIG, AppConfig } from '@deidflow/config';
+import { APP_CONFIG, AppConfig, loadConfig } from '@deidflow/config';
 import type { Job } from 'bullmq';
 import { FinalizeJobPayload, JobName, ProcessInstancePayload, QueueName } from '@deidflow/queue';
 import { FinalizeJobHandler } from './handlers/finalize-job.handler';
 import { ProcessInstanceHandler } from './handlers/process-instance.handler';
 
 /** The processor of the modification queue: dispatches each BullMQ job to its handler by name. */
-@Processor(QueueName.Modification)
+// Decorator options are fixed when the class is defined: read from the environment, like the rest
+// of the worker's configuration (validated again at start by AppConfigModule).
+const startupConfig = loadConfig();
+
+@Processor(QueueName.Modification, {
+  lockDuration: startupConfig.WORKER_LOCK_DURATION_MS,
+  stalledInterval: startupConfig.WORKER_STALLED_INTERVAL_MS,
+})
 export class ModificationProcessor extends WorkerHost implements OnApplicationBootstrap {
   private readonly logger = new Logger(ModificationProcessor.name);
 
@@ -31,6 +38,22 @@ export class ModificationProcessor extends WorkerHost implements OnApplicationBo
         return this.finalizeJob.handle(job.data as FinalizeJobPayload);
       default:
         this.logger.warn({ name: job.name }, 'unknown job name: ignored');
+    }
+  }
+
+  /**
+   * A BullMQ job can also fail outside the handler's own accounting (stalled too often, or the
+   * database unreachable on the last attempt): the instance is then recorded as failed here, so
+   * that its job still ends.
+   */
+  @OnWorkerEvent('failed')
+  async onFailed(job: Job | undefined, error: Error): Promise<void> {
+    if (!job || job.name !== JobName.ProcessInstance) return;
+    if (job.attemptsMade < (job.opts.attempts ?? 1)) return; // BullMQ will try again
+    try {
+      await this.processInstance.recordFailure(job.data as ProcessInstancePayload, error.message);
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message, jobId: (job.data as ProcessInstancePayload).jobId }, 'could not record a failed instance');
     }
   }
 }

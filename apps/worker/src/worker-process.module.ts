@@ -9,6 +9,6 @@ import { WorkerModule } from './worker.module';
 
 /** The worker process: the shared infrastructure plus the processors. */
 @Module({
-  imports: [AppConfigModule, DatabaseModule, StorageModule, QueueModule, CoreModule, JobsModule, WorkerModule],
+  imports: [AppConfigModule.forRoot(), DatabaseModule, StorageModule, QueueModule, CoreModule, JobsModule, WorkerModule],
 })
 export class WorkerProcessModule {}

@@ -21,6 +21,12 @@ export const configSchema = z
     QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('deidflow'),
     /** Instances processed in parallel by one worker process. */
     WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+    /**
+     * How long a worker's hold on an instance lasts without renewal, and how often workers look for
+     * instances held by a worker that died (BullMQ lockDuration / stalledInterval).
+     */
+    WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
+    WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
     /** Run a worker inside the API process (the embedded default of `npm start`). */
     EMBEDDED_WORKER: bool.default(true),
     /** `s3` when S3_ENDPOINT is set, otherwise the embedded filesystem store. */

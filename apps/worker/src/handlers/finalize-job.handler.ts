@@ -25,7 +25,9 @@ export class FinalizeJobHandler {
 
   async handle(payload: FinalizeJobPayload): Promise<void> {
     const job = await this.jobs.find(payload.jobId);
-    if (!job || job.generation !== payload.generation || job.state === JobState.Success || job.state === JobState.Failure) return;
+    // A paused job is finished by its resume (which enqueues the finalize again), not behind the user's back.
+    const settled: JobState[] = [JobState.Success, JobState.Failure, JobState.Paused];
+    if (!job || job.generation !== payload.generation || settled.includes(job.state)) return;
     if (!job.ready || job.processedCount + job.failedCount < job.instancesCount) return;
 
     const outputs = await this.jobs.outputInstanceIds(job.id);

@@ -52,6 +52,13 @@ export class ProcessInstanceHandler {
     await this.complete(jobId, sourceInstanceId, { outputInstanceId });
   }
 
+  /** Records an instance as failed once (no-op when it already left PENDING). */
+  async recordFailure(payload: ProcessInstancePayload, reason: string): Promise<void> {
+    const counters = await this.jobs.counters(payload.jobId);
+    if (!counters || counters.generation !== payload.generation) return;
+    await this.complete(payload.jobId, payload.sourceInstanceId, { error: `Processing failed: ${reason.slice(0, 200)}` });
+  }
+
   private async derive(jobId: string, sourceInstanceId: string): Promise<string> {
     const plan = await this.plans.get(jobId);
     const source = await this.resources.findInstance(sourceInstanceId);
