@@ -4,3 +4,4 @@ export * from './parse';
 export * from './anonymization/profiles';
 export * from './modification';
 export * from './tags';
+export * from './synthetic';
