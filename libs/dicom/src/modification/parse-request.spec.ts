@@ -132,6 +132,24 @@ describe('Force rules (Orthanc DicomModification::ParseModifyRequest, references
     expect(parseModificationRequest({ Replace: { PatientID: 'P', PatientName: 'x' }, Force: true }, MODIFY_PATIENT).level).toBe('Patient');
   });
 
+  it("the seed's patient modify replaces PatientID without Force (it must replace it), bulk with Level Patient too", () => {
+    const body = JSON.parse('{"Replace":{"PatientID":"Hello","PatientName":"Sample patient name"}}');
+    expect(parseModificationRequest(body, MODIFY_PATIENT)).toMatchObject({ level: 'Patient', force: false });
+    expect(parseModificationRequest({ ...body, Resources: [ID], Level: 'Patient' }, BULK_MODIFY).level).toBe('Patient');
+    expectFailure(
+      { ...body, Resources: [ID] },
+      BULK_MODIFY,
+      OrthancErrorCode.BadRequest,
+      'Marking tag "PatientID" as to be replaced requires the "Force" option to be set to true',
+    );
+    expectFailure(
+      body,
+      { operation: 'anonymize', level: 'Patient', scope: 'store' },
+      OrthancErrorCode.BadRequest,
+      'Marking tag "PatientID" as to be replaced requires the "Force" option to be set to true',
+    );
+  });
+
   it('Force lifts the parent checks (Orthanc >= 1.11.3) and the level stays the route one', () => {
     expect(parseModificationRequest({ Replace: { PatientID: 'P' }, Force: true }, MODIFY_STUDY).level).toBe('Study');
     expect(parseModificationRequest({ Replace: { StudyInstanceUID: '1.2.3' }, Force: true }, MODIFY_SERIES).level).toBe('Series');

@@ -159,6 +159,7 @@ function parseReplacements(
   replace: Record<string, JsonValue> | undefined,
   force: boolean,
   context: RequestContext,
+  modifyLevel: Level | undefined,
   privateCreator: string | undefined,
 ): Replacement[] {
   return Object.entries(replace ?? {}).map(([name, value]) => {
@@ -167,8 +168,8 @@ function parseReplacements(
     rejectMetaTag(path, name);
     // Issue 7: the instance endpoints answer a file and store nothing, so PatientID needs no Force
     // there; and a patient modify must replace PatientID, so it needs no Force for it either (the
-    // seed's and Orthanc book's `/patients/{id}/modify` call has none).
-    const seedException = tag === TAGS.PatientID && (context.scope === 'download' || context.level === 'Patient');
+    // seed's and Orthanc book's `/patients/{id}/modify` call has none; bulk-modify with Level Patient too).
+    const seedException = tag === TAGS.PatientID && (context.scope === 'download' || modifyLevel === 'Patient');
     if (path.steps.length === 0 && !force && isDatabaseKey(tag) && !seedException) throw forceError(name, 'replaced');
     checkReplacementValue(tag, value, privateCreator);
     return { name, path, value };
@@ -193,6 +194,13 @@ function parseLevel(text: string): Level {
     throw new OrthancError(OrthancErrorCode.ParameterOutOfRange, `Unknown "Level" ${JSON.stringify(text)}; accepted: ${LEVELS.join(', ')}`);
   }
   return level;
+}
+
+/** The level a modification is asked at: the route's, or "Level" for bulk-modify (undefined: to be detected). */
+function requestedModifyLevel(context: RequestContext, bulkLevel: string | undefined): Level | undefined {
+  if (context.operation === 'anonymize') return undefined;
+  if (context.level !== 'Bulk') return context.level;
+  return bulkLevel !== undefined ? parseLevel(bulkLevel) : undefined;
 }
 
 /** DM ParseModifyRequest: without Force, identifiers above the modified level stay, and a patient needs a new PatientID. */
@@ -264,8 +272,9 @@ export function parseModificationRequest(body: unknown, context: RequestContext)
   }
 
   const force = options.Force ?? false;
+  const routeLevel = requestedModifyLevel(context, options.Level);
   const remove = parsePaths(options.Remove, 'removed', force);
-  const replace = parseReplacements(options.Replace as Record<string, JsonValue> | undefined, force, context, options.PrivateCreator);
+  const replace = parseReplacements(options.Replace as Record<string, JsonValue> | undefined, force, context, routeLevel, options.PrivateCreator);
   const keep = parsePaths(options.Keep, 'kept', force);
 
   let level: Level = 'Patient';
@@ -276,7 +285,6 @@ export function parseModificationRequest(body: unknown, context: RequestContext)
     removePrivateTags = options.KeepPrivateTags === undefined || options.KeepPrivateTags === false;
   } else {
     removePrivateTags = options.RemovePrivateTags !== undefined && options.RemovePrivateTags !== false;
-    const routeLevel = context.level === 'Bulk' ? (options.Level !== undefined ? parseLevel(options.Level) : undefined) : context.level;
     if (!force) checkModifyLevel(routeLevel ?? 'Instance', replace, context);
     level = routeLevel === undefined || context.level === 'Instance' ? detectModifyLevel(replace) : routeLevel;
   }
