@@ -20,8 +20,9 @@ export interface ModificationKeys {
  * Orthanc's DicomModification: the immutable plan built once per job from the request, then applied
  * the same way to every instance, by any worker.
  *
- * What Orthanc does (OrthancFramework/Sources/DicomParsing/DicomModification.cpp, read in the
- * jodogne/OrthancMirror copy of orthanc-mirrors/orthanc, commit 890fdd4b), and this class copies:
+ * What Orthanc does (OrthancFramework/Sources/DicomParsing/DicomModification.cpp and
+ * OrthancServer/Sources/OrthancRestApi/OrthancRestAnonymizeModify.cpp, read in the jodogne/OrthancMirror
+ * copy, commits 021497be and 0267d5a8), and this class copies:
  * - Apply() regenerates the main UIDs at and below the modification level: level Patient or Study
  *   maps StudyInstanceUID, SeriesInstanceUID and SOPInstanceUID; Series maps the last two; Instance
  *   only SOPInstanceUID ("level_ <= ResourceType_Study" etc., step 6). A UID that the request
