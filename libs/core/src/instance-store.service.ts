@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
-import { InstanceRow, ResourceRepository, StoreStatus } from '@deidflow/database';
+import { InstanceRow, isForeignKeyViolation, ResourceRepository, StoreStatus } from '@deidflow/database';
 import { ParsedInstance, parseInstance } from '@deidflow/dicom';
 import { OBJECT_STORAGE, ObjectStorage, objectKeyForInstance } from '@deidflow/storage';
 
@@ -50,14 +50,14 @@ export class InstanceStoreService {
   }
 
   /**
-   * A parent deleted while this instance was being indexed makes the insert fail its foreign key
-   * (Prisma P2003); the second attempt recreates the parents.
+   * A parent deleted while this instance was being indexed makes the insert fail its foreign key;
+   * the second attempt recreates the parents.
    */
   private async withRetryOnRace<T>(action: () => Promise<T>): Promise<T> {
     try {
       return await action();
     } catch (err) {
-      if ((err as { code?: string }).code !== 'P2003') throw err;
+      if (!isForeignKeyViolation(err)) throw err;
       return action();
     }
   }

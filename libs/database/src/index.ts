@@ -6,3 +6,4 @@ export * from './repositories/metadata.repository';
 export * from './repositories/job.repository';
 export * from './repositories/lineage.repository';
 export { Prisma } from './generated/client';
+export * from './errors';

@@ -82,12 +82,74 @@ export class JobRepository {
     return this.prisma.job.findMany({ orderBy: { createdAt: 'asc' } });
   }
 
-  async instanceState(jobId: string, sourceInstanceId: string): Promise<JobInstanceState | null> {
-    const row = await this.prisma.jobInstance.findUnique({
-      where: { jobId_sourceInstanceId: { jobId, sourceInstanceId } },
-      select: { state: true },
-    });
-    return row?.state ?? null;
+  /**
+   * What a worker checks before touching an instance, in one query: the job's state and
+   * generation, and whether this instance is still to do.
+   */
+  async instanceContext(
+    jobId: string,
+    sourceInstanceId: string,
+  ): Promise<{ state: JobState; generation: number; priority: number; instanceState: JobInstanceState | null } | null> {
+    const rows = await this.prisma.$queryRaw<
+      { state: JobState; generation: number; priority: number; instance_state: JobInstanceState | null }[]
+    >`SELECT j.state, j.generation, j.priority, ji.state AS instance_state
+      FROM jobs j LEFT JOIN job_instances ji ON ji.job_id = j.id AND ji.source_instance_id = ${sourceInstanceId}
+      WHERE j.id = ${jobId}::uuid`;
+    const r = rows[0];
+    return r ? { state: r.state, generation: r.generation, priority: r.priority, instanceState: r.instance_state } : null;
+  }
+
+  /**
+   * The end of one instance, in one statement (the worker's hot path): its lineage edge and
+   * metadata links are recorded, its row leaves PENDING and the job's counter moves with it. All
+   * idempotent: a repeat records nothing twice and returns null (the row had already moved).
+   */
+  async completeInstanceWithLineage(input: {
+    jobId: string;
+    sourceInstanceId: string;
+    outputInstanceId: string;
+    operation: 'anonymize' | 'modify';
+    requestDigest: string;
+    metadata: { resourceId: string; name: string; value: string }[];
+  }): Promise<JobCounters | null> {
+    const rows = await this.prisma.$queryRaw<
+      {
+        instances_count: number;
+        processed_count: number;
+        failed_count: number;
+        state: JobState;
+        ready: boolean;
+        generation: number;
+      }[]
+    >`WITH lin AS (
+        INSERT INTO lineage (output_instance_id, source_instance_id, job_id, operation, request_digest)
+        VALUES (${input.outputInstanceId}, ${input.sourceInstanceId}, ${input.jobId}::uuid,
+                ${input.operation}::operation, ${input.requestDigest})
+        ON CONFLICT DO NOTHING
+      ), meta AS (
+        INSERT INTO resource_metadata (resource_id, name, value)
+        SELECT * FROM unnest(${input.metadata.map((m) => m.resourceId)}::text[], ${input.metadata.map((m) => m.name)}::text[],
+                             ${input.metadata.map((m) => m.value)}::text[])
+        ON CONFLICT DO NOTHING
+      ), moved AS (
+        UPDATE job_instances SET state = 'DONE', output_instance_id = ${input.outputInstanceId},
+               attempts = attempts + 1, updated_at = now()
+        WHERE job_id = ${input.jobId}::uuid AND source_instance_id = ${input.sourceInstanceId} AND state = 'PENDING'
+        RETURNING 1
+      )
+      UPDATE jobs SET processed_count = processed_count + 1
+      WHERE id = ${input.jobId}::uuid AND EXISTS (SELECT 1 FROM moved)
+      RETURNING instances_count, processed_count, failed_count, state, ready, generation`;
+    const r = rows[0];
+    if (!r) return null;
+    return {
+      instancesCount: r.instances_count,
+      processedCount: r.processed_count,
+      failedCount: r.failed_count,
+      state: r.state,
+      ready: r.ready,
+      generation: r.generation,
+    };
   }
 
   /** Pending → Running when the first instance starts (no-op otherwise). */

@@ -15,14 +15,13 @@ export interface LineageEdge {
   depth: number;
 }
 
-/** Which instance was derived from which, by which job and operation, across generations. */
+/**
+ * Which instance was derived from which, by which job and operation, across generations. Edges are
+ * written with the end of each instance (JobRepository.completeInstanceWithLineage).
+ */
 @Injectable()
 export class LineageRepository {
   constructor(private readonly prisma: PrismaService) {}
-
-  async record(edge: Omit<LineageEdge, 'createdAt' | 'depth'>): Promise<void> {
-    await this.prisma.lineage.createMany({ data: [edge], skipDuplicates: true });
-  }
 
   /** Every ancestor of the given instances (sources of sources...), nearest first. */
   async ancestors(instanceIds: string[], maxDepth = 100): Promise<LineageEdge[]> {

@@ -21,10 +21,4 @@ export class MetadataRepository {
     }
     return out;
   }
-
-  /** Sets values, keeping the first one written (a retried job must not flip an existing link). */
-  async setIfAbsent(entries: { resourceId: string; name: string; value: string }[]): Promise<void> {
-    if (entries.length === 0) return;
-    await this.prisma.resourceMetadata.createMany({ data: entries, skipDuplicates: true });
-  }
 }

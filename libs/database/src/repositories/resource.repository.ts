@@ -57,54 +57,57 @@ export class ResourceRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   /**
-   * Records one instance and the missing parts of its hierarchy in one transaction. Idempotent:
+   * Records one instance and the missing parts of its hierarchy, atomically. Idempotent:
    * inserts that meet an existing row do nothing, so concurrent uploads of the same patient,
    * study or series, or a retried job writing the same output, converge on the same rows.
    */
   async storeInstance(parsed: ParsedInstance, object: StoredObject): Promise<StoreStatus> {
-    const { ids, identifiers, mainDicomTags } = parsed;
-    return this.prisma.$transaction(async (tx) => {
-      await tx.patient.createMany({
-        data: [{ id: ids.patient, patientId: identifiers.patientId, mainDicomTags: mainDicomTags.patient }],
-        skipDuplicates: true,
-      });
-      await tx.study.createMany({
-        data: [
-          { id: ids.study, patientId: ids.patient, studyInstanceUid: identifiers.studyInstanceUid, mainDicomTags: mainDicomTags.study },
-        ],
-        skipDuplicates: true,
-      });
-      await tx.series.createMany({
-        data: [
-          { id: ids.series, studyId: ids.study, seriesInstanceUid: identifiers.seriesInstanceUid, mainDicomTags: mainDicomTags.series },
-        ],
-        skipDuplicates: true,
-      });
-      const created = await tx.instance.createMany({
-        data: [
-          {
-            id: ids.instance,
-            seriesId: ids.series,
-            sopInstanceUid: identifiers.sopInstanceUid,
-            sopClassUid: parsed.sopClassUid,
-            transferSyntaxUid: parsed.transferSyntaxUid,
-            mainDicomTags: mainDicomTags.instance,
-            indexInSeries: parsed.indexInSeries ?? null,
-            objectKey: object.objectKey,
-            fileSize: BigInt(object.fileSize),
-            md5: object.md5,
-          },
-        ],
-        skipDuplicates: true,
-      });
-      if (created.count === 0) return 'AlreadyStored';
-      // A new child makes its ancestors "updated" (Orthanc's LastUpdate).
-      const now = new Date();
-      await tx.series.update({ where: { id: ids.series }, data: { lastUpdate: now } });
-      await tx.study.update({ where: { id: ids.study }, data: { lastUpdate: now } });
-      await tx.patient.update({ where: { id: ids.patient }, data: { lastUpdate: now } });
-      return 'Success';
+    const { ids, identifiers: uid, mainDicomTags: tags } = parsed;
+    // One statement, one round trip: foreign keys are checked at its end, so the hierarchy can be
+    // inserted parent-first in sibling CTEs. A new child makes its ancestors "updated" (LastUpdate);
+    // the UPDATEs cannot see rows inserted by this statement, whose default is now() anyway.
+    const [row] = await this.prisma.$queryRaw<{ created: number }[]>`
+      WITH p AS (
+        INSERT INTO patients (id, patient_id, main_dicom_tags)
+        VALUES (${ids.patient}, ${uid.patientId}, ${JSON.stringify(tags.patient)}::jsonb) ON CONFLICT (id) DO NOTHING
+      ), st AS (
+        INSERT INTO studies (id, patient_id, study_instance_uid, main_dicom_tags)
+        VALUES (${ids.study}, ${ids.patient}, ${uid.studyInstanceUid}, ${JSON.stringify(tags.study)}::jsonb) ON CONFLICT (id) DO NOTHING
+      ), se AS (
+        INSERT INTO series (id, study_id, series_instance_uid, main_dicom_tags)
+        VALUES (${ids.series}, ${ids.study}, ${uid.seriesInstanceUid}, ${JSON.stringify(tags.series)}::jsonb) ON CONFLICT (id) DO NOTHING
+      ), i AS (
+        INSERT INTO instances (id, series_id, sop_instance_uid, sop_class_uid, transfer_syntax_uid, main_dicom_tags,
+                               index_in_series, object_key, file_size, md5)
+        VALUES (${ids.instance}, ${ids.series}, ${uid.sopInstanceUid}, ${parsed.sopClassUid}, ${parsed.transferSyntaxUid},
+                ${JSON.stringify(tags.instance)}::jsonb, ${parsed.indexInSeries ?? null}::int, ${object.objectKey},
+                ${object.fileSize}::bigint, ${object.md5})
+        ON CONFLICT (id) DO NOTHING RETURNING id
+      ), u1 AS (
+        UPDATE series SET last_update = now() WHERE id = ${ids.series} AND EXISTS (SELECT 1 FROM i)
+      ), u2 AS (
+        UPDATE studies SET last_update = now() WHERE id = ${ids.study} AND EXISTS (SELECT 1 FROM i)
+      ), u3 AS (
+        UPDATE patients SET last_update = now() WHERE id = ${ids.patient} AND EXISTS (SELECT 1 FROM i)
+      )
+      SELECT count(*)::int AS created FROM i`;
+    return row.created > 0 ? 'Success' : 'AlreadyStored';
+  }
+
+  /** An instance with the IDs of its series, study and patient (one query: the worker's hot path). */
+  async findInstanceWithAncestors(
+    id: string,
+  ): Promise<{ instance: InstanceRow; ancestors: { patient: string; study: string; series: string } } | null> {
+    const r = await this.prisma.instance.findUnique({
+      where: { id },
+      include: { series: { select: { id: true, study: { select: { id: true, patientId: true } } } } },
     });
+    if (!r) return null;
+    const { series, ...instance } = r;
+    return {
+      instance: { ...instance, mainDicomTags: tags(instance.mainDicomTags) },
+      ancestors: { patient: series.study.patientId, study: series.study.id, series: series.id },
+    };
   }
 
   async instanceExists(id: string): Promise<boolean> {

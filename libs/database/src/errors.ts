@@ -1,0 +1,11 @@
+/**
+ * True for a foreign key violation (SQLSTATE 23503), whichever way Prisma reports it: P2003 from
+ * model queries, or the driver's code under `meta` from raw queries.
+ */
+export function isForeignKeyViolation(err: unknown): boolean {
+  const e = err as { code?: string; meta?: Record<string, unknown>; message?: string } | null;
+  if (!e) return false;
+  if (e.code === 'P2003' || e.code === '23503') return true;
+  const meta = JSON.stringify(e.meta ?? {});
+  return meta.includes('23503') || /foreign key constraint/i.test(e.message ?? '');
+}
