@@ -81,8 +81,8 @@ describe('distributed jobs with separate worker processes', () => {
     for (let start = 0; start < instances.length; start += 8) {
       const batch = instances.slice(start, start + 8);
       const answers = await Promise.all(batch.map((instance) => http(api.baseUrl, 'POST', '/instances', Buffer.from(instance.bytes))));
-      answers.forEach(({ status, body }, i) => {
-        expect(status).toBe(200);
+      answers.forEach(({ status, body, bytes }, i) => {
+        if (status !== 200) throw new Error(`Upload failed: ${status} ${bytes.toString('utf8')}`);
         uploaded.push({ instance: batch[i], id: body.ID, study: body.ParentStudy, patient: body.ParentPatient });
       });
     }
@@ -163,6 +163,8 @@ describe('distributed jobs with separate worker processes', () => {
   let control: Uploaded[];
   let bulk: Uploaded[];
   let crash: Uploaded[];
+  let disposable: Uploaded[];
+  let graceful: Uploaded[];
 
   beforeAll(async () => {
     ensureWorkerBuild();
@@ -174,6 +176,8 @@ describe('distributed jobs with separate worker processes', () => {
     control = await upload({ instances: 50, series: 2, studies: 5, patients: 5, seed: 12 });
     bulk = await upload({ instances: 12, series: 2, studies: 3, patients: 2, seed: 13 });
     crash = await upload({ instances: 200, series: 2, seed: 14 });
+    disposable = await upload({ instances: 10, series: 1, seed: 15 });
+    graceful = await upload({ instances: 150, series: 2, seed: 16 });
   }, 300_000);
 
   afterAll(async () => {
@@ -348,6 +352,41 @@ describe('distributed jobs with separate worker processes', () => {
       // One new patient per source patient, the same for every study of that patient in the job.
       expect([...sourcePatientsOf.values()].map((set) => set.size)).toEqual([1, 1]);
       expect(new Set([...sourcePatientsOf.values()].flatMap((set) => [...set])).size).toBe(2);
+    });
+  });
+
+  describe('KeepSource: false', () => {
+    it('deletes the sources only once every output is stored', async () => {
+      const before = await instanceCount();
+      const source = disposable[0].study;
+      const answer = await post(`/studies/${source}/modify`, { Replace: { InstitutionName: 'Y' }, KeepSource: false });
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ InstancesCount: 10, FailedInstancesCount: 0 });
+      expect((await http(api.baseUrl, 'GET', `/studies/${source}`)).status).toBe(404);
+      for (const { id } of disposable) expect((await http(api.baseUrl, 'GET', `/instances/${id}`)).status).toBe(404);
+      expect((await get(`/studies/${answer.body.ID}/instances`)).length).toBe(10);
+      expect(await instanceCount()).toBe(before);
+    });
+  });
+
+  describe('when a worker process is stopped (SIGTERM) in the middle of a job', () => {
+    it('finishes what it holds, exits cleanly, and the job ends with every instance exactly once', async () => {
+      const leaving = await addWorker(2);
+      const before = await instanceCount();
+      const id = await submitAsync(`/studies/${graceful[0].study}/anonymize`);
+      for (const deadline = Date.now() + JOB_TIMEOUT_MS; (await get<JobAnswer>(`/jobs/${id}`)).Progress < 10; ) {
+        if (Date.now() > deadline) throw new Error('The job did not reach 10%');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await leaving.stop();
+      workers.splice(workers.indexOf(leaving), 1);
+      // It closed on its own (Nest re-raises SIGTERM once shut down), not by the harness's SIGKILL fallback.
+      expect(leaving.exit()?.signal).not.toBe('SIGKILL');
+      expect([0, null]).toContain(leaving.exit()?.code);
+      const job = await waitForJob(id);
+      expect(job).toMatchObject({ State: 'Success', Content: { InstancesCount: 150, FailedInstancesCount: 0 } });
+      await expectOutputs(job.Content.ID!, graceful, 'AnonymizedFrom');
+      expect(await instanceCount()).toBe(before + 150);
     });
   });
 

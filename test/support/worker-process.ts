@@ -81,6 +81,8 @@ export interface WorkerProcess {
   stop(): Promise<void>;
   /** SIGKILL: like a crashed machine; its active BullMQ jobs stay locked until their lock expires. */
   kill(): Promise<void>;
+  /** How the process ended (undefined while it runs). */
+  exit(): { code: number | null; signal: NodeJS.Signals | null } | undefined;
 }
 
 const running = new Set<ChildProcess>();
@@ -125,6 +127,7 @@ export async function startWorker(env: Record<string, string>): Promise<WorkerPr
   return {
     pid: child.pid!,
     output: () => output,
+    exit: () => (child.exitCode !== null || child.signalCode !== null ? { code: child.exitCode, signal: child.signalCode } : undefined),
     kill: () => signalAndWait('SIGKILL'),
     async stop() {
       const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
-import { InstanceRow, isForeignKeyViolation, ResourceRepository, StoreStatus } from '@deidflow/database';
+import { InstanceRow, isDeadlock, isForeignKeyViolation, ResourceRepository, StoreStatus } from '@deidflow/database';
 import { ParsedInstance, parseInstance } from '@deidflow/dicom';
 import { OBJECT_STORAGE, ObjectStorage, objectKeyForInstance } from '@deidflow/storage';
 
@@ -50,15 +50,18 @@ export class InstanceStoreService {
   }
 
   /**
-   * A parent deleted while this instance was being indexed makes the insert fail its foreign key;
-   * the second attempt recreates the parents.
+   * Races with concurrent writers of the same hierarchy: a parent deleted while this instance was
+   * being indexed fails the foreign key check (the next attempt recreates the parents), and
+   * concurrent upserts of the same patient/study/series can deadlock (Postgres aborts one of them).
+   * Both are safe to run again: the statement is idempotent.
    */
-  private async withRetryOnRace<T>(action: () => Promise<T>): Promise<T> {
-    try {
-      return await action();
-    } catch (err) {
-      if (!isForeignKeyViolation(err)) throw err;
-      return action();
+  private async withRetryOnRace<T>(action: () => Promise<T>, attempts = 3): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await action();
+      } catch (err) {
+        if (attempt >= attempts || !(isForeignKeyViolation(err) || isDeadlock(err))) throw err;
+      }
     }
   }
 }

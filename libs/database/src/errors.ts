@@ -9,3 +9,10 @@ export function isForeignKeyViolation(err: unknown): boolean {
   const meta = JSON.stringify(e.meta ?? {});
   return meta.includes('23503') || /foreign key constraint/i.test(e.message ?? '');
 }
+
+/** True for a deadlock (SQLSTATE 40P01): Postgres aborted one of the transactions; running it again is safe. */
+export function isDeadlock(err: unknown): boolean {
+  const e = err as { code?: string; meta?: Record<string, unknown>; message?: string } | null;
+  if (!e) return false;
+  return e.code === '40P01' || JSON.stringify(e.meta ?? {}).includes('40P01') || /deadlock detected/i.test(e.message ?? '');
+}
