@@ -41,6 +41,12 @@ export class ModificationProcessor extends WorkerHost implements OnApplicationBo
     }
   }
 
+  /** Redis connection errors (BullMQ reconnects by itself): a log line, not a raw stack trace on stdout. */
+  @OnWorkerEvent('error')
+  onError(error: Error): void {
+    this.logger.warn({ err: error.message }, 'worker: Redis connection error');
+  }
+
   /**
    * A BullMQ job can also fail outside the handler's own accounting (stalled too often, or the
    * database unreachable on the last attempt): the instance is then recorded as failed here, so

@@ -1,5 +1,5 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { JobRepository } from '@deidflow/database';
 import {
@@ -21,10 +21,15 @@ const ADD_BULK_CHUNK = 500;
  */
 @Injectable()
 export class JobEnqueuer {
+  private readonly logger = new Logger(JobEnqueuer.name);
+
   constructor(
     private readonly jobs: JobRepository,
     @InjectQueue(QueueName.Modification) private readonly queue: Queue,
-  ) {}
+  ) {
+    // Without a listener BullMQ prints every Redis connection error as a raw stack trace (not a log line).
+    queue.on('error', (err) => this.logger.warn({ err: err.message }, 'queue: Redis connection error'));
+  }
 
   async enqueuePending(jobId: string): Promise<number> {
     const job = await this.jobs.find(jobId);

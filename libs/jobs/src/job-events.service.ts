@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import Redis from 'ioredis';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { jobEventsChannel, redisOptionsFromUrl } from '@deidflow/queue';
@@ -15,6 +15,7 @@ export interface JobEndedEvent {
  */
 @Injectable()
 export class JobEventsService implements OnModuleDestroy {
+  private readonly logger = new Logger(JobEventsService.name);
   private publisher?: Redis;
   private subscriber?: Redis;
   private readonly waiters = new Map<string, Set<() => void>>();
@@ -25,7 +26,7 @@ export class JobEventsService implements OnModuleDestroy {
   }
 
   async publishEnded(event: JobEndedEvent): Promise<void> {
-    this.publisher ??= new Redis(redisOptionsFromUrl(this.config.REDIS_URL));
+    this.publisher ??= this.connect();
     await this.publisher.publish(this.channel, JSON.stringify(event));
   }
 
@@ -68,12 +69,19 @@ export class JobEventsService implements OnModuleDestroy {
 
   private async ensureSubscribed(): Promise<void> {
     if (this.subscriber) return;
-    this.subscriber = new Redis(redisOptionsFromUrl(this.config.REDIS_URL));
+    this.subscriber = this.connect();
     this.subscriber.on('message', (_channel, message) => {
       const { jobId } = JSON.parse(message) as JobEndedEvent;
       this.waiters.get(jobId)?.forEach((wake) => wake());
     });
     await this.subscriber.subscribe(this.channel);
+  }
+
+  /** ioredis reconnects by itself; without a listener it prints each error as "Unhandled error event". */
+  private connect(): Redis {
+    const redis = new Redis(redisOptionsFromUrl(this.config.REDIS_URL));
+    redis.on('error', (err: Error) => this.logger.warn({ err: err.message }, 'job events: Redis connection error'));
+    return redis;
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -41,6 +41,7 @@ export class JobSubmissionService {
       level: submission.target,
       scope: 'store',
     });
+    rejectSelfOverwrite(request);
     const sources = await this.resolveSources(submission, request);
     const patientName = needsGeneratedPatientName(request)
       ? `Anonymized${await this.jobs.nextAnonymizationNumber()}`
@@ -85,6 +86,28 @@ export class JobSubmissionService {
       out.push({ id, level });
     }
     return out;
+  }
+}
+
+const MAIN_UIDS = ['0020000D', '0020000E', '00080018']; // Study, Series, SOP Instance UID
+const PATIENT_ID = '00100020';
+
+/**
+ * Orthanc (RMJ PerformSanityChecks): keeping the three UIDs of a study or patient modification
+ * (and the PatientID) would write every result over its source, which needs OverwriteInstances.
+ * DeidFlow never overwrites a stored instance: refuse it before anything is created. (The worker
+ * checks every instance as well, for the cases a request alone cannot tell.)
+ */
+function rejectSelfOverwrite(request: ModificationRequest): void {
+  if (request.operation !== 'modify' || (request.level !== 'Study' && request.level !== 'Patient')) return;
+  const topLevel = (paths: readonly { steps: readonly unknown[]; tag: string }[]) =>
+    new Set(paths.filter((path) => path.steps.length === 0).map((path) => path.tag.toUpperCase()));
+  const kept = topLevel(request.keep);
+  const newPatientId = topLevel(request.replace.map((r) => r.path)).has(PATIENT_ID);
+  if (!newPatientId && MAIN_UIDS.every((tag) => kept.has(tag))) {
+    throw OrthancError.badRequest(
+      'Keeping StudyInstanceUID, SeriesInstanceUID and SOPInstanceUID would overwrite every source instance with its result, which DeidFlow never does',
+    );
   }
 }
 

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
 import { JobCounters, JobRepository, JobState, ResourceRepository } from '@deidflow/database';
+import { parseInstance } from '@deidflow/dicom';
 import { JobEnqueuer } from '@deidflow/jobs';
 import type { ProcessInstancePayload } from '@deidflow/queue';
 import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
@@ -68,7 +69,15 @@ export class ProcessInstanceHandler {
       throw err instanceof OrthancError && err.code === OrthancErrorCode.InexistentFile ? deletedSource(sourceInstanceId) : err;
     });
     const output = plan.modification.apply(bytes);
-    const { parsed } = await this.store.store(Buffer.from(output.buffer, output.byteOffset, output.byteLength));
+    const parsed = parseInstance(output);
+    if (parsed.ids.instance === sourceInstanceId) {
+      // Same identifiers: the result would replace its own source. Orthanc needs OverwriteInstances
+      // for that; DeidFlow never overwrites a stored instance.
+      throw OrthancError.badRequest(
+        `The modification keeps every identifier of instance ${sourceInstanceId}: its result would overwrite the source`,
+      );
+    }
+    await this.store.store(Buffer.from(output.buffer, output.byteOffset, output.byteLength), parsed);
     const outputIds = parsed.ids;
     // Orthanc's AnonymizedFrom / ModifiedFrom: on every level whose Orthanc ID changed (SEMANTICS.md A.5).
     const name = plan.request.operation === 'anonymize' ? 'AnonymizedFrom' : 'ModifiedFrom';
