@@ -1,0 +1,69 @@
+import { Agent, request } from 'node:http';
+
+export interface HttpAnswer {
+  status: number;
+  body: Buffer;
+}
+
+/**
+ * A keep-alive HTTP/1.1 client of the API, like a script talking to Orthanc: `sockets` bounds the
+ * parallel connections. Every answer is read to its last byte before the call resolves.
+ */
+export class HttpClient {
+  private readonly agent: Agent;
+
+  constructor(
+    private readonly baseUrl: string,
+    sockets: number,
+  ) {
+    this.agent = new Agent({ keepAlive: true, maxSockets: sockets });
+  }
+
+  send(method: string, path: string, body?: Buffer | string, contentType = 'application/json'): Promise<HttpAnswer> {
+    const url = new URL(path, this.baseUrl);
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string | number> = {};
+      if (body !== undefined) {
+        headers['content-type'] = contentType;
+        headers['content-length'] = Buffer.byteLength(body);
+      }
+      const req = request(url, { method, agent: this.agent, headers }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  /** A JSON call that must succeed (2xx); anything else is a failed benchmark, reported with the answer. */
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const answer = await this.send(method, path, body === undefined ? undefined : JSON.stringify(body));
+    expectSuccess(method, path, answer);
+    return (answer.body.length > 0 ? JSON.parse(answer.body.toString('utf8')) : undefined) as T;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+export function expectSuccess(method: string, path: string, answer: HttpAnswer): void {
+  if (answer.status < 200 || answer.status >= 300) {
+    throw new Error(`${method} ${path} answered ${answer.status}: ${answer.body.toString('utf8').slice(0, 500)}`);
+  }
+}
+
+/** Runs `work` over `items` with at most `limit` in flight, in order of start; resolves when all are done. */
+export async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const index = next++;
+      await work(items[index], index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}

@@ -1,0 +1,129 @@
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+
+export type StorageDriver = 'fs' | 's3';
+
+export const ALL_SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8] as const;
+export type ScenarioNumber = (typeof ALL_SCENARIOS)[number];
+
+export interface BenchOptions {
+  reps: number;
+  /** Repetitions of the 10k bulk (scenario 6), the longest by far. */
+  bulkReps: number;
+  quick: boolean;
+  only: ScenarioNumber[];
+  storages: StorageDriver[];
+  /** Instances of the study of scenarios 1-5, 7, 8 (and of each bulk study). */
+  instances: number;
+  bulkStudies: number;
+  /** Sequential calls of scenario 5. */
+  instanceCalls: number;
+  uploadConcurrency: number;
+  workerConcurrency: number;
+  seed: number;
+  /** Profile the worker(s) and the API during scenario 2 (.cpuprofile files + top self times). */
+  cpuProf: boolean;
+  databaseUrl: string;
+  redisUrl: string;
+  queuePrefix: string;
+  /** Where the generated bulk studies are cached between runs (the 10k set is 5 GB). */
+  dataDir: string;
+  resultsDir: string;
+}
+
+export const USAGE = `Usage: npm run bench -- [options]
+  --quick                 smoke run: small N, 2 repetitions (explicit options still win)
+  --reps N                repetitions of each figure (default 3)
+  --bulk-reps N           repetitions of scenario 6 (default 1)
+  --only 2,7              run only these scenarios (1-8)
+  --storage fs|s3|both    storage drivers, one column each (default both)
+  --instances N           instances of the study (default 500)
+  --bulk-studies N        studies of scenario 6, each of --instances (default 20)
+  --instance-calls N      sequential calls of scenario 5 (default 200)
+  --upload-concurrency N  parallel connections of uploads (default 4)
+  --worker-concurrency N  WORKER_CONCURRENCY of each worker process (default 8, the product's default)
+  --seed N                seed of the generated data (default 1)
+  --cpu-prof              CPU-profile the worker(s) and the API during scenario 2
+  --database-url URL      dedicated database, dropped and recreated (default .../deidflow_bench)
+  --redis-url URL         Redis (default redis://127.0.0.1:6379); only --queue-prefix keys are touched
+  --queue-prefix P        BullMQ prefix used and cleared by the bench (default deidflowbench)
+  --data-dir DIR          cache of generated bulk studies (default $TMPDIR/deidflow-bench-data)
+  --results-dir DIR       JSON results and profiles (default bench/results)`;
+
+const QUICK = { reps: 2, bulkReps: 1, instances: 50, bulkStudies: 4, instanceCalls: 50 };
+const FULL = { reps: 3, bulkReps: 1, instances: 500, bulkStudies: 20, instanceCalls: 200 };
+
+function positiveInteger(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new Error(`--${name} must be a positive integer, not "${value}"`);
+  return Number(value);
+}
+
+function scenarioList(value: string | undefined): ScenarioNumber[] {
+  if (value === undefined) return [...ALL_SCENARIOS];
+  const numbers = value.split(',').map((part) => Number(part.trim()));
+  const unknown = numbers.filter((n) => !(ALL_SCENARIOS as readonly number[]).includes(n));
+  if (unknown.length > 0 || numbers.length === 0) throw new Error(`--only takes scenario numbers 1-8 separated by commas, not "${value}"`);
+  return [...new Set(numbers as ScenarioNumber[])].sort((a, b) => a - b);
+}
+
+function storageList(value: string | undefined): StorageDriver[] {
+  if (value === undefined || value === 'both') return ['fs', 's3'];
+  if (value === 'fs' || value === 's3') return [value];
+  throw new Error(`--storage takes fs, s3 or both, not "${value}"`);
+}
+
+/** `repositoryRoot`: where bench/results lives (the compiled file runs from dist/bench). */
+export function parseOptions(argv: string[], repositoryRoot: string): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      quick: { type: 'boolean', default: false },
+      reps: { type: 'string' },
+      'bulk-reps': { type: 'string' },
+      only: { type: 'string' },
+      storage: { type: 'string' },
+      instances: { type: 'string' },
+      'bulk-studies': { type: 'string' },
+      'instance-calls': { type: 'string' },
+      'upload-concurrency': { type: 'string' },
+      'worker-concurrency': { type: 'string' },
+      seed: { type: 'string' },
+      'cpu-prof': { type: 'boolean', default: false },
+      'database-url': { type: 'string' },
+      'redis-url': { type: 'string' },
+      'queue-prefix': { type: 'string' },
+      'data-dir': { type: 'string' },
+      'results-dir': { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const defaults = values.quick ? QUICK : FULL;
+  const queuePrefix = values['queue-prefix'] ?? 'deidflowbench';
+  if (!/^[A-Za-z0-9_-]+$/.test(queuePrefix)) throw new Error('--queue-prefix takes letters, digits, _ and - only');
+  return {
+    quick: values.quick,
+    reps: positiveInteger('reps', values.reps) ?? defaults.reps,
+    bulkReps: positiveInteger('bulk-reps', values['bulk-reps']) ?? defaults.bulkReps,
+    only: scenarioList(values.only),
+    storages: storageList(values.storage),
+    instances: positiveInteger('instances', values.instances) ?? defaults.instances,
+    bulkStudies: positiveInteger('bulk-studies', values['bulk-studies']) ?? defaults.bulkStudies,
+    instanceCalls: positiveInteger('instance-calls', values['instance-calls']) ?? defaults.instanceCalls,
+    uploadConcurrency: positiveInteger('upload-concurrency', values['upload-concurrency']) ?? 4,
+    workerConcurrency: positiveInteger('worker-concurrency', values['worker-concurrency']) ?? 8,
+    seed: positiveInteger('seed', values.seed) ?? 1,
+    cpuProf: values['cpu-prof'],
+    databaseUrl: values['database-url'] ?? 'postgresql://postgres@127.0.0.1:5432/deidflow_bench',
+    redisUrl: values['redis-url'] ?? 'redis://127.0.0.1:6379',
+    queuePrefix,
+    dataDir: resolve(values['data-dir'] ?? join(tmpdir(), 'deidflow-bench-data')),
+    resultsDir: resolve(values['results-dir'] ?? join(repositoryRoot, 'bench/results')),
+  };
+}

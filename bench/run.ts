@@ -1,0 +1,132 @@
+/**
+ * The end-to-end benchmark of issue 5 (`npm run bench -- --help`): starts the real stack (API and
+ * worker processes, a dedicated Postgres database, a dedicated Redis queue prefix, fs storage and
+ * then s3 storage against an s3rver process), runs the scenarios, prints the figures next to
+ * Orthanc's and writes everything as JSON (and the tables as Markdown) to bench/results/.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release, totalmem, type } from 'node:os';
+import { join, resolve } from 'node:path';
+import { killStartedProcesses } from './child-process';
+import { BulkDataset, generateMainStudy, prepareBulkDataset } from './dataset';
+import { BenchOptions, parseOptions, ScenarioNumber, StorageDriver, USAGE } from './options';
+import { ProcessMonitor } from './process-monitor';
+import { BenchReport, ColumnResult, renderReport } from './report';
+import { SCENARIOS, ScenarioContext } from './scenarios';
+import { BenchStack } from './stack';
+import { elapsedMs } from './stats';
+
+/** The 10k bulk runs last: its 20,000 deletions should not weigh on the other scenarios. */
+const ORDER: ScenarioNumber[] = [1, 2, 3, 4, 5, 7, 8, 6];
+
+function log(message: string): void {
+  console.error(message);
+}
+
+function gitState(root: string): BenchReport['git'] {
+  try {
+    const git = (args: string[]) => execFileSync('git', args, { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return { commit: git(['rev-parse', 'HEAD']), dirty: git(['status', '--porcelain', '--untracked-files=no']) !== '' };
+  } catch {
+    return undefined;
+  }
+}
+
+async function runColumn(
+  storage: StorageDriver,
+  options: BenchOptions,
+  shared: Pick<ScenarioContext, 'study' | 'bulkDataset' | 'monitor'> & { distRoot: string; runId: string },
+): Promise<ColumnResult> {
+  const column: ColumnResult = { storage, scenarios: [], failures: [] };
+  log(`\n== ${storage} storage: starting the stack`);
+  const stack = await BenchStack.start({ storage, options, distRoot: shared.distRoot, monitor: shared.monitor, runId: shared.runId });
+  const ctx: ScenarioContext = { stack, options, log, ...shared };
+  try {
+    for (const n of ORDER.filter((s) => options.only.includes(s))) {
+      log(`-- scenario ${n} (${storage})`);
+      try {
+        column.scenarios.push(await SCENARIOS[n](ctx));
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        log(`   FAILED: ${error}`);
+        column.failures.push({ scenario: n, error });
+      }
+    }
+  } finally {
+    await stack.stop();
+  }
+  return column;
+}
+
+async function main(): Promise<void> {
+  // Compiled to dist/bench/run.js: dist/ holds the entry points, its parent is the repository.
+  const distRoot = resolve(__dirname, '..');
+  const root = resolve(distRoot, '..');
+  const options = parseOptions(process.argv.slice(2), root);
+  const startedAt = new Date();
+  const runId = startedAt.toISOString().replace(/[:.]/g, '-');
+  const loadAverageAtStart = loadavg();
+  await mkdir(options.resultsDir, { recursive: true });
+
+  const generation = process.hrtime.bigint();
+  const study = generateMainStudy(options.instances, options.seed);
+  log(`generated ${study.files.length} instances (${(study.bytes / 1e6).toFixed(0)} MB, seed ${options.seed}) in ${(elapsedMs(generation) / 1000).toFixed(1)} s`);
+  let bulk: Promise<BulkDataset> | undefined;
+  const bulkDataset = () => {
+    if (!bulk) {
+      log(`  preparing ${options.bulkStudies} x ${options.instances} instances in ${options.dataDir} (cached between runs)`);
+      bulk = prepareBulkDataset(options.dataDir, options.bulkStudies, options.instances, options.seed);
+    }
+    return bulk;
+  };
+
+  const monitor = new ProcessMonitor();
+  const columns: ColumnResult[] = [];
+  try {
+    for (const storage of options.storages) {
+      columns.push(await runColumn(storage, options, { study, bulkDataset, monitor, distRoot, runId }));
+    }
+  } finally {
+    monitor.stop();
+  }
+
+  const report: BenchReport = {
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    machine: {
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      memoryGb: totalmem() / 2 ** 30,
+      node: process.version,
+      os: `${type()} ${release()}`,
+      loadAverageAtStart,
+      loadAverageAtEnd: loadavg(),
+    },
+    git: gitState(root),
+    options,
+    columns,
+  };
+  const text = renderReport(report);
+  console.log(`\n${text}`);
+  const jsonPath = join(options.resultsDir, `bench-${runId}.json`);
+  await writeFile(jsonPath, JSON.stringify(report, null, 2));
+  await writeFile(join(options.resultsDir, `bench-${runId}.md`), `${text}\n`);
+  log(`\nresults: ${jsonPath}`);
+  if (columns.some((c) => c.failures.length > 0)) process.exitCode = 1;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killStartedProcesses();
+    process.exit(130);
+  });
+}
+
+main().catch((err: unknown) => {
+  killStartedProcesses();
+  console.error(err instanceof Error ? err.message : err);
+  console.error(USAGE.split('\n')[0]);
+  process.exit(1);
+});

@@ -1,0 +1,423 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { objectKeyForInstance } from '../libs/storage/src/object-key';
+import { BulkDataset, MainStudy } from './dataset';
+import { expectSuccess, forEachConcurrently, HttpClient } from './http-client';
+import type { BenchOptions, ScenarioNumber } from './options';
+import type { ProcessMonitor, WindowUsage } from './process-monitor';
+import { ProfileSummary, summarizeProfile } from './profile-summary';
+import type { BenchStack } from './stack';
+import { elapsedMs, percentile, Spread, spread } from './stats';
+
+export interface ScenarioResult {
+  scenario: ScenarioNumber;
+  title: string;
+  /** Each figure over the repetitions. */
+  metrics: Record<string, Spread>;
+  /** What every process used, one entry per measured repetition. */
+  usage: WindowUsage[];
+  notes: string[];
+  profiles?: ProfileSummary[];
+  /** Scenario 6: VmRSS (MB) of each process when the job passed 25/50/75/100% progress. */
+  rssByProgress?: Record<string, Record<string, number>>;
+}
+
+export interface ScenarioContext {
+  stack: BenchStack;
+  options: BenchOptions;
+  monitor: ProcessMonitor;
+  study: MainStudy;
+  /** Only scenario 6 needs it; prepared (and cached on disk) on first use. */
+  bulkDataset: () => Promise<BulkDataset>;
+  log: (message: string) => void;
+  /** The main study once uploaded (by scenario 1, or by the first scenario that needs it). */
+  uploaded?: UploadedStudy;
+  /** Set once a job ran on the current worker processes: their code is compiled, pools are open. */
+  workersWarm?: boolean;
+}
+
+interface UploadAnswer {
+  ID: string;
+  Status: string;
+  ParentStudy: string;
+}
+
+interface JobAnswer {
+  State: string;
+  Progress: number;
+  ErrorDetails: string;
+  Content: { ID?: string; InstancesCount: number; FailedInstancesCount: number; Resources?: { ID: string; Type: string }[] };
+}
+
+interface JobOutput {
+  ID: string;
+  FailedInstancesCount?: number;
+}
+
+const JOB_POLL_MS = 50;
+const BULK_POLL_MS = 250;
+const INSTANCE_WARM_UP_CALLS = 10;
+const MB = 1e6;
+
+/** The main study, as the API knows it once uploaded. */
+export interface UploadedStudy {
+  studyId: string;
+  instanceIds: string[];
+}
+
+async function uploadFile(http: HttpClient, file: Buffer): Promise<UploadAnswer> {
+  const answer = await http.send('POST', '/instances', file, 'application/dicom');
+  expectSuccess('POST', '/instances', answer);
+  return JSON.parse(answer.body.toString('utf8')) as UploadAnswer;
+}
+
+async function uploadStudy(ctx: ScenarioContext): Promise<UploadedStudy> {
+  const answers: UploadAnswer[] = new Array(ctx.study.files.length);
+  await forEachConcurrently(ctx.study.files, ctx.options.uploadConcurrency, async (file, index) => {
+    answers[index] = await uploadFile(ctx.stack.http, file);
+  });
+  const studies = new Set(answers.map((a) => a.ParentStudy));
+  const stored = answers.filter((a) => a.Status === 'Success').length;
+  if (studies.size !== 1 || stored !== answers.length) {
+    throw new Error(`Upload: expected ${answers.length} new instances of one study, got ${stored} new in ${studies.size} studies`);
+  }
+  return { studyId: answers[0].ParentStudy, instanceIds: answers.map((a) => a.ID) };
+}
+
+/** The main study, uploaded once (untimed) when scenario 1 did not run. */
+async function mainStudy(ctx: ScenarioContext): Promise<UploadedStudy> {
+  if (!ctx.uploaded) {
+    ctx.log('  uploading the study (setup, not measured)');
+    ctx.uploaded = await uploadStudy(ctx);
+  }
+  return ctx.uploaded;
+}
+
+async function measured<T>(ctx: ScenarioContext, work: () => Promise<T>): Promise<{ value: T; ms: number; usage: WindowUsage }> {
+  const window = ctx.monitor.begin();
+  const start = process.hrtime.bigint();
+  const value = await work();
+  const ms = elapsedMs(start);
+  return { value, ms, usage: ctx.monitor.end(window) };
+}
+
+function throughput(instances: number, bytes: number, msValues: number[]): Record<string, Spread> {
+  return {
+    instancesPerSecond: spread(msValues.map((ms) => instances / (ms / 1000))),
+    megabytesPerSecond: spread(msValues.map((ms) => bytes / MB / (ms / 1000))),
+    seconds: spread(msValues.map((ms) => ms / 1000)),
+  };
+}
+
+async function waitForJob(http: HttpClient, jobId: string, pollMs: number, onProgress?: (progress: number) => void): Promise<JobAnswer> {
+  for (;;) {
+    const job = await http.json<JobAnswer>('GET', `/jobs/${jobId}`);
+    onProgress?.(job.Progress);
+    if (job.State === 'Success') return job;
+    if (job.State === 'Failure') throw new Error(`Job ${jobId} failed: ${job.ErrorDetails}`);
+    await sleep(pollMs);
+  }
+}
+
+/** Untimed check that a job's output study is complete, then its removal (the next repetition starts alike). */
+async function checkAndDeleteOutputStudy(ctx: ScenarioContext, outputStudyId: string, expected: number): Promise<void> {
+  const instances = await ctx.stack.http.json<unknown[]>('GET', `/studies/${outputStudyId}/instances`);
+  if (instances.length !== expected) throw new Error(`Output study ${outputStudyId} has ${instances.length} instances, ${expected} expected`);
+  await ctx.stack.http.json('DELETE', `/studies/${outputStudyId}`);
+}
+
+type StudyOperation = { path: 'anonymize' | 'modify'; body: Record<string, unknown> };
+const ANONYMIZE: StudyOperation = { path: 'anonymize', body: {} };
+const MODIFY: StudyOperation = { path: 'modify', body: { Replace: { InstitutionName: 'X' } } };
+
+/** One synchronous study job, timed from the request to the answer. */
+async function synchronousStudyJob(ctx: ScenarioContext, operation: StudyOperation): Promise<{ ms: number; usage: WindowUsage }> {
+  const { studyId, instanceIds } = await mainStudy(ctx);
+  const { value: output, ms, usage } = await measured(ctx, () =>
+    ctx.stack.http.json<JobOutput>('POST', `/studies/${studyId}/${operation.path}`, operation.body),
+  );
+  if (output.FailedInstancesCount) throw new Error(`${output.FailedInstancesCount} instances failed`);
+  await checkAndDeleteOutputStudy(ctx, output.ID, instanceIds.length);
+  return { ms, usage };
+}
+
+/**
+ * One untimed job on workers that did not run any yet: the figures describe a running service, and
+ * the first job after start (JIT compilation, connection pools) is reported in a note instead.
+ */
+async function warmUpWorkers(ctx: ScenarioContext, notes: string[]): Promise<void> {
+  if (ctx.workersWarm) return;
+  const { ms } = await synchronousStudyJob(ctx, ANONYMIZE);
+  ctx.workersWarm = true;
+  const workers = ctx.stack.workers.length;
+  notes.push(`warm-up: the first study anonymize after ${workers === 1 ? 'the worker' : `the ${workers} workers`} started took ${(ms / 1000).toFixed(2)} s (not counted)`);
+  ctx.log(`  warm-up job: ${(ms / 1000).toFixed(2)} s`);
+}
+
+async function repeatStudyJob(ctx: ScenarioContext, operation: StudyOperation): Promise<{ ms: number[]; usage: WindowUsage[] }> {
+  const ms: number[] = [];
+  const usage: WindowUsage[] = [];
+  for (let rep = 1; rep <= ctx.options.reps; rep++) {
+    const run = await synchronousStudyJob(ctx, operation);
+    ms.push(run.ms);
+    usage.push(run.usage);
+    ctx.log(`  rep ${rep}: ${(run.ms / 1000).toFixed(2)} s`);
+  }
+  return { ms, usage };
+}
+
+async function uploadScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const ms: number[] = [];
+  const usage: WindowUsage[] = [];
+  for (let rep = 1; rep <= ctx.options.reps; rep++) {
+    if (ctx.uploaded) {
+      await ctx.stack.http.json('DELETE', `/studies/${ctx.uploaded.studyId}`);
+      ctx.uploaded = undefined;
+    }
+    const run = await measured(ctx, () => uploadStudy(ctx));
+    ctx.uploaded = run.value;
+    ms.push(run.ms);
+    usage.push(run.usage);
+    ctx.log(`  rep ${rep}: ${(run.ms / 1000).toFixed(2)} s`);
+  }
+  return {
+    scenario: 1,
+    title: `upload ${ctx.study.files.length} instances (POST /instances, ${ctx.options.uploadConcurrency} connections)`,
+    metrics: throughput(ctx.study.files.length, ctx.study.bytes, ms),
+    usage,
+    notes: ['each repetition deletes the study first (not measured), so every upload stores new instances'],
+  };
+}
+
+async function anonymizeSyncScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const notes: string[] = [];
+  await warmUpWorkers(ctx, notes);
+  const { ms, usage } = await repeatStudyJob(ctx, ANONYMIZE);
+  const result: ScenarioResult = {
+    scenario: 2,
+    title: `study anonymize {} synchronous, ${ctx.study.files.length} instances, ${ctx.stack.workers.length} worker`,
+    metrics: throughput(ctx.study.files.length, ctx.study.bytes, ms),
+    usage,
+    notes,
+  };
+  if (ctx.options.cpuProf) {
+    // A separate repetition: the profiler's overhead stays out of the figures above.
+    const directory = `${ctx.options.resultsDir}/profiles`;
+    await mkdir(directory, { recursive: true });
+    await ctx.stack.startProfiling();
+    const run = await synchronousStudyJob(ctx, ANONYMIZE);
+    const files = await ctx.stack.stopProfiling(directory, 'scenario2');
+    result.profiles = Object.values(files).map((file) => summarizeProfile(file, 15));
+    result.notes.push(`profiled in one more repetition (${(run.ms / 1000).toFixed(2)} s under the profiler, not counted above)`);
+  }
+  return result;
+}
+
+async function anonymizeAsyncScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const { studyId, instanceIds } = await mainStudy(ctx);
+  const notes = [`timed from the POST to the first GET /jobs/{id} that reads Success (resolution ${JOB_POLL_MS} ms)`];
+  await warmUpWorkers(ctx, notes);
+  const ms: number[] = [];
+  const submitMs: number[] = [];
+  const usage: WindowUsage[] = [];
+  for (let rep = 1; rep <= ctx.options.reps; rep++) {
+    let submitted = 0;
+    const run = await measured(ctx, async () => {
+      const start = process.hrtime.bigint();
+      const { ID } = await ctx.stack.http.json<{ ID: string }>('POST', `/studies/${studyId}/anonymize`, { Asynchronous: true });
+      submitted = elapsedMs(start);
+      return waitForJob(ctx.stack.http, ID, JOB_POLL_MS);
+    });
+    if (run.value.Content.FailedInstancesCount) throw new Error(`${run.value.Content.FailedInstancesCount} instances failed`);
+    await checkAndDeleteOutputStudy(ctx, run.value.Content.ID!, instanceIds.length);
+    ms.push(run.ms);
+    submitMs.push(submitted);
+    usage.push(run.usage);
+    ctx.log(`  rep ${rep}: ${(run.ms / 1000).toFixed(2)} s (answer with the job ID after ${submitted.toFixed(0)} ms)`);
+  }
+  return {
+    scenario: 3,
+    title: `study anonymize {} asynchronous + polling GET /jobs/{id} every ${JOB_POLL_MS} ms`,
+    metrics: { ...throughput(ctx.study.files.length, ctx.study.bytes, ms), submitMs: spread(submitMs) },
+    usage,
+    notes,
+  };
+}
+
+async function modifyScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const notes: string[] = [];
+  await warmUpWorkers(ctx, notes);
+  const { ms, usage } = await repeatStudyJob(ctx, MODIFY);
+  return {
+    scenario: 4,
+    title: `study modify {"Replace":{"InstitutionName":"X"}} synchronous, ${ctx.study.files.length} instances`,
+    metrics: throughput(ctx.study.files.length, ctx.study.bytes, ms),
+    usage,
+    notes,
+  };
+}
+
+async function instanceAnonymizeScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const { instanceIds } = await mainStudy(ctx);
+  const call = async (index: number) => {
+    const path = `/instances/${instanceIds[index % instanceIds.length]}/anonymize`;
+    const answer = await ctx.stack.http.send('POST', path, '{}');
+    expectSuccess('POST', path, answer);
+    if (answer.body.subarray(128, 132).toString('latin1') !== 'DICM') throw new Error(`${path} did not answer a DICOM file`);
+  };
+  for (let i = 0; i < INSTANCE_WARM_UP_CALLS; i++) await call(i);
+  const percentiles: Record<'p50Ms' | 'p95Ms' | 'p99Ms' | 'meanMs', number[]> = { p50Ms: [], p95Ms: [], p99Ms: [], meanMs: [] };
+  const usage: WindowUsage[] = [];
+  for (let rep = 1; rep <= ctx.options.reps; rep++) {
+    const latencies: number[] = [];
+    const run = await measured(ctx, async () => {
+      for (let i = 0; i < ctx.options.instanceCalls; i++) {
+        const start = process.hrtime.bigint();
+        await call(i);
+        latencies.push(elapsedMs(start));
+      }
+    });
+    latencies.sort((a, b) => a - b);
+    percentiles.p50Ms.push(percentile(latencies, 50));
+    percentiles.p95Ms.push(percentile(latencies, 95));
+    percentiles.p99Ms.push(percentile(latencies, 99));
+    percentiles.meanMs.push(latencies.reduce((sum, v) => sum + v, 0) / latencies.length);
+    usage.push(run.usage);
+    ctx.log(`  rep ${rep}: p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms`);
+  }
+  return {
+    scenario: 5,
+    title: `${ctx.options.instanceCalls} sequential POST /instances/{id}/anonymize {} (file in the answer)`,
+    metrics: Object.fromEntries(Object.entries(percentiles).map(([name, values]) => [name, spread(values)])),
+    usage,
+    notes: [`after ${INSTANCE_WARM_UP_CALLS} warm-up calls; latency = request sent to last byte of the ~527 kB answer received`],
+  };
+}
+
+async function uploadBulkStudies(ctx: ScenarioContext, dataset: BulkDataset): Promise<string[]> {
+  const studyIds: string[] = [];
+  const start = process.hrtime.bigint();
+  for (const files of dataset.studies) {
+    const answers: UploadAnswer[] = [];
+    await forEachConcurrently(files, ctx.options.uploadConcurrency, async (file) => {
+      answers.push(await uploadFile(ctx.stack.http, await readFile(file)));
+    });
+    studyIds.push(answers[0].ParentStudy);
+  }
+  const instances = dataset.studies.reduce((sum, files) => sum + files.length, 0);
+  ctx.log(`  uploaded ${instances} instances in ${(elapsedMs(start) / 1000).toFixed(0)} s (setup, not measured)`);
+  return studyIds;
+}
+
+/** VmRSS of each process when the job first reached each quarter of its progress. */
+function rssByProgress(usage: WindowUsage): Record<string, Record<string, number>> {
+  const byQuarter: Record<string, Record<string, number>> = {};
+  for (const quarter of [25, 50, 75, 100]) {
+    const sample = usage.rssTimeline?.find((s) => (s.progress ?? 0) >= quarter);
+    if (sample) byQuarter[`${quarter}%`] = sample.rssMb;
+  }
+  return byQuarter;
+}
+
+async function bulkScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const notes = ['instances/s over the whole job: from the POST to the first GET /jobs/{id} that reads Success'];
+  await warmUpWorkers(ctx, notes);
+  const dataset = await ctx.bulkDataset();
+  const instances = dataset.studies.reduce((sum, files) => sum + files.length, 0);
+  const studyIds = await uploadBulkStudies(ctx, dataset);
+  const ms: number[] = [];
+  const submitMs: number[] = [];
+  const usage: WindowUsage[] = [];
+  try {
+    for (let rep = 1; rep <= ctx.options.bulkReps; rep++) {
+      const window = ctx.monitor.begin({ timeline: true });
+      const start = process.hrtime.bigint();
+      const { ID } = await ctx.stack.http.json<{ ID: string }>('POST', '/tools/bulk-anonymize', { Resources: studyIds, Asynchronous: true });
+      submitMs.push(elapsedMs(start));
+      const job = await waitForJob(ctx.stack.http, ID, BULK_POLL_MS, (progress) => (window.progress = progress));
+      ms.push(elapsedMs(start));
+      usage.push(ctx.monitor.end(window));
+      const { InstancesCount, FailedInstancesCount, Resources = [] } = job.Content;
+      if (InstancesCount !== instances || FailedInstancesCount !== 0) {
+        throw new Error(`Bulk job: ${InstancesCount} instances (${instances} expected), ${FailedInstancesCount} failed`);
+      }
+      ctx.log(`  rep ${rep}: submitted in ${submitMs.at(-1)!.toFixed(0)} ms, done in ${(ms.at(-1)! / 1000).toFixed(1)} s`);
+      for (const patient of Resources.filter((r) => r.Type === 'Patient')) await ctx.stack.http.json('DELETE', `/patients/${patient.ID}`);
+    }
+  } finally {
+    for (const studyId of studyIds) await ctx.stack.http.json('DELETE', `/studies/${studyId}`);
+  }
+  const peak = (group: (name: string) => boolean) =>
+    spread(usage.map((u) => Math.max(...Object.entries(u.groups).filter(([name]) => group(name)).map(([, g]) => g.peakRssMb ?? 0))));
+  return {
+    scenario: 6,
+    title: `bulk anonymize ${dataset.studies.length} studies x ${dataset.studies[0].length} = ${instances} instances (asynchronous, polled every ${BULK_POLL_MS} ms)`,
+    metrics: {
+      ...throughput(instances, dataset.bytes, ms),
+      submitMs: spread(submitMs),
+      peakRssApiMb: peak((name) => name === 'api'),
+      peakRssWorkerMb: peak((name) => name.startsWith('worker-')),
+    },
+    usage,
+    rssByProgress: rssByProgress(usage[usage.length - 1]),
+    notes,
+  };
+}
+
+async function storageLimitScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const { instanceIds } = await mainStudy(ctx);
+  const concurrency = ctx.options.workerConcurrency;
+  const window = ctx.monitor.begin();
+  const reps = await ctx.stack.runStorageProbe(instanceIds.map(objectKeyForInstance), concurrency, ctx.options.reps);
+  const usage = ctx.monitor.end(window);
+  for (const rep of reps) ctx.log(`  rep ${rep.rep}: ${(rep.ms / 1000).toFixed(2)} s`);
+  const bytes = reps[0].bytes;
+  return {
+    scenario: 7,
+    title: `storage limit: get + put of the ${instanceIds.length} objects, no DICOM work, ${concurrency} in flight (${ctx.stack.storage} driver)`,
+    metrics: throughput(instanceIds.length, bytes, reps.map((r) => r.ms)),
+    usage: [usage],
+    notes: [
+      "one process (the product's storage driver, the worker's environment); copies go to new keys, deleted after each repetition (not measured)",
+      'its CPU figures cover the whole probe process, start and deletions included',
+    ],
+  };
+}
+
+async function scalingScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const notes: string[] = [];
+  await warmUpWorkers(ctx, notes);
+  const one = await repeatStudyJob(ctx, ANONYMIZE);
+  await ctx.stack.startWorker();
+  ctx.workersWarm = false;
+  let two: { ms: number[]; usage: WindowUsage[] };
+  try {
+    await warmUpWorkers(ctx, notes);
+    two = await repeatStudyJob(ctx, ANONYMIZE);
+  } finally {
+    await ctx.stack.stopLastWorker();
+    ctx.workersWarm = true; // worker-1 ran jobs above
+  }
+  const n = ctx.study.files.length;
+  return {
+    scenario: 8,
+    title: `scaling: scenario 2 with 1 and with 2 worker processes (WORKER_CONCURRENCY=${ctx.options.workerConcurrency} each)`,
+    metrics: {
+      oneWorkerInstancesPerSecond: spread(one.ms.map((ms) => n / (ms / 1000))),
+      twoWorkersInstancesPerSecond: spread(two.ms.map((ms) => n / (ms / 1000))),
+    },
+    usage: [...one.usage, ...two.usage],
+    notes: [...notes, 'the 1-worker repetitions run first, then the 2-worker ones (each set after its warm-up job)'],
+  };
+}
+
+export const SCENARIOS: Record<ScenarioNumber, (ctx: ScenarioContext) => Promise<ScenarioResult>> = {
+  1: uploadScenario,
+  2: anonymizeSyncScenario,
+  3: anonymizeAsyncScenario,
+  4: modifyScenario,
+  5: instanceAnonymizeScenario,
+  6: bulkScenario,
+  7: storageLimitScenario,
+  8: scalingScenario,
+};
