@@ -1,7 +1,7 @@
 // Anonymization and modification of DICOM instances, Orthanc-compatible (pure: no Nest, no I/O).
 export { DicomModification, type ModificationKeys } from './dicom-modification';
 export { needsGeneratedPatientName, parseModificationRequest, type RequestContext } from './parse-request';
-export { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, PRODUCT_NAME, PRODUCT_VERSION } from './product';
+export { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './product';
 export type {
   JsonValue,
   Level,
