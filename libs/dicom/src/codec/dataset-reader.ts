@@ -116,7 +116,8 @@ export class DatasetReader {
     const length = this.uint32(offset + 4);
     const contentStart = offset + 8;
     if (length === UNDEFINED_LENGTH) {
-      const { end } = this.readUntilItemDelimiter(contentStart, limit, depth + 1);
+      // The item's elements are at its sequence's depth: one nesting level counts once, whatever the lengths.
+      const { end } = this.readUntilItemDelimiter(contentStart, limit, depth);
       return { start: offset, contentStart, contentEnd: end - 8, end, undefinedLength: true };
     }
     this.need(contentStart, length, limit, 'an item');

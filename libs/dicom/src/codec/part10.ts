@@ -58,6 +58,11 @@ export function readPart10(bytes: Uint8Array): Part10Source {
   return { meta, metaReader, transferSyntax, dataset };
 }
 
+/** Whether the bytes can be DICOM at all: a Part 10 preamble and prefix, or a dataset from offset 0. */
+export function hasDicomFraming(bytes: Uint8Array): boolean {
+  return hasDicmPrefix(bytes) || looksLikeDataset(bytes);
+}
+
 /** A dataset without preamble starts with a low, even group (0008 in practice), followed by a VR or a length. */
 function looksLikeDataset(bytes: Uint8Array): boolean {
   if (bytes.length < 8) return false;

@@ -1,12 +1,13 @@
 import { OrthancError } from '@deidflow/common';
+import { formatTag, Tag, TAGS } from '../dictionary/tag';
 import { computeOrthancIds, DicomIdentifiers, OrthancIds } from '../orthanc-id';
-import { DcmjsDict, elementToString, readDicomFile } from './dcmjs-read';
 import {
   INSTANCE_MAIN_DICOM_TAGS,
   PATIENT_MAIN_DICOM_TAGS,
   SERIES_MAIN_DICOM_TAGS,
   STUDY_MAIN_DICOM_TAGS,
 } from './main-dicom-tags';
+import { readTopLevel, topLevelText } from './top-level';
 
 export type MainDicomTags = Record<string, string>;
 
@@ -26,47 +27,55 @@ export interface ParsedInstance {
   indexInSeries?: number;
 }
 
-const IMPLICIT_VR_LITTLE_ENDIAN = '1.2.840.10008.1.2';
+type TextOf = (tag: Tag) => string | undefined;
 
-function pick(dict: DcmjsDict, tags: Record<string, string>): MainDicomTags {
+const INSTANCE_NUMBER: Tag = 0x00200013;
+
+function pick(text: TextOf, tags: Record<string, string>): MainDicomTags {
   const out: MainDicomTags = {};
   for (const [tag, keyword] of Object.entries(tags)) {
-    const value = elementToString(dict[tag]);
+    const value = text(Number.parseInt(tag, 16));
     if (value !== undefined) out[keyword] = value;
   }
   return out;
 }
 
-function requiredUid(dict: DcmjsDict, tag: string, keyword: string): string {
-  const value = elementToString(dict[tag]);
+function requiredUid(text: TextOf, tag: Tag, keyword: string): string {
+  const value = text(tag);
   if (!value) {
-    throw OrthancError.badFileFormat(`Missing ${keyword} (${tag.slice(0, 4)},${tag.slice(4)}): not a storable DICOM instance`);
+    throw OrthancError.badFileFormat(`Missing ${keyword} ${formatTag(tag).toUpperCase()}: not a storable DICOM instance`);
   }
   return value;
 }
 
-/** Parses the header of a DICOM file for ingest. Throws OrthancError(BadFileFormat) with a precise reason. */
+/**
+ * Parses the header of a DICOM file for ingest with the engine's bounded codec (values decoded as
+ * Orthanc decodes them). Throws OrthancError(BadFileFormat) with a precise reason.
+ */
 export function parseInstance(bytes: Uint8Array): ParsedInstance {
-  const { meta, dict } = readDicomFile(bytes, { headerOnly: true });
+  const topLevel = readTopLevel(bytes, true);
+  const text = topLevelText(topLevel);
   const identifiers: DicomIdentifiers = {
     // Orthanc: a missing PatientID counts as "" (see SEMANTICS.md A.5).
-    patientId: elementToString(dict['00100020']) ?? '',
-    studyInstanceUid: requiredUid(dict, '0020000D', 'StudyInstanceUID'),
-    seriesInstanceUid: requiredUid(dict, '0020000E', 'SeriesInstanceUID'),
-    sopInstanceUid: requiredUid(dict, '00080018', 'SOPInstanceUID'),
+    patientId: text(TAGS.PatientID) ?? '',
+    studyInstanceUid: requiredUid(text, TAGS.StudyInstanceUID, 'StudyInstanceUID'),
+    seriesInstanceUid: requiredUid(text, TAGS.SeriesInstanceUID, 'SeriesInstanceUID'),
+    sopInstanceUid: requiredUid(text, TAGS.SOPInstanceUID, 'SOPInstanceUID'),
   };
-  const sopClassUid = elementToString(dict['00080016']) || elementToString(meta['00020002']) || '';
-  const instanceNumber = Number.parseInt(elementToString(dict['00200013']) ?? '', 10);
+  const { meta, metaReader, transferSyntax } = topLevel.source;
+  const metaSopClass = meta.get(TAGS.MediaStorageSOPClassUID);
+  const sopClassUid = text(TAGS.SOPClassUID) || (metaSopClass ? metaReader.asciiOf(metaSopClass) : '');
+  const instanceNumber = Number.parseInt(text(INSTANCE_NUMBER) ?? '', 10);
   return {
     identifiers,
     ids: computeOrthancIds(identifiers),
     sopClassUid,
-    transferSyntaxUid: elementToString(meta['00020010']) || IMPLICIT_VR_LITTLE_ENDIAN,
+    transferSyntaxUid: transferSyntax.uid,
     mainDicomTags: {
-      patient: pick(dict, PATIENT_MAIN_DICOM_TAGS),
-      study: pick(dict, STUDY_MAIN_DICOM_TAGS),
-      series: pick(dict, SERIES_MAIN_DICOM_TAGS),
-      instance: pick(dict, INSTANCE_MAIN_DICOM_TAGS),
+      patient: pick(text, PATIENT_MAIN_DICOM_TAGS),
+      study: pick(text, STUDY_MAIN_DICOM_TAGS),
+      series: pick(text, SERIES_MAIN_DICOM_TAGS),
+      instance: pick(text, INSTANCE_MAIN_DICOM_TAGS),
     },
     indexInSeries: Number.isFinite(instanceNumber) ? instanceNumber : undefined,
   };
