@@ -124,6 +124,7 @@ describe.each<StorageKind>(['fs', 's3'])('platform with the %s storage driver', 
         expect(['Success', 'AlreadyStored']).toContain(answer.body.Status);
         const file = await get(`/instances/${answer.body.ID}/file`);
         expect(file.status).toBe(200);
+        expect(file.bytes.subarray(128, 132).toString('latin1')).toBe('DICM');
         outcomes[name] = answer.body.Status;
       } else {
         expect(answer.status).toBe(400);
@@ -136,6 +137,14 @@ describe.each<StorageKind>(['fs', 's3'])('platform with the %s storage driver', 
     // Most real files are storable; a few are deliberately not instances (DICOMDIR, no header...).
     expect(stored).toBeGreaterThan(Object.keys(outcomes).length * 0.7);
     expect(outcomes['orthanc-tests/DummyCT.dcm']).toBe('Success'); // deleted by the test above
+    // Bare datasets (no preamble, no meta) are stored as Part 10 files, as Orthanc stores them.
+    for (const bare of ['orthanc-tests/PrivateMDNTags.dcm', 'pydicom/test_files/rtstruct.dcm', 'pydicom/test_files/ExplVR_LitEndNoMeta.dcm', 'pydicom/test_files/ExplVR_BigEndNoMeta.dcm']) {
+      expect(outcomes[bare]).toMatch(/^(Success|AlreadyStored)$/);
+    }
+    // Truncated files are refused, as DCMTK refuses them: no job would be able to read them.
+    for (const truncated of ['pydicom/test_files/MR_truncated.dcm', 'pydicom/test_files/rtplan_truncated.dcm']) {
+      expect(outcomes[truncated]).toMatch(/^400: Malformed DICOM dataset: truncated data/);
+    }
     if (process.env.SHOW_OUTCOMES) console.log(outcomes);
   });
 

@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { InstanceRow, isDeadlock, isForeignKeyViolation, ResourceRepository, StoreStatus } from '@deidflow/database';
-import { ParsedInstance, parseInstance } from '@deidflow/dicom';
+import { normalizeToPart10, ParsedInstance, parseInstance } from '@deidflow/dicom';
 import { OBJECT_STORAGE, ObjectStorage, objectKeyForInstance } from '@deidflow/storage';
 
 export interface StoredInstance {
@@ -23,8 +23,14 @@ export class InstanceStoreService {
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
   ) {}
 
-  /** Parses, stores and indexes one DICOM file. Throws OrthancError(BadFileFormat) for non-DICOM. */
-  async store(bytes: Buffer, parsed: ParsedInstance = parseInstance(bytes)): Promise<StoredInstance> {
+  /**
+   * Normalises (a bare dataset gets its Part 10 header), parses, stores and indexes one DICOM file.
+   * Throws OrthancError(BadFileFormat) for non-DICOM and for malformed or truncated files.
+   */
+  async store(received: Buffer, parsedReceived?: ParsedInstance): Promise<StoredInstance> {
+    const normalized = normalizeToPart10(received);
+    const bytes = normalized === received ? received : Buffer.from(normalized.buffer, normalized.byteOffset, normalized.byteLength);
+    const parsed = parsedReceived ?? parseInstance(bytes);
     const id = parsed.ids.instance;
     // Orthanc keeps the first copy (OverwriteInstances is off by default): do not touch its object.
     if (await this.resources.instanceExists(id)) return { parsed, status: 'AlreadyStored' };
