@@ -2,18 +2,25 @@ import { randomUUID } from 'node:crypto';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { DestinationStream } from 'pino';
 import { AppConfig } from '@deidflow/config';
 import { createLogger, PinoNestLogger } from '@deidflow/core';
 import { migrate } from '@deidflow/database';
 import { PRODUCT_NAME, PRODUCT_VERSION } from '@deidflow/common';
 import { AppModule } from './app.module';
+import { authenticationFrom } from './http/authentication';
+import { applyHttpSecurity } from './http/http-security';
+import { frameworkErrors } from './http/orthanc-exception.filter';
 
 /**
  * Builds the API application (migrations applied), ready to listen. Shared by main.ts and the
- * e2e tests, so tests boot exactly what production runs.
+ * e2e tests, so tests boot exactly what production runs (`logDestination`: where the JSON logs go
+ * instead of stdout, for tests that read them).
  */
-export async function createApiApp(config: AppConfig): Promise<NestFastifyApplication> {
-  const logger = createLogger(config.LOG_LEVEL, 'api');
+export async function createApiApp(config: AppConfig, options: { logDestination?: DestinationStream } = {}): Promise<NestFastifyApplication> {
+  // Before anything else: a bad credential setting stops the start with one readable line.
+  const authentication = authenticationFrom(config);
+  const logger = createLogger(config.LOG_LEVEL, 'api', options.logDestination);
   await migrate(config.DATABASE_URL);
   const adapter = new FastifyAdapter({
     loggerInstance: logger,
@@ -23,6 +30,7 @@ export async function createApiApp(config: AppConfig): Promise<NestFastifyApplic
       return typeof given === 'string' && /^[\w-]{1,64}$/.test(given) ? given : randomUUID();
     },
     disableRequestLogging: config.LOG_LEVEL !== 'debug' && config.LOG_LEVEL !== 'trace',
+    frameworkErrors,
   });
   const fastify = adapter.getInstance();
   // Every body arrives raw: routes decide (DICOM, ZIP, or JSON whatever the Content-Type, as Orthanc).
@@ -37,6 +45,7 @@ export async function createApiApp(config: AppConfig): Promise<NestFastifyApplic
     logger: new PinoNestLogger(logger),
   });
   app.enableShutdownHooks();
+  applyHttpSecurity(app, authentication);
 
   const openApi = new DocumentBuilder()
     .setTitle(PRODUCT_NAME)

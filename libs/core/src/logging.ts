@@ -1,16 +1,18 @@
 import type { LoggerService } from '@nestjs/common';
-import pino, { Logger } from 'pino';
+import pino, { DestinationStream, Logger } from 'pino';
 
 /**
- * One pino logger per process (JSON lines). Logs carry IDs (request, job, Orthanc resource IDs),
- * never DICOM values: no code path logs a dataset, a request body or a tag value.
+ * One pino logger per process (JSON lines, to stdout unless `destination` says otherwise: tests
+ * read what the process logs). Logs carry IDs (request, job, Orthanc resource IDs), never DICOM
+ * values: no code path logs a dataset, a request body or a tag value.
  */
-export function createLogger(level: string, name: string): Logger {
-  return pino({
+export function createLogger(level: string, name: string, destination?: DestinationStream): Logger {
+  const options = {
     name,
     level,
     redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], remove: true },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** Nest's logger interface over pino, so framework messages land in the same JSON stream. */

@@ -21,6 +21,7 @@ const HTTP_REASON: Record<number, string> = {
   406: 'Not Acceptable',
   409: 'Conflict',
   413: 'Payload Too Large',
+  414: 'URI Too Long',
   415: 'Unsupported Media Type',
   500: 'Internal Server Error',
   501: 'Not Implemented',

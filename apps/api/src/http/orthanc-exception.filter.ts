@@ -1,5 +1,5 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { orthancErrorBody } from './orthanc-error-body';
 
@@ -12,26 +12,39 @@ import { orthancErrorBody } from './orthanc-error-body';
 export class OrthancExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    const request = http.getRequest<FastifyRequest>();
-    const reply = http.getResponse<FastifyReply>();
-    const error = toOrthancError(exception);
-    if (error.httpStatus >= 500) {
-      request.log.error({ err: exception, requestId: request.id }, 'request failed');
-    }
-    const uri = (request.raw.url ?? request.url).split('?')[0];
-    void reply
-      .status(error.httpStatus)
-      .header('content-type', 'application/json; charset=utf-8')
-      .send(JSON.stringify(orthancErrorBody(error, request.method, uri)));
+    void replyWithOrthancError(http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>(), exception);
   }
 }
+
+/**
+ * Fastify's `frameworkErrors`: the router's own refusals, before any hook runs (a URL that does not
+ * decode: 400; a path parameter over 100 characters: 414). Without hooks, no security header is
+ * added: nosniff is the one a JSON error body needs.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  void replyWithOrthancError(request, reply.header('x-content-type-options', 'nosniff'), error);
+}
+
+function replyWithOrthancError(request: FastifyRequest, reply: FastifyReply, exception: unknown): FastifyReply {
+  const error = toOrthancError(exception);
+  if (error.httpStatus >= 500) {
+    request.log.error({ err: exception, requestId: request.id }, 'request failed');
+  }
+  const uri = (request.raw.url ?? request.url).split('?')[0];
+  return reply
+    .status(error.httpStatus)
+    .header('content-type', 'application/json; charset=utf-8')
+    .send(JSON.stringify(orthancErrorBody(error, request.method, uri)));
+}
+
+const TOO_LARGE = 'The request body exceeds HTTP_BODY_LIMIT';
 
 export function toOrthancError(exception: unknown): OrthancError {
   if (exception instanceof OrthancError) return exception;
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     if (status === 404) return new OrthancError(OrthancErrorCode.UnknownResource, 'No such route or resource', 404);
-    if (status === 413) return new OrthancError(OrthancErrorCode.RequestEntityTooLarge);
+    if (status === 413) return new OrthancError(OrthancErrorCode.RequestEntityTooLarge, TOO_LARGE);
     if (status === 401) return new OrthancError(OrthancErrorCode.Unauthorized);
     if (status < 500) return new OrthancError(OrthancErrorCode.BadRequest, exception.message, status);
     return new OrthancError(OrthancErrorCode.InternalError);
@@ -40,7 +53,7 @@ export function toOrthancError(exception: unknown): OrthancError {
   const fastifyError = exception as { statusCode?: number; code?: string; message?: string };
   if (typeof fastifyError?.statusCode === 'number' && fastifyError.statusCode < 500) {
     if (fastifyError.statusCode === 413) {
-      return new OrthancError(OrthancErrorCode.RequestEntityTooLarge, 'The request body exceeds HTTP_BODY_LIMIT');
+      return new OrthancError(OrthancErrorCode.RequestEntityTooLarge, TOO_LARGE);
     }
     return new OrthancError(OrthancErrorCode.BadRequest, fastifyError.message, fastifyError.statusCode);
   }
