@@ -48,7 +48,8 @@ const MODIFY = DicomModification.fromRequest(
  * throw an OrthancError; the output of a modification must itself be readable again.
  */
 export const ENTRY_POINTS: Readonly<Record<string, (bytes: Uint8Array) => unknown>> = {
-  normalizeToPart10: (bytes) => parseInstance(normalizeToPart10(bytes)),
+  /** What InstanceStoreService.store runs on an upload. */
+  upload: (bytes) => parseInstance(normalizeToPart10(bytes)),
   parseInstance: (bytes) => parseInstance(bytes),
   anonymize: (bytes) => datasetToOrthancJson(ANONYMIZE.apply(bytes), 'short'),
   modify: (bytes) => datasetToOrthancJson(MODIFY.apply(bytes), 'short'),

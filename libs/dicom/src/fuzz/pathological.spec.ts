@@ -71,7 +71,7 @@ describe('hostile inputs', () => {
       for (const offset of truncationOffsets(sample.bytes)) {
         const results = exerciseEngine(sample.bytes.subarray(0, offset));
         cases++;
-        if (results.find((r) => r.entryPoint === 'normalizeToPart10')?.verdict.kind !== 'ok') refusedAtUpload++;
+        if (results.find((r) => r.entryPoint === 'upload')?.verdict.kind !== 'ok') refusedAtUpload++;
         for (const r of problems(results)) found.push(`${sample.name} cut at ${offset}: ${r.entryPoint} ${JSON.stringify(r.verdict)}`);
       }
     }
@@ -90,7 +90,7 @@ describe('hostile inputs', () => {
       const results = exerciseEngine(bytes);
       for (const r of problems(results)) found.push(`${kind} #${index}: ${r.entryPoint} ${JSON.stringify(r.verdict)}`);
       // An empty dataset behind a valid meta can be read and anonymized, but it is no instance.
-      const upload = results.find((r) => r.entryPoint === 'normalizeToPart10');
+      const upload = results.find((r) => r.entryPoint === 'upload');
       if (upload?.verdict.kind !== 'rejected') found.push(`${kind} #${index}: upload ${JSON.stringify(upload?.verdict)}`);
     }
     expect(found).toEqual([]);
