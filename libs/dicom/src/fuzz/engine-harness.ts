@@ -4,6 +4,7 @@ import { parseModificationRequest } from '../modification/parse-request';
 import { normalizeToPart10 } from '../parse/normalize-part10';
 import { parseInstance } from '../parse/parse-instance';
 import { datasetToOrthancJson } from '../tags/dataset-to-json';
+import { readContent } from '../tags/read-content';
 
 /** How one entry point of the engine answered one input. */
 export type Verdict =
@@ -55,6 +56,11 @@ export const ENTRY_POINTS: Readonly<Record<string, (bytes: Uint8Array) => unknow
   modify: (bytes) => datasetToOrthancJson(MODIFY.apply(bytes), 'short'),
   tagsFull: (bytes) => datasetToOrthancJson(bytes, 'full'),
   tagsSimplify: (bytes) => datasetToOrthancJson(bytes, 'simplify'),
+  /** GET /instances/{id}/content, and the first block of the pixel data when there is one. */
+  content: (bytes) => {
+    const root = readContent(bytes, []);
+    return root.kind === 'list' && root.items.includes('7fe0-0010') ? readContent(bytes, ['7fe0-0010', '0']) : root;
+  },
 };
 
 export function classify(error: unknown): Verdict {
