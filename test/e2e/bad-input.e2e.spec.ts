@@ -33,13 +33,17 @@ describe('bad input through HTTP', () => {
   });
   afterAll(() => api?.close(), 30_000);
 
-  /** Uploads `bytes`; a stored instance must then be readable (/tags), a refusal must be a clear 4xx. */
+  /** Uploads `bytes`; a stored instance must then be readable (/tags) and anonymizable (or refused clearly), a refusal must be a clear 4xx. */
   async function uploadAndCheck(what: string, bytes: Uint8Array, tally: Tally): Promise<HttpAnswer> {
     const answer = await http(api.baseUrl, 'POST', '/instances', Buffer.from(bytes));
     if (answer.status === 200 && ['Success', 'AlreadyStored'].includes(answer.body.Status)) {
       tally.stored++;
       const tags = await http(api.baseUrl, 'GET', `/instances/${answer.body.ID}/tags?short`);
       if (tags.status !== 200) tally.wrong.push(`${what}: stored, then /tags answered ${tags.status} ${tags.bytes.toString('utf8').slice(0, 200)}`);
+      const anonymized = await http(api.baseUrl, 'POST', `/instances/${answer.body.ID}/anonymize`, {});
+      if (anonymized.status !== 200 && !(anonymized.status < 500 && anonymized.body?.Details)) {
+        tally.wrong.push(`${what}: stored, then anonymize answered ${anonymized.status} ${anonymized.bytes.toString('utf8').slice(0, 200)}`);
+      }
     } else if (answer.status >= 400 && answer.status < 500 && typeof answer.body?.Details === 'string' && answer.body.HttpStatus === answer.status) {
       tally.refused++;
     } else {
