@@ -23,6 +23,8 @@ export interface ServiceProcess {
   output(): string;
   /** Resolves when the process has ended, whatever the reason. */
   readonly exited: Promise<void>;
+  /** How it ended (`code 1`, `signal SIGKILL`), or undefined while it runs. */
+  exitStatus(): string | undefined;
   send(message: unknown): void;
   /** Waits for one IPC message that `accept` recognises. */
   receive<T>(accept: (message: unknown) => message is T, timeoutMs: number): Promise<T>;
@@ -75,6 +77,8 @@ export async function startService(options: ServiceOptions): Promise<ServiceProc
     pid: child.pid!,
     output: () => output,
     exited,
+    exitStatus: () =>
+      child.exitCode !== null ? `code ${child.exitCode}` : child.signalCode !== null ? `signal ${child.signalCode}` : undefined,
     send: (message) => {
       if (!child.send) throw new Error(`${options.name} has no IPC channel`);
       child.send(message as object);

@@ -48,9 +48,12 @@ async function runColumn(
       try {
         column.scenarios.push(await SCENARIOS[n](ctx));
       } catch (err) {
-        const error = err instanceof Error ? err.message : String(err);
+        const dead = stack.deadProcesses();
+        const error = [err instanceof Error ? err.message : String(err), ...dead].join('\n');
         log(`   FAILED: ${error}`);
         column.failures.push({ scenario: n, error });
+        // A process of the stack is gone: the next scenarios would only measure its absence.
+        if (dead.length > 0) break;
       }
     }
   } finally {

@@ -257,40 +257,56 @@ async function modifyScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
   };
 }
 
+/** Latency percentiles (ms) of `calls` sequential calls. */
+async function sequentialLatencies(calls: number, call: (index: number) => Promise<void>): Promise<{ p50: number; p95: number; p99: number; mean: number }> {
+  const latencies: number[] = [];
+  for (let i = 0; i < calls; i++) {
+    const start = process.hrtime.bigint();
+    await call(i);
+    latencies.push(elapsedMs(start));
+  }
+  latencies.sort((a, b) => a - b);
+  const mean = latencies.reduce((sum, v) => sum + v, 0) / latencies.length;
+  return { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), mean };
+}
+
 async function instanceAnonymizeScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
   const { instanceIds } = await mainStudy(ctx);
-  const call = async (index: number) => {
-    const path = `/instances/${instanceIds[index % instanceIds.length]}/anonymize`;
-    const answer = await ctx.stack.http.send('POST', path, '{}');
-    expectSuccess('POST', path, answer);
+  const fileCall = (method: string, suffix: string, body?: string) => async (index: number) => {
+    const path = `/instances/${instanceIds[index % instanceIds.length]}/${suffix}`;
+    const answer = await ctx.stack.http.send(method, path, body);
+    expectSuccess(method, path, answer);
     if (answer.body.subarray(128, 132).toString('latin1') !== 'DICM') throw new Error(`${path} did not answer a DICOM file`);
   };
-  for (let i = 0; i < INSTANCE_WARM_UP_CALLS; i++) await call(i);
-  const percentiles: Record<'p50Ms' | 'p95Ms' | 'p99Ms' | 'meanMs', number[]> = { p50Ms: [], p95Ms: [], p99Ms: [], meanMs: [] };
+  const anonymize = fileCall('POST', 'anonymize', '{}');
+  const download = fileCall('GET', 'file');
+  for (let i = 0; i < INSTANCE_WARM_UP_CALLS; i++) {
+    await anonymize(i);
+    await download(i);
+  }
+  const figures: Record<string, number[]> = { p50Ms: [], p95Ms: [], p99Ms: [], meanMs: [], fileP50Ms: [], fileP99Ms: [] };
   const usage: WindowUsage[] = [];
   for (let rep = 1; rep <= ctx.options.reps; rep++) {
-    const latencies: number[] = [];
-    const run = await measured(ctx, async () => {
-      for (let i = 0; i < ctx.options.instanceCalls; i++) {
-        const start = process.hrtime.bigint();
-        await call(i);
-        latencies.push(elapsedMs(start));
-      }
-    });
-    latencies.sort((a, b) => a - b);
-    percentiles.p50Ms.push(percentile(latencies, 50));
-    percentiles.p95Ms.push(percentile(latencies, 95));
-    percentiles.p99Ms.push(percentile(latencies, 99));
-    percentiles.meanMs.push(latencies.reduce((sum, v) => sum + v, 0) / latencies.length);
+    const run = await measured(ctx, () => sequentialLatencies(ctx.options.instanceCalls, anonymize));
+    const floor = await sequentialLatencies(ctx.options.instanceCalls, download);
+    figures.p50Ms.push(run.value.p50);
+    figures.p95Ms.push(run.value.p95);
+    figures.p99Ms.push(run.value.p99);
+    figures.meanMs.push(run.value.mean);
+    figures.fileP50Ms.push(floor.p50);
+    figures.fileP99Ms.push(floor.p99);
     usage.push(run.usage);
-    ctx.log(`  rep ${rep}: p50 ${percentile(latencies, 50).toFixed(2)} ms, p99 ${percentile(latencies, 99).toFixed(2)} ms`);
+    ctx.log(`  rep ${rep}: p50 ${run.value.p50.toFixed(2)} ms, p99 ${run.value.p99.toFixed(2)} ms (GET /file p50 ${floor.p50.toFixed(2)} ms)`);
   }
   return {
     scenario: 5,
     title: `${ctx.options.instanceCalls} sequential POST /instances/{id}/anonymize {} (file in the answer)`,
-    metrics: Object.fromEntries(Object.entries(percentiles).map(([name, values]) => [name, spread(values)])),
+    metrics: Object.fromEntries(Object.entries(figures).map(([name, values]) => [name, spread(values)])),
     usage,
-    notes: [`after ${INSTANCE_WARM_UP_CALLS} warm-up calls; latency = request sent to last byte of the ~527 kB answer received`],
+    notes: [
+      `after ${INSTANCE_WARM_UP_CALLS} warm-up calls; latency = request sent to last byte of the ~527 kB answer received`,
+      `floor: the same number of sequential GET /instances/{id}/file (the same bytes out, no DICOM work), right after each repetition`,
+    ],
   };
 }
 
@@ -320,13 +336,17 @@ function rssByProgress(usage: WindowUsage): Record<string, Record<string, number
 }
 
 async function bulkScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
-  const notes = ['instances/s over the whole job: from the POST to the first GET /jobs/{id} that reads Success'];
+  const notes = [
+    'instances/s over the whole job: from the POST to the first GET /jobs/{id} that reads Success',
+    'tail after 99%: from the first GET /jobs/{id} with Progress >= 99 to Success: the last 1% of the instances, then the finalize step',
+  ];
   await warmUpWorkers(ctx, notes);
   const dataset = await ctx.bulkDataset();
   const instances = dataset.studies.reduce((sum, files) => sum + files.length, 0);
   const studyIds = await uploadBulkStudies(ctx, dataset);
   const ms: number[] = [];
   const submitMs: number[] = [];
+  const tailSeconds: number[] = [];
   const usage: WindowUsage[] = [];
   try {
     for (let rep = 1; rep <= ctx.options.bulkReps; rep++) {
@@ -336,7 +356,10 @@ async function bulkScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
       submitMs.push(elapsedMs(start));
       const job = await waitForJob(ctx.stack.http, ID, BULK_POLL_MS, (progress) => (window.progress = progress));
       ms.push(elapsedMs(start));
-      usage.push(ctx.monitor.end(window));
+      const used = ctx.monitor.end(window);
+      usage.push(used);
+      const at99 = used.rssTimeline?.find((sample) => (sample.progress ?? 0) >= 99);
+      if (at99) tailSeconds.push(used.wallSeconds - at99.seconds);
       const { InstancesCount, FailedInstancesCount, Resources = [] } = job.Content;
       if (InstancesCount !== instances || FailedInstancesCount !== 0) {
         throw new Error(`Bulk job: ${InstancesCount} instances (${instances} expected), ${FailedInstancesCount} failed`);
@@ -355,6 +378,7 @@ async function bulkScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
     metrics: {
       ...throughput(instances, dataset.bytes, ms),
       submitMs: spread(submitMs),
+      ...(tailSeconds.length > 0 ? { tailAfter99PercentSeconds: spread(tailSeconds) } : {}),
       peakRssApiMb: peak((name) => name === 'api'),
       peakRssWorkerMb: peak((name) => name.startsWith('worker-')),
     },

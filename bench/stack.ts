@@ -172,6 +172,14 @@ export class BenchStack {
     return [this.api, ...this.workers];
   }
 
+  /** The processes of the stack that ended on their own, with the end of what they wrote. */
+  deadProcesses(): string[] {
+    const services = [this.api, ...this.workers, ...(this.s3rver ? [this.s3rver] : [])];
+    return services
+      .filter((service) => service.exitStatus() !== undefined)
+      .map((service) => `${service.name} ended (${service.exitStatus()}); its last output:\n${service.output().slice(-3000)}`);
+  }
+
   async startProfiling(): Promise<void> {
     await Promise.all(
       this.profiled().map(async (service) => {
