@@ -63,7 +63,7 @@ export const ENTRY_POINTS: Readonly<Record<string, (bytes: Uint8Array) => unknow
   },
 };
 
-export function classify(error: unknown): Verdict {
+function classify(error: unknown): Verdict {
   if (error instanceof OrthancError) {
     const details = error.details ?? error.message;
     return error.httpStatus < 500 ? { kind: 'rejected', status: error.httpStatus, details } : { kind: 'fault', status: error.httpStatus, details };

@@ -1,5 +1,4 @@
-// Hostile inputs for the engine's tests and the API's bad-input e2e tests (not part of @deidflow/dicom).
-export { classify, ENTRY_POINTS, exerciseEngine, type EntryPointResult, type Verdict } from './engine-harness';
+// Hostile inputs for the API's bad-input e2e tests (not part of @deidflow/dicom; the unit specs import the modules).
 export { mutate, type Mutant } from './mutator';
-export { deeplyNestedSequence, elementLengthOf, part10File, randomInput, truncationOffsets, type LengthPlace } from './pathological';
+export { deeplyNestedSequence, elementLengthOf, randomInput, truncationOffsets, type LengthPlace } from './pathological';
 export { locateSites, type Site } from './structure';

@@ -49,7 +49,7 @@ function identifiersAfter(): Uint8Array[] {
 }
 
 /** Preamble, "DICM" and a File Meta Information, then the given dataset bytes. */
-export function part10File(dataset: readonly Uint8Array[], transferSyntaxUid: string = TRANSFER_SYNTAX.ExplicitVRLittleEndian): Uint8Array {
+function part10File(dataset: readonly Uint8Array[], transferSyntaxUid: string = TRANSFER_SYNTAX.ExplicitVRLittleEndian): Uint8Array {
   const meta = buildMeta({
     sopClassUid: SOP_CLASS,
     sopInstanceUid: SOP_INSTANCE,
