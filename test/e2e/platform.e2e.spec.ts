@@ -155,3 +155,20 @@ describe.each<StorageKind>(['fs', 's3'])('platform with the %s storage driver', 
     expect(system.body).toMatchObject({ Version: expect.any(String), ApiVersion: expect.any(Number), Name: 'DeidFlow' });
   });
 });
+
+describe('ZIP uploads', () => {
+  it('refuses an archive whose content exceeds the body limit (a ZIP bomb) with 413', async () => {
+    const { zipSync } = await import('fflate');
+    const api = await startApi(await testConfig('fs', { EMBEDDED_WORKER: 'false', HTTP_BODY_LIMIT: String(1024 * 1024) }));
+    try {
+      // 8 MiB of zeros compress to a few kB: small on the wire, large once inflated.
+      const bomb = Buffer.from(zipSync({ 'a.dcm': new Uint8Array(8 * 1024 * 1024) }, { level: 9 }));
+      expect(bomb.length).toBeLessThan(100_000);
+      const answer = await http(api.baseUrl, 'POST', '/instances', bomb);
+      expect(answer.status).toBe(413);
+      expect(answer.body.Details).toMatch(/ZIP archive holds more than/);
+    } finally {
+      await api.close();
+    }
+  });
+});

@@ -1,4 +1,4 @@
-import { Controller, Get, Inject } from '@nestjs/common';
+import { Controller, Get, Inject, Logger } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { InjectQueue } from '@nestjs/bullmq';
@@ -11,6 +11,8 @@ import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
 @ApiTags('System')
 @Controller('health')
 export class HealthController {
+  private readonly logger = new Logger(HealthController.name);
+
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicator: HealthIndicatorService,
@@ -35,7 +37,9 @@ export class HealthController {
       await action();
       return indicator.up();
     } catch (err) {
-      return indicator.down({ message: (err as Error).message });
+      // The reason goes to the log only: it may name hosts, ports or paths.
+      this.logger.warn({ service: name, err: (err as Error).message }, 'health check failed');
+      return indicator.down({ message: 'unreachable' });
     }
   }
 }

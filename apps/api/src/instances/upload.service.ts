@@ -1,6 +1,7 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { unzipSync } from 'fflate';
-import { OrthancError } from '@deidflow/common';
+import { OrthancError, OrthancErrorCode } from '@deidflow/common';
+import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { InstanceStoreService } from '@deidflow/core';
 
 export interface UploadAnswer {
@@ -24,7 +25,10 @@ const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
 /** POST /instances: one DICOM file, or a ZIP archive of them (one answer per file). */
 @Injectable()
 export class UploadService {
-  constructor(private readonly store: InstanceStoreService) {}
+  constructor(
+    private readonly store: InstanceStoreService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
 
   async upload(body: Buffer): Promise<UploadAnswer | (UploadAnswer | UploadFailure)[]> {
     if (isZip(body)) return this.uploadZip(body);
@@ -47,10 +51,21 @@ export class UploadService {
 
   private async uploadZip(body: Buffer): Promise<(UploadAnswer | UploadFailure)[]> {
     let entries: Record<string, Uint8Array>;
+    // A ZIP bomb must not fill memory: the content may not exceed the body limit, decompressed.
+    // (fflate inflates each entry into a buffer of its declared size, so declared sizes bound it.)
+    const limit = this.config.HTTP_BODY_LIMIT;
+    let total = 0;
     try {
-      // Directories come out as empty entries; skip them with the filter.
-      entries = unzipSync(body, { filter: (file) => !file.name.endsWith('/') });
+      entries = unzipSync(body, {
+        filter: (file) => {
+          if (file.name.endsWith('/')) return false; // directories
+          total += file.originalSize;
+          if (total > limit) throw new OrthancError(OrthancErrorCode.RequestEntityTooLarge, `The ZIP archive holds more than ${limit} bytes`);
+          return true;
+        },
+      });
     } catch (err) {
+      if (err instanceof OrthancError) throw err;
       throw OrthancError.badFileFormat(`Cannot read the ZIP archive: ${(err as Error).message}`);
     }
     const answers: (UploadAnswer | UploadFailure)[] = [];

@@ -51,7 +51,7 @@ export class ResourcesController {
   @Get(':id/metadata/:name')
   async metadataValue(@Level() level: ResourceLevel, @Param('id') id: string, @Param('name') name: string) {
     const metadata = await this.browse.metadataOf(level, id);
-    if (!(name in metadata)) throw new OrthancError(OrthancErrorCode.InexistentItem, `No metadata "${name}"`);
+    if (!Object.hasOwn(metadata, name)) throw new OrthancError(OrthancErrorCode.InexistentItem, `No metadata "${name}"`);
     return metadata[name];
   }
 

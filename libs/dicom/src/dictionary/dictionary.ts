@@ -2,6 +2,10 @@ import * as dcmjs from 'dcmjs';
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { formatTag, makeTag, Tag } from './tag';
 
+// dcmjs logs oddities of what it reads or writes to the console, sometimes with element values:
+// never in DeidFlow's logs. (This module is loaded by everything that uses dcmjs.)
+dcmjs.log.setLevel('silent');
+
 export interface DictionaryEntry {
   readonly tag: Tag;
   readonly keyword: string;

@@ -1,4 +1,3 @@
-export * from './dcmjs-read';
 export * from './main-dicom-tags';
 export * from './normalize-part10';
 export * from './parse-instance';

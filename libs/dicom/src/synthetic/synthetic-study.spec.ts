@@ -1,7 +1,7 @@
 import * as dcmjs from 'dcmjs';
 import { OrthancError } from '@deidflow/common';
 import { parseInstance } from '../parse/parse-instance';
-import { toArrayBuffer } from '../parse/dcmjs-read';
+import { toArrayBuffer } from '../testing/dcmjs-read';
 import { SeededRandom } from './random';
 import { generateSyntheticInstances, generateSyntheticStudy, SYNTHETIC_PRIVATE_CREATORS, syntheticLayout } from './synthetic-study';
 

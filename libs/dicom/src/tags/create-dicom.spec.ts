@@ -1,5 +1,5 @@
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
-import { readDicomFile } from '../parse/dcmjs-read';
+import { readDicomFile } from '../testing/dcmjs-read';
 import { createDicom } from './create-dicom';
 import { datasetToOrthancJson } from './dataset-to-json';
 import { readContent } from './read-content';
