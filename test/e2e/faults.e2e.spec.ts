@@ -1,0 +1,277 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateSyntheticStudy } from '../../libs/dicom/src/synthetic';
+import { startS3Server } from '../setup/s3-server';
+import { JobAnswer } from '../support/faults/api-client';
+import { killAllChildServices, sleep } from '../support/faults/child-service';
+import { withCleanup } from '../support/faults/cleanup';
+import { recordFigures, writeFiguresIfAsked } from '../support/faults/figures';
+import { auditJob } from '../support/faults/job-audit';
+import { jobRowCounts, taggedDatabaseUrl, terminateConnections } from '../support/faults/postgres';
+import { queueEventCounts } from '../support/faults/queue-events';
+import { startRedisServer } from '../support/faults/redis-server';
+import { startStack, Stack } from '../support/faults/stack';
+import { ensureWorkerBuild, killAllWorkers } from '../support/worker-process';
+
+/**
+ * Faults injected into the real stack while a job runs: the API (in this process, or a child
+ * process where it is restarted), separate worker processes from dist/, Postgres, Redis and an
+ * object store. Every scenario starts its own processes and services, injects its fault once the
+ * job is under way, then compares the job's sources with its outputs through the REST API:
+ * nothing lost, nothing duplicated. A worker SIGKILLed mid-job is covered by jobs.e2e.spec.ts.
+ * FAULTS_REPORT=<file> writes the figures of the run (see RELIABILITY.md).
+ */
+
+// Tiny images: the cost is in the pipeline (queue, database, storage round trips), not in the pixels.
+const SMALL = { imageSize: 32 } as const;
+const INSTANCES = 200;
+const FAULT_AT_PROGRESS = 10;
+const DELETE_AT_PROGRESS = 5;
+const PROGRESS_TIMEOUT_MS = 30_000;
+const JOB_TIMEOUT_MS = 60_000;
+// Job recovery looks for lost work every 30 s (JobRecoveryService): the wait may include one full period.
+const RECOVERY_TIMEOUT_MS = 80_000;
+// An orchestrator's restart: SIGTERM, then SIGKILL after a grace period (docker: 10 s; shorter here).
+const API_GRACE_MS = 2000;
+
+interface Submitted {
+  jobId: string;
+  sources: string[];
+  instancesBefore: number;
+  startedAt: number;
+}
+
+async function upload(stack: Stack, seed: number, instances: number, series: number) {
+  const upload = await stack.client.upload(generateSyntheticStudy({ ...SMALL, instances, series, seed }));
+  return { ...upload, instancesBefore: (await stack.client.get<string[]>('/instances')).length };
+}
+
+async function submitStudyJob(stack: Stack, seed: number, instances = INSTANCES, series = 2): Promise<Submitted> {
+  const { ids, study, instancesBefore } = await upload(stack, seed, instances, series);
+  const startedAt = Date.now();
+  const jobId = await stack.client.submitAsync(`/studies/${study}/anonymize`);
+  return { jobId, sources: ids, instancesBefore, startedAt };
+}
+
+/** Attempts that failed and went back to the queue with backoff, and holds that expired. */
+async function retries(stack: Stack): Promise<string> {
+  const { delayed = 0, stalled = 0 } = await queueEventCounts(stack.config.REDIS_URL, stack.queuePrefix);
+  return `${delayed} attempts retried with backoff, ${stalled} stalled`;
+}
+
+function secondsSince(start: number): number {
+  return Math.round((Date.now() - start) / 100) / 10;
+}
+
+/** Success, one output per source (none lost, none duplicated), and the index grew by the number of sources. */
+async function expectEveryInstanceOnce(stack: Stack, submitted: Submitted, figures: { scenario: string; faultsInjected: string; notes?: string }) {
+  const audit = await auditJob(stack.client, submitted.jobId, submitted.sources);
+  expect(audit.job).toMatchObject({ State: 'Success', Content: { InstancesCount: submitted.sources.length, FailedInstancesCount: 0 } });
+  expect(audit.missing).toEqual([]);
+  expect(audit.duplicated).toBe(0);
+  expect(audit.outputs).toBe(submitted.sources.length);
+  expect((await stack.client.get<string[]>('/instances')).length).toBe(submitted.instancesBefore + submitted.sources.length);
+  recordFigures({
+    ...figures,
+    instances: submitted.sources.length,
+    lost: audit.missing.length,
+    duplicated: audit.duplicated,
+    failedInstances: audit.job.Content.FailedInstancesCount,
+    seconds: secondsSince(submitted.startedAt),
+  });
+}
+
+describe('fault injection against real services', () => {
+  beforeAll(() => ensureWorkerBuild(), 300_000);
+
+  afterAll(async () => {
+    await killAllWorkers();
+    await killAllChildServices();
+    writeFiguresIfAsked();
+  }, 30_000);
+
+  describe('Redis restarted during a job (a project-owned redis-server, never the shared one)', () => {
+    it('with AOF, as docker-compose runs it: the job resumes, nothing lost', () =>
+      withCleanup(async (defer) => {
+        let redis = await startRedisServer({ appendOnly: true });
+        defer(() => redis.dispose());
+        const stack = await startStack({ name: 'redis-aof', redisUrl: redis.url, workers: 2, concurrency: 2 });
+        defer(() => stack.stop());
+
+        const submitted = await submitStudyJob(stack, 21);
+        const atFault = await stack.client.waitForProgress(submitted.jobId, FAULT_AT_PROGRESS, PROGRESS_TIMEOUT_MS);
+        await redis.kill();
+        await sleep(1000);
+        redis = await startRedisServer({ appendOnly: true, port: redis.port, directory: redis.directory });
+        await stack.client.waitForEnd(submitted.jobId, JOB_TIMEOUT_MS, () => stack.diagnostics());
+        await expectEveryInstanceOnce(stack, submitted, {
+          scenario: 'Redis SIGKILLed and restarted with its AOF',
+          faultsInjected: '1 Redis crash, down 1 s',
+          notes: `${atFault.Progress}% done at the fault; ${await retries(stack)}`,
+        });
+      }), 120_000);
+
+    it('without its data: job recovery enqueues the PENDING work again from Postgres', () =>
+      withCleanup(async (defer) => {
+        let redis = await startRedisServer({ appendOnly: false });
+        defer(() => redis.dispose());
+        const stack = await startStack({ name: 'redis-empty', redisUrl: redis.url, workers: 2, concurrency: 2 });
+        defer(() => stack.stop());
+
+        const submitted = await submitStudyJob(stack, 22);
+        const atFault = await stack.client.waitForProgress(submitted.jobId, FAULT_AT_PROGRESS, PROGRESS_TIMEOUT_MS);
+        await redis.dispose(); // killed, and its directory gone: a new machine
+        await sleep(1000);
+        redis = await startRedisServer({ appendOnly: false, port: redis.port });
+        const restartedAt = Date.now();
+        await stack.client.waitForEnd(submitted.jobId, RECOVERY_TIMEOUT_MS, () => stack.diagnostics());
+        await expectEveryInstanceOnce(stack, submitted, {
+          scenario: 'Redis restarted empty (no AOF, new directory)',
+          faultsInjected: '1 loss of every Redis key, down 1 s',
+          notes:
+            `${atFault.Progress}% done at the fault; job ended ${secondsSince(restartedAt)} s after the restart ` +
+            `(recovery period: 30 s); after the restart: ${await retries(stack)}`,
+        });
+      }), 150_000);
+  });
+
+  it('object store unavailable for 5 s (s3 driver): retries with backoff, the job completes', () =>
+    withCleanup(async (defer) => {
+      // A directory of our own: the restarted server finds the objects again.
+      const directory = await mkdtemp(join(tmpdir(), 'deidflow-faults-s3-'));
+      defer(() => rm(directory, { recursive: true, force: true }));
+      const bucket = process.env.S3_TEST_BUCKET!;
+      let s3 = await startS3Server({ directory, buckets: [bucket] });
+      defer(() => s3.stop());
+      const stack = await startStack({ name: 's3', s3Endpoint: s3.endpoint, workers: 2, concurrency: 2 });
+      defer(() => stack.stop());
+
+      const submitted = await submitStudyJob(stack, 23);
+      const atFault = await stack.client.waitForProgress(submitted.jobId, FAULT_AT_PROGRESS, PROGRESS_TIMEOUT_MS);
+      await s3.stop();
+      await sleep(5000);
+      s3 = await startS3Server({ port: s3.port, directory, buckets: [bucket] });
+      await stack.client.waitForEnd(submitted.jobId, JOB_TIMEOUT_MS, () => stack.diagnostics());
+      const { delayed = 0 } = await queueEventCounts(stack.config.REDIS_URL, stack.queuePrefix);
+      expect(delayed).toBeGreaterThan(0); // the outage was felt, and retried
+      await expectEveryInstanceOnce(stack, submitted, {
+        scenario: 'Object store (s3rver) stopped for 5 s',
+        faultsInjected: '1 outage of 5 s (open connections cut)',
+        notes: `${atFault.Progress}% done at the fault; ${await retries(stack)}`,
+      });
+    }), 120_000);
+
+  it('Postgres connections terminated during a job: retried, completes, no duplicate row', () =>
+    withCleanup(async (defer) => {
+      // Only the connections of this scenario's API and workers, found by their application_name.
+      const applicationName = `deidflow-faults-${process.pid}`;
+      const databaseUrl = taggedDatabaseUrl(process.env.DATABASE_URL!, applicationName);
+      const stack = await startStack({ name: 'postgres', databaseUrl, workers: 2, concurrency: 2 });
+      defer(() => stack.stop());
+
+      const submitted = await submitStudyJob(stack, 24);
+      const atFault = await stack.client.waitForProgress(submitted.jobId, FAULT_AT_PROGRESS, PROGRESS_TIMEOUT_MS);
+      let terminated = 0;
+      for (let round = 0; round < 3; round += 1) {
+        const now = await terminateConnections(process.env.DATABASE_URL!, applicationName);
+        if (round === 0) expect(now).toBeGreaterThan(0);
+        terminated += now;
+        await sleep(300);
+      }
+      await stack.client.waitForEnd(submitted.jobId, JOB_TIMEOUT_MS, () => stack.diagnostics());
+      await expectEveryInstanceOnce(stack, submitted, {
+        scenario: 'Postgres connections terminated (pg_terminate_backend), 3 rounds 300 ms apart',
+        faultsInjected: `${terminated} connections terminated`,
+        notes:
+          `${atFault.Progress}% done at the first round; ${stack.client.failedPolls} polls of GET /jobs/{id} failed ` +
+          `meanwhile; ${await retries(stack)}`,
+      });
+      // Straight from Postgres: one row of each kind per source, none twice.
+      expect(await jobRowCounts(process.env.DATABASE_URL!, submitted.jobId)).toEqual({
+        jobInstances: INSTANCES,
+        lineage: INSTANCES,
+        lineageOutputs: INSTANCES,
+        lineageSources: INSTANCES,
+        outputInstanceRows: INSTANCES,
+        instanceMetadataRows: INSTANCES,
+      });
+    }), 120_000);
+
+  it('API restarted while a synchronous call waits: the job goes on, its result is at /jobs/{id}', () =>
+    withCleanup(async (defer) => {
+      const stack = await startStack({ name: 'api-restart', apiProcess: true, workers: 1, concurrency: 1 });
+      defer(() => stack.stop());
+      const instances = 2 * INSTANCES; // one slow worker: the job outlasts the restart
+      const { ids, study, instancesBefore } = await upload(stack, 25, instances, 2);
+
+      const startedAt = Date.now();
+      // The synchronous call (Orthanc's default): its connection drops with the API, as expected.
+      const waiting = stack.client.post(`/studies/${study}/anonymize`, {}).then(
+        (answer) => `answered ${answer.status}`,
+        (err: Error) => `connection dropped (${(err.cause as { code?: string } | undefined)?.code ?? err.message})`,
+      );
+      let atRestart: JobAnswer | undefined;
+      while (!atRestart) {
+        atRestart = (await stack.client.get<JobAnswer[]>('/jobs?expand')).find((j) => j.Progress >= FAULT_AT_PROGRESS);
+        if (!atRestart) await sleep(20);
+      }
+      expect(atRestart.State).toBe('Running');
+      const ended = await stack.restartApi(API_GRACE_MS);
+      const callOutcome = await waiting;
+      const afterRestart = await stack.client.get<JobAnswer>(`/jobs/${atRestart.ID}`);
+      // The worker went on while the API was away.
+      expect(afterRestart.Progress).toBeGreaterThan(atRestart.Progress);
+      await stack.client.waitForEnd(atRestart.ID, JOB_TIMEOUT_MS, () => stack.diagnostics());
+      await expectEveryInstanceOnce(
+        stack,
+        { jobId: atRestart.ID, sources: ids, instancesBefore, startedAt },
+        {
+          scenario: 'API restarted while a synchronous call waited',
+          faultsInjected: `1 API restart (SIGTERM, ended by ${ended} after a ${API_GRACE_MS / 1000} s grace)`,
+          notes:
+            `job at ${atRestart.Progress}% at the restart, ${afterRestart.Progress}% (${afterRestart.State}) once the API was back; ` +
+            `the waiting call: ${callOutcome}; ${await retries(stack)}`,
+        },
+      );
+    }), 120_000);
+
+  it('a resource deleted while a job reads it: those instances fail, named in ErrorDetails', () =>
+    withCleanup(async (defer) => {
+      const stack = await startStack({ name: 'delete', workers: 1, concurrency: 1 });
+      defer(() => stack.stop());
+      const instances = 80;
+      const submitted = await submitStudyJob(stack, 26, instances, 4);
+      await stack.client.waitForProgress(submitted.jobId, DELETE_AT_PROGRESS, PROGRESS_TIMEOUT_MS);
+      // The series of the source processed last (in the order of their IDs): that one at least fails.
+      const last = [...submitted.sources].sort().at(-1)!;
+      const series = (await stack.client.get<{ ID: string }>(`/instances/${last}/series`)).ID;
+      const deleted = (await stack.client.get<{ ID: string }[]>(`/series/${series}/instances`)).map((i) => i.ID);
+      expect((await stack.client.delete(`/series/${series}`)).status).toBe(200);
+
+      await stack.client.waitForEnd(submitted.jobId, JOB_TIMEOUT_MS, () => stack.diagnostics());
+      const audit = await auditJob(stack.client, submitted.jobId, submitted.sources);
+      const failed = audit.missing;
+      expect(audit.job).toMatchObject({ State: 'Failure', Content: { InstancesCount: instances, FailedInstancesCount: failed.length } });
+      expect(failed).toContain(last);
+      // Only deleted sources failed, each named with the reason; every other source has one output.
+      expect(failed.filter((id) => !deleted.includes(id))).toEqual([]);
+      expect(audit.job.ErrorDetails).toMatch(new RegExp(`^${failed.length} of ${instances} instances failed: `));
+      const unreported = failed.filter((id) => !audit.job.ErrorDetails.includes(`${id} (Source instance ${id} was deleted while the job ran)`));
+      expect(unreported).toEqual([]);
+      expect(audit.duplicated).toBe(0);
+      expect(audit.outputs).toBe(instances - failed.length);
+      // A deleted source is a permanent failure: reported at once, never retried.
+      expect((await queueEventCounts(stack.config.REDIS_URL, stack.queuePrefix)).delayed ?? 0).toBe(0);
+      recordFigures({
+        scenario: 'A series deleted while the job read it',
+        instances,
+        faultsInjected: `1 series of ${deleted.length} instances deleted at ${DELETE_AT_PROGRESS}%`,
+        lost: unreported.length,
+        duplicated: audit.duplicated,
+        failedInstances: failed.length,
+        seconds: secondsSince(submitted.startedAt),
+        notes: `${failed.length} not yet read: failed and named; ${deleted.length - failed.length} read before the deletion: processed`,
+      });
+    }), 120_000);
+});
