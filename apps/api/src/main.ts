@@ -1,3 +1,4 @@
+import '@deidflow/core/threadpool';
 import 'reflect-metadata';
 import { loadConfig } from '@deidflow/config';
 import { createApiApp } from './bootstrap';

@@ -1,3 +1,4 @@
+import '@deidflow/core/threadpool';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { loadConfig } from '@deidflow/config';

@@ -36,7 +36,7 @@ export class InstanceStoreService {
     if (await this.resources.instanceExists(id)) return { parsed, status: 'AlreadyStored' };
     const objectKey = objectKeyForInstance(id);
     await this.storage.put(objectKey, bytes);
-    const object = { objectKey, fileSize: bytes.length, md5: createHash('md5').update(bytes).digest('hex') };
+    const object = { objectKey, fileSize: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
     const status = await this.withRetryOnRace(() => this.resources.storeInstance(parsed, object));
     return { parsed, status };
   }

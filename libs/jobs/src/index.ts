@@ -4,3 +4,4 @@ export * from './job-events.service';
 export * from './job-format';
 export * from './job-submission.service';
 export * from './jobs.module';
+export * from './patient-names.service';

@@ -13,6 +13,7 @@ import {
 } from '@deidflow/queue';
 
 const ADD_BULK_CHUNK = 500;
+const MAX_ADD_BULK_IN_FLIGHT = 4;
 
 /**
  * Turns the PENDING rows of a job into BullMQ jobs. Postgres is the source of truth; BullMQ jobs are
@@ -36,8 +37,10 @@ export class JobEnqueuer {
     if (!job) return 0;
     const priority = toBullPriority(job.priority);
     let added = 0;
+    // A few addBulk calls in flight at once: Redis round trips overlap with reading the next batch.
+    const inFlight = new Set<Promise<unknown>>();
     for await (const batch of this.jobs.pendingInstances(jobId, ADD_BULK_CHUNK)) {
-      await this.queue.addBulk(
+      const adding = this.queue.addBulk(
         batch.map((sourceInstanceId) => ({
           name: JobName.ProcessInstance,
           data: { jobId, sourceInstanceId, generation: job.generation },
@@ -49,8 +52,12 @@ export class JobEnqueuer {
           },
         })),
       );
+      inFlight.add(adding);
+      void adding.then(() => inFlight.delete(adding), () => inFlight.delete(adding));
+      if (inFlight.size >= MAX_ADD_BULK_IN_FLIGHT) await Promise.race(inFlight);
       added += batch.length;
     }
+    await Promise.all(inFlight);
     return added;
   }
 

@@ -4,6 +4,7 @@ import { OrthancError, ResourceLevel, isOrthancId } from '@deidflow/common';
 import { JobRepository, JobRow, Prisma, ResourceRepository } from '@deidflow/database';
 import { ModificationRequest, needsGeneratedPatientName, Operation, parseModificationRequest } from '@deidflow/dicom';
 import { JobEnqueuer } from './job-enqueuer.service';
+import { PatientNamesService } from './patient-names.service';
 
 export interface Submission {
   operation: Operation;
@@ -18,12 +19,10 @@ export interface SubmittedJob {
   request: ModificationRequest;
 }
 
-const BATCH = 1000;
-
 /**
  * Turns a REST call into a job: validates the whole request first (a bad request creates nothing),
- * records the job and one row per source instance (streamed from the index in batches), then
- * enqueues one BullMQ job per instance. The plan is stored once, in the job row.
+ * records the job and one row per source instance (set-based, inside Postgres), then enqueues one
+ * BullMQ job per instance. The plan is stored once, in the job row.
  */
 @Injectable()
 export class JobSubmissionService {
@@ -33,6 +32,7 @@ export class JobSubmissionService {
     private readonly jobs: JobRepository,
     private readonly resources: ResourceRepository,
     private readonly enqueuer: JobEnqueuer,
+    private readonly patientNames: PatientNamesService,
   ) {}
 
   async submit(submission: Submission): Promise<SubmittedJob> {
@@ -43,9 +43,7 @@ export class JobSubmissionService {
     });
     rejectSelfOverwrite(request);
     const sources = await this.resolveSources(submission, request);
-    const patientName = needsGeneratedPatientName(request)
-      ? `Anonymized${await this.jobs.nextAnonymizationNumber()}`
-      : undefined;
+    const patientName = needsGeneratedPatientName(request) ? await this.patientNames.nextName() : undefined;
 
     const jobId = randomUUID();
     await this.jobs.create({
@@ -61,11 +59,7 @@ export class JobSubmissionService {
       userData: request.userData as Prisma.InputJsonValue | undefined,
       patientName,
     });
-    for (const source of sources) {
-      for await (const batch of this.resources.iterateInstances(source.level, source.id, BATCH)) {
-        await this.jobs.addInstances(jobId, batch.map((i) => i.id));
-      }
-    }
+    for (const source of sources) await this.jobs.addInstancesOf(jobId, source.level, source.id);
     const counters = await this.jobs.markReady(jobId);
     await this.enqueuer.enqueuePending(jobId);
     if (counters.instancesCount === 0) await this.enqueuer.enqueueFinalize(jobId, counters.generation, request.priority);

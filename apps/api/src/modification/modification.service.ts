@@ -4,7 +4,7 @@ import { OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common'
 import { InstanceStoreService } from '@deidflow/core';
 import { JobRepository, JobState } from '@deidflow/database';
 import { DicomModification, needsGeneratedPatientName, Operation, parseModificationRequest } from '@deidflow/dicom';
-import { JobControlService, JobEventsService, JobSubmissionService, jobContent } from '@deidflow/jobs';
+import { JobControlService, JobEventsService, JobSubmissionService, jobContent, PatientNamesService } from '@deidflow/jobs';
 import { assertId } from '../resources/browse.service';
 
 /**
@@ -20,13 +20,14 @@ export class ModificationService {
     private readonly submissions: JobSubmissionService,
     private readonly control: JobControlService,
     private readonly events: JobEventsService,
+    private readonly patientNames: PatientNamesService,
   ) {}
 
   async instanceFile(operation: Operation, id: string, body: unknown): Promise<Uint8Array> {
     assertId(id);
     const request = parseModificationRequest(body, { operation, level: 'Instance', scope: 'download' });
     const instance = await this.store.findInstanceOrThrow(id);
-    const patientName = needsGeneratedPatientName(request) ? `Anonymized${await this.jobs.nextAnonymizationNumber()}` : undefined;
+    const patientName = needsGeneratedPatientName(request) ? await this.patientNames.nextName() : undefined;
     // A fresh secret per call: like Orthanc, every call gives new UIDs.
     const modification = DicomModification.fromRequest(request, { secret: randomBytes(32).toString('hex'), patientName });
     return modification.apply(await this.store.readFile(instance));

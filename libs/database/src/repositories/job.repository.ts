@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { PrismaService } from '../prisma.service';
+import type { ResourceLevel } from '@deidflow/common';
 import { Job, JobInstanceState, JobState, Prisma } from '../generated/client';
+import { instanceJoin, levelColumn } from './instance-scope';
 
 export type JobRow = Job;
 export { JobState };
@@ -48,17 +50,22 @@ export class JobRepository {
     await this.prisma.job.create({ data: { ...job, state: JobState.Pending } });
   }
 
-  /** Adds source instances to a job (idempotent), returning how many were new. */
-  async addInstances(jobId: string, sourceInstanceIds: string[]): Promise<number> {
-    if (sourceInstanceIds.length === 0) return 0;
-    return this.prisma.$transaction(async (tx) => {
-      const { count } = await tx.jobInstance.createMany({
-        data: sourceInstanceIds.map((sourceInstanceId) => ({ jobId, sourceInstanceId })),
-        skipDuplicates: true,
-      });
-      await tx.job.update({ where: { id: jobId }, data: { instancesCount: { increment: count } } });
-      return count;
-    });
+  /**
+   * Adds every instance below a resource to a job, in one statement: the list never goes through
+   * Node, whatever its size. Idempotent (an instance is counted once). Returns how many were new.
+   */
+  async addInstancesOf(jobId: string, level: ResourceLevel, resourceId: string): Promise<number> {
+    const [row] = await this.prisma.$queryRaw<{ added: number }[]>(Prisma.sql`
+      WITH added AS (
+        INSERT INTO job_instances (job_id, source_instance_id)
+        SELECT ${jobId}::uuid, i.id FROM instances i ${instanceJoin(level)} WHERE ${levelColumn(level)} = ${resourceId}
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+      )
+      UPDATE jobs SET instances_count = instances_count + (SELECT count(*) FROM added)
+      WHERE id = ${jobId}::uuid
+      RETURNING (SELECT count(*) FROM added)::int AS added`);
+    return row?.added ?? 0;
   }
 
   /** Every JobInstance row exists: workers may now finish the job. Returns the counters at that point. */
@@ -295,11 +302,14 @@ export class JobRepository {
     return count > 0;
   }
 
-  /** Orthanc's GlobalProperty_AnonymizationSequence: the N of "AnonymizedN", shared by every process. */
-  async nextAnonymizationNumber(): Promise<number> {
+  /**
+   * Orthanc's GlobalProperty_AnonymizationSequence, the N of "AnonymizedN", shared by every process:
+   * reserves `count` numbers at once and returns the last one (the block is `last - count + 1 .. last`).
+   */
+  async reserveAnonymizationNumbers(count: number): Promise<number> {
     const [row] = await this.prisma.$queryRaw<{ value: bigint }[]>`
-      INSERT INTO global_properties (name, value) VALUES ('AnonymizationSequence', 1)
-      ON CONFLICT (name) DO UPDATE SET value = global_properties.value + 1
+      INSERT INTO global_properties (name, value) VALUES ('AnonymizationSequence', ${count}::bigint)
+      ON CONFLICT (name) DO UPDATE SET value = global_properties.value + ${count}::bigint
       RETURNING value`;
     return Number(row.value);
   }

@@ -3,13 +3,14 @@ import type { ResourceLevel } from '@deidflow/common';
 import type { ParsedInstance } from '@deidflow/dicom';
 import { PrismaService } from '../prisma.service';
 import { Prisma } from '../generated/client';
+import { instanceJoin, levelColumn } from './instance-scope';
 
 export type StoreStatus = 'Success' | 'AlreadyStored';
 
 export interface StoredObject {
   objectKey: string;
   fileSize: number;
-  md5: string;
+  sha256: string;
 }
 
 /** A resource of any level as the browse answers need it. */
@@ -31,7 +32,7 @@ export interface InstanceRow {
   indexInSeries: number | null;
   objectKey: string;
   fileSize: bigint;
-  md5: string;
+  sha256: string | null;
   receivedAt: Date;
 }
 
@@ -78,10 +79,10 @@ export class ResourceRepository {
         VALUES (${ids.series}, ${ids.study}, ${uid.seriesInstanceUid}, ${JSON.stringify(tags.series)}::jsonb) ON CONFLICT (id) DO NOTHING
       ), i AS (
         INSERT INTO instances (id, series_id, sop_instance_uid, sop_class_uid, transfer_syntax_uid, main_dicom_tags,
-                               index_in_series, object_key, file_size, md5)
+                               index_in_series, object_key, file_size, sha256)
         VALUES (${ids.instance}, ${ids.series}, ${uid.sopInstanceUid}, ${parsed.sopClassUid}, ${parsed.transferSyntaxUid},
                 ${JSON.stringify(tags.instance)}::jsonb, ${parsed.indexInSeries ?? null}::int, ${object.objectKey},
-                ${object.fileSize}::bigint, ${object.md5})
+                ${object.fileSize}::bigint, ${object.sha256})
         ON CONFLICT (id) DO NOTHING RETURNING id
       ), u1 AS (
         UPDATE series SET last_update = now() WHERE id = ${ids.series} AND EXISTS (SELECT 1 FROM i)
@@ -283,31 +284,6 @@ export class ResourceRepository {
 
 function tags(value: unknown): Record<string, string> {
   return (value ?? {}) as Record<string, string>;
-}
-
-function instanceJoin(level: ResourceLevel): Prisma.Sql {
-  switch (level) {
-    case 'Instance':
-    case 'Series':
-      return Prisma.empty;
-    case 'Study':
-      return Prisma.sql`JOIN series s ON s.id = i.series_id`;
-    case 'Patient':
-      return Prisma.sql`JOIN series s ON s.id = i.series_id JOIN studies st ON st.id = s.study_id`;
-  }
-}
-
-function levelColumn(level: ResourceLevel): Prisma.Sql {
-  switch (level) {
-    case 'Instance':
-      return Prisma.sql`i.id`;
-    case 'Series':
-      return Prisma.sql`i.series_id`;
-    case 'Study':
-      return Prisma.sql`s.study_id`;
-    case 'Patient':
-      return Prisma.sql`st.patient_id`;
-  }
 }
 
 type Tx = Prisma.TransactionClient;
