@@ -30,6 +30,8 @@ export interface BenchOptions {
   /** Where the generated bulk studies are cached between runs (the 10k set is 5 GB). */
   dataDir: string;
   resultsDir: string;
+  /** Print the tables of a saved JSON report instead of running. */
+  render?: string;
 }
 
 export const USAGE = `Usage: npm run bench -- [options]
@@ -49,7 +51,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --redis-url URL         Redis (default redis://127.0.0.1:6379); only --queue-prefix keys are touched
   --queue-prefix P        BullMQ prefix used and cleared by the bench (default deidflowbench)
   --data-dir DIR          cache of generated bulk studies (default $TMPDIR/deidflow-bench-data)
-  --results-dir DIR       JSON results and profiles (default bench/results)`;
+  --results-dir DIR       JSON results and profiles (default bench/results)
+  --render FILE.json      print the tables of a saved run, run nothing`;
 
 const QUICK = { reps: 2, bulkReps: 1, instances: 50, bulkStudies: 4, instanceCalls: 50 };
 const FULL = { reps: 3, bulkReps: 1, instances: 500, bulkStudies: 20, instanceCalls: 200 };
@@ -97,6 +100,7 @@ export function parseOptions(argv: string[], repositoryRoot: string): BenchOptio
       'queue-prefix': { type: 'string' },
       'data-dir': { type: 'string' },
       'results-dir': { type: 'string' },
+      render: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -125,5 +129,6 @@ export function parseOptions(argv: string[], repositoryRoot: string): BenchOptio
     queuePrefix,
     dataDir: resolve(values['data-dir'] ?? join(tmpdir(), 'deidflow-bench-data')),
     resultsDir: resolve(values['results-dir'] ?? join(repositoryRoot, 'bench/results')),
+    ...(values.render ? { render: resolve(values.render) } : {}),
   };
 }

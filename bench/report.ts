@@ -196,6 +196,34 @@ export function cpuTable(report: BenchReport): string {
   return markdownTable(header, rows, header.map((_, i) => i >= 2));
 }
 
+/** Instances processed in one measured window of a scenario (scenario 5 has no such count, 7 measures a whole process). */
+function instancesPerWindow(report: BenchReport, n: ScenarioNumber): number | undefined {
+  if (n === 6) return report.options.bulkStudies * report.options.instances;
+  return [1, 2, 3, 4, 8].includes(n) ? report.options.instances : undefined;
+}
+
+/**
+ * CPU milliseconds per instance: what each instance costs each process, a figure that depends much
+ * less than throughput on what else the machine runs.
+ */
+export function cpuPerInstanceTable(report: BenchReport): string {
+  const groups = ['api', 'workers', 'postgres', 'redis', 's3rver'];
+  const rows: string[][] = [];
+  for (const column of report.columns) {
+    for (const result of column.scenarios) {
+      const perWindow = instancesPerWindow(report, result.scenario);
+      if (perWindow === undefined) continue;
+      const total = sumUsage(result.usage);
+      const instances = perWindow * result.usage.length;
+      const perInstance = (cpu: number) => ((1000 * cpu) / instances).toFixed(2);
+      const ours = groups.reduce((sum, g) => sum + (total.groups[g] ?? 0), 0);
+      rows.push([`${result.scenario}`, column.storage, ...groups.map((g) => (total.groups[g] === undefined ? '-' : perInstance(total.groups[g]))), perInstance(ours)]);
+    }
+  }
+  const header = ['scenario', 'storage', ...groups, 'stack total'];
+  return markdownTable(header, rows, header.map((_, i) => i >= 2));
+}
+
 export function renderReport(report: BenchReport): string {
   const m = report.machine;
   const parts = [
@@ -211,6 +239,10 @@ export function renderReport(report: BenchReport): string {
     'CPU used during the measured windows, as % of one core (wall time x 100%); "other load" is machine CPU this benchmark does not account for:',
     '',
     cpuTable(report),
+    '',
+    'CPU milliseconds per instance (all measured repetitions):',
+    '',
+    cpuPerInstanceTable(report),
   ];
   for (const column of report.columns) {
     for (const result of column.scenarios) {

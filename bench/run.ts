@@ -5,7 +5,7 @@
  * Orthanc's and writes everything as JSON (and the tables as Markdown) to bench/results/.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import { join, resolve } from 'node:path';
 import { killStartedProcesses } from './child-process';
@@ -67,6 +67,10 @@ async function main(): Promise<void> {
   const distRoot = resolve(__dirname, '..');
   const root = resolve(distRoot, '..');
   const options = parseOptions(process.argv.slice(2), root);
+  if (options.render) {
+    console.log(renderReport(JSON.parse(await readFile(options.render, 'utf8')) as BenchReport));
+    return;
+  }
   const startedAt = new Date();
   const runId = startedAt.toISOString().replace(/[:.]/g, '-');
   const loadAverageAtStart = loadavg();
