@@ -27,6 +27,8 @@ export const configSchema = z
      */
     WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
     WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
+    /** How often workers look for unfinished jobs that stopped moving (lost queue entries) and enqueue their work again. */
+    JOB_RECOVERY_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
     /** Run a worker inside the API process (the embedded default of `npm start`). */
     EMBEDDED_WORKER: bool.default(true),
     /** `s3` when S3_ENDPOINT is set, otherwise the embedded filesystem store. */

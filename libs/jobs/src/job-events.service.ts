@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 import Redis from 'ioredis';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { jobEventsChannel, redisOptionsFromUrl } from '@deidflow/queue';
@@ -19,6 +20,8 @@ export class JobEventsService implements OnModuleDestroy {
   private publisher?: Redis;
   private subscriber?: Redis;
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Interrupts every wait: the process is shutting down (its jobs go on without it). */
+  private readonly interrupts = new Set<() => void>();
   private readonly channel: string;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
@@ -58,10 +61,22 @@ export class JobEventsService implements OnModuleDestroy {
       const set = this.waiters.get(jobId) ?? new Set();
       set.add(check);
       this.waiters.set(jobId, set);
+      const interrupt = () => {
+        cleanup();
+        reject(
+          new OrthancError(
+            OrthancErrorCode.InternalError,
+            `DeidFlow is restarting; the job goes on: see GET /jobs/${jobId}`,
+            503,
+          ),
+        );
+      };
+      this.interrupts.add(interrupt);
       const cleanup = () => {
         clearInterval(timer);
         set.delete(check);
         if (set.size === 0) this.waiters.delete(jobId);
+        this.interrupts.delete(interrupt);
       };
       check();
     });
@@ -85,6 +100,8 @@ export class JobEventsService implements OnModuleDestroy {
   }
 
   async onModuleDestroy(): Promise<void> {
+    // Answer the synchronous calls still waiting now: the HTTP server closes only once they are.
+    [...this.interrupts].forEach((interrupt) => interrupt());
     await Promise.all([this.publisher?.quit(), this.subscriber?.quit()].map((p) => p?.catch(() => undefined)));
   }
 }

@@ -53,6 +53,9 @@ export function toBullPriority(orthancPriority: number): number {
   return 1_000_001 - clamped;
 }
 
-/** Retries for transient failures (storage, database); bad data fails at once (UnrecoverableError). */
-export const PROCESS_INSTANCE_ATTEMPTS = 5;
-export const PROCESS_INSTANCE_BACKOFF = { type: 'exponential' as const, delay: 500 };
+/**
+ * Retries for transient failures (storage, database unreachable): 8 attempts, 1 s doubling, so an
+ * outage of about two minutes is ridden out. Bad data fails at once (the handler records it).
+ */
+export const PROCESS_INSTANCE_ATTEMPTS = 8;
+export const PROCESS_INSTANCE_BACKOFF = { type: 'exponential' as const, delay: 1000 };

@@ -12,7 +12,9 @@ import { QueueName } from './queue.contract';
       useFactory: (config: AppConfig) => ({
         connection: { url: config.REDIS_URL, maxRetriesPerRequest: null },
         prefix: config.QUEUE_PREFIX,
-        defaultJobOptions: { removeOnComplete: true, removeOnFail: 1000 },
+        // Outcomes live in Postgres. A failed BullMQ job is removed too, so that recovery can enqueue
+        // the same (deterministic) job ID again if its instance is still to do.
+        defaultJobOptions: { removeOnComplete: true, removeOnFail: true },
       }),
     }),
     BullModule.registerQueue({ name: QueueName.Modification }),

@@ -38,7 +38,7 @@ export interface Stack {
 }
 
 // Short locks: work held by a killed worker (or lost with Redis) goes back to the queue in seconds.
-const FAST_RECOVERY = { WORKER_LOCK_DURATION_MS: '5000', WORKER_STALLED_INTERVAL_MS: '2000' };
+const FAST_RECOVERY = { WORKER_LOCK_DURATION_MS: '5000', WORKER_STALLED_INTERVAL_MS: '2000', JOB_RECOVERY_INTERVAL_MS: '3000' };
 
 export async function startStack(options: StackOptions): Promise<Stack> {
   await resetDatabase();

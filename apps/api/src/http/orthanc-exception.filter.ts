@@ -31,6 +31,8 @@ function replyWithOrthancError(request: FastifyRequest, reply: FastifyReply, exc
     request.log.error({ err: exception, requestId: request.id }, 'request failed');
   }
   const uri = (request.raw.url ?? request.url).split('?')[0];
+  // 503: this process is going away; the client should not keep the connection to it.
+  if (error.httpStatus === 503) reply.header('connection', 'close');
   return reply
     .status(error.httpStatus)
     .header('content-type', 'application/json; charset=utf-8')

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LEVEL_PATH, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
-import { JobRepository, JobRow, JobState, Prisma, ResourceRepository } from '@deidflow/database';
+import { JobRepository, JobState, Prisma, ResourceRepository } from '@deidflow/database';
 import { JobEventsService } from '@deidflow/jobs';
 import type { FinalizeJobPayload } from '@deidflow/queue';
 import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
@@ -30,8 +30,8 @@ export class FinalizeJobHandler {
     if (!job || job.generation !== payload.generation || settled.includes(job.state)) return;
     if (!job.ready || job.processedCount + job.failedCount < job.instancesCount) return;
 
-    const outputs = await this.jobs.outputInstanceIds(job.id);
-    const output = job.level === 'Bulk' ? await this.bulkOutput(outputs.map((o) => o.output)) : await this.singleOutput(job, outputs[0]?.output);
+    const outputs = await this.jobs.outputHierarchy(job.id);
+    const output = job.level === 'Bulk' ? bulkOutput(outputs) : singleOutput(job.level as ResourceLevel, outputs[0]);
     const failed = job.failedCount > 0 && !job.permissive;
     let errorDetails = '';
     if (failed) {
@@ -54,37 +54,34 @@ export class FinalizeJobHandler {
     }
   }
 
-  /** Orthanc's SingleOutput: the new resource at the level of the route, and its patient. */
-  private async singleOutput(job: JobRow, anyOutputInstance: string | undefined): Promise<Record<string, unknown>> {
-    if (!anyOutputInstance) return {};
-    const ancestors = await this.resources.ancestorsOfInstance(anyOutputInstance);
-    if (!ancestors) return {};
-    const level = job.level as ResourceLevel;
-    const id = level === 'Instance' ? anyOutputInstance : ancestors[level.toLowerCase() as 'patient' | 'study' | 'series'];
-    return { ID: id, Path: `/${LEVEL_PATH[level]}/${id}`, PatientID: ancestors.patient, Type: level };
-  }
-
-  /** Orthanc's MultipleOutputs: every new instance, series, study and patient. */
-  private async bulkOutput(outputInstances: string[]): Promise<Record<string, unknown>> {
-    const seen = new Map<string, ResourceLevel>();
-    for (const instance of outputInstances) {
-      const ancestors = await this.resources.ancestorsOfInstance(instance);
-      if (!ancestors) continue;
-      seen.set(ancestors.patient, 'Patient');
-      seen.set(ancestors.study, 'Study');
-      seen.set(ancestors.series, 'Series');
-      seen.set(instance, 'Instance');
-    }
-    return { Resources: [...seen].map(([id, level]) => ({ ID: id, Path: `/${LEVEL_PATH[level]}/${id}`, Type: level })) };
-  }
-
   /** KeepSource: false — after success only, and never an instance that is also an output. */
-  private async deleteSources(outputs: { source: string; output: string }[]): Promise<void> {
-    const outputIds = new Set(outputs.map((o) => o.output));
+  private async deleteSources(outputs: OutputRow[]): Promise<void> {
+    const outputIds = new Set(outputs.map((o) => o.instance));
     for (const { source } of outputs) {
       if (outputIds.has(source)) continue;
       const deleted = await this.resources.deleteResource('Instance', source);
       if (deleted) await this.storage.deleteMany(deleted.objectKeys);
     }
   }
+}
+
+type OutputRow = { source: string; instance: string; series: string; study: string; patient: string };
+
+/** Orthanc's SingleOutput: the new resource at the level of the route, and its patient. */
+function singleOutput(level: ResourceLevel, any: OutputRow | undefined): Record<string, unknown> {
+  if (!any) return {};
+  const id = { Patient: any.patient, Study: any.study, Series: any.series, Instance: any.instance }[level];
+  return { ID: id, Path: `/${LEVEL_PATH[level]}/${id}`, PatientID: any.patient, Type: level };
+}
+
+/** Orthanc's MultipleOutputs: every new patient, study, series and instance. */
+function bulkOutput(outputs: OutputRow[]): Record<string, unknown> {
+  const seen = new Map<string, ResourceLevel>();
+  for (const o of outputs) {
+    seen.set(o.patient, 'Patient');
+    seen.set(o.study, 'Study');
+    seen.set(o.series, 'Series');
+    seen.set(o.instance, 'Instance');
+  }
+  return { Resources: [...seen].map(([id, level]) => ({ ID: id, Path: `/${LEVEL_PATH[level]}/${id}`, Type: level })) };
 }

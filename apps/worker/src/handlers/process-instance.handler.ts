@@ -35,7 +35,12 @@ export class ProcessInstanceHandler {
     const context = await this.jobs.instanceContext(jobId, sourceInstanceId);
     // Deleted, canceled, paused or resubmitted since this was queued, or already done: nothing to do.
     if (!context || context.generation !== payload.generation || !ACTIVE.includes(context.state)) return;
-    if (context.instanceState !== 'PENDING') return;
+    if (context.instanceState !== 'PENDING') {
+      // Already done: a redelivery after the completion committed but before the finalize was
+      // enqueued (worker killed, connection lost at COMMIT). Enqueueing it again is harmless.
+      await this.finalizeIfLast(jobId, context, context.priority);
+      return;
+    }
     if (context.state === JobState.Pending) await this.jobs.markRunning(jobId);
 
     let counters: JobCounters | null;
@@ -43,7 +48,11 @@ export class ProcessInstanceHandler {
       counters = await this.derive(payload);
     } catch (err) {
       const permanent = err instanceof OrthancError && err.isPermanent;
-      if (!permanent && !isLastAttempt) throw err; // BullMQ retries with backoff
+      if (!permanent && !isLastAttempt) {
+        // BullMQ retries with backoff. The message names services and codes, not DICOM values.
+        this.logger.warn({ jobId, sourceInstanceId, err: (err as Error).message }, 'instance will be retried');
+        throw err;
+      }
       const reason = err instanceof OrthancError ? (err.details ?? err.message) : 'Internal error';
       this.logger.warn({ jobId, sourceInstanceId, reason, permanent }, 'instance failed');
       counters = await this.jobs.completeInstance(jobId, sourceInstanceId, { error: reason });

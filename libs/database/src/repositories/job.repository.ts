@@ -96,14 +96,35 @@ export class JobRepository {
   async instanceContext(
     jobId: string,
     sourceInstanceId: string,
-  ): Promise<{ state: JobState; generation: number; priority: number; instanceState: JobInstanceState | null } | null> {
+  ): Promise<(JobCounters & { priority: number; instanceState: JobInstanceState | null }) | null> {
     const rows = await this.prisma.$queryRaw<
-      { state: JobState; generation: number; priority: number; instance_state: JobInstanceState | null }[]
-    >`SELECT j.state, j.generation, j.priority, ji.state AS instance_state
+      {
+        state: JobState;
+        generation: number;
+        priority: number;
+        ready: boolean;
+        instances_count: number;
+        processed_count: number;
+        failed_count: number;
+        instance_state: JobInstanceState | null;
+      }[]
+    >`SELECT j.state, j.generation, j.priority, j.ready, j.instances_count, j.processed_count, j.failed_count,
+             ji.state AS instance_state
       FROM jobs j LEFT JOIN job_instances ji ON ji.job_id = j.id AND ji.source_instance_id = ${sourceInstanceId}
       WHERE j.id = ${jobId}::uuid`;
     const r = rows[0];
-    return r ? { state: r.state, generation: r.generation, priority: r.priority, instanceState: r.instance_state } : null;
+    return r
+      ? {
+          state: r.state,
+          generation: r.generation,
+          priority: r.priority,
+          ready: r.ready,
+          instancesCount: r.instances_count,
+          processedCount: r.processed_count,
+          failedCount: r.failed_count,
+          instanceState: r.instance_state,
+        }
+      : null;
   }
 
   /**
@@ -211,13 +232,17 @@ export class JobRepository {
     }
   }
 
-  async outputInstanceIds(jobId: string): Promise<{ source: string; output: string }[]> {
-    const rows = await this.prisma.jobInstance.findMany({
-      where: { jobId, state: JobInstanceState.DONE },
-      select: { sourceInstanceId: true, outputInstanceId: true },
-      orderBy: { sourceInstanceId: 'asc' },
-    });
-    return rows.map((r) => ({ source: r.sourceInstanceId, output: r.outputInstanceId! }));
+  /** Every output of a job with its series, study and patient (one query, whatever the job's size). */
+  async outputHierarchy(jobId: string): Promise<{ source: string; instance: string; series: string; study: string; patient: string }[]> {
+    return this.prisma.$queryRaw`
+      SELECT ji.source_instance_id AS source, i.id AS instance, i.series_id AS series, s.study_id AS study,
+             st.patient_id AS patient
+      FROM job_instances ji
+      JOIN instances i ON i.id = ji.output_instance_id
+      JOIN series s ON s.id = i.series_id
+      JOIN studies st ON st.id = s.study_id
+      WHERE ji.job_id = ${jobId}::uuid AND ji.state = 'DONE'
+      ORDER BY ji.source_instance_id`;
   }
 
   async failedInstances(jobId: string, limit = 20): Promise<{ sourceInstanceId: string; error: string | null }[]> {
