@@ -2,3 +2,4 @@ export * from './orthanc-error';
 export * from './orthanc-time';
 export * from './resource-level';
 export * from './product';
+export * from './lru-cache';

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
-import { OrthancError, OrthancErrorCode } from '@deidflow/common';
+import { LruCache, OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { InstanceRow, isDeadlock, isForeignKeyViolation, ResourceRepository, StoreStatus } from '@deidflow/database';
 import { normalizeToPart10, ParsedInstance, parseInstance } from '@deidflow/dicom';
-import { OBJECT_STORAGE, ObjectStorage, objectKeyForInstance } from '@deidflow/storage';
+import { isInexistentObject, OBJECT_STORAGE, ObjectStorage, objectKeyForInstance } from '@deidflow/storage';
 
 export interface StoredInstance {
   parsed: ParsedInstance;
@@ -18,6 +18,13 @@ export interface StoredInstance {
  */
 @Injectable()
 export class InstanceStoreService {
+  /**
+   * Index rows of instances read lately: a row never changes once written (only deleted), so reads
+   * of the same instance (anonymize/modify/file/tags in a row) skip the database. A row whose
+   * instance was deleted elsewhere is caught when its object is missing (see readFile).
+   */
+  private readonly rows = new LruCache<string, InstanceRow>(10_000);
+
   constructor(
     private readonly resources: ResourceRepository,
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
@@ -42,17 +49,32 @@ export class InstanceStoreService {
   }
 
   async findInstanceOrThrow(id: string): Promise<InstanceRow> {
+    const cached = this.rows.get(id);
+    if (cached) return cached;
     const row = await this.resources.findInstance(id);
     if (!row) throw OrthancError.unknownResource();
+    this.rows.set(id, row);
     return row;
   }
 
   async readFile(instance: InstanceRow): Promise<Buffer> {
-    return this.storage.get(instance.objectKey);
+    return this.storage.get(instance.objectKey).catch((err: unknown) => this.missingObject(instance, err));
   }
 
   async readStream(instance: InstanceRow): Promise<Readable> {
-    return this.storage.getStream(instance.objectKey);
+    return this.storage.getStream(instance.objectKey).catch((err: unknown) => this.missingObject(instance, err));
+  }
+
+  /** Deleted instances: their cached rows go at once (other processes find out through readFile). */
+  forget(ids: readonly string[]): void {
+    for (const id of ids) this.rows.delete(id);
+  }
+
+  /** The instance was deleted since its row was read (or cached): answer as for an unknown one. */
+  private async missingObject(instance: InstanceRow, err: unknown): Promise<never> {
+    this.rows.delete(instance.id);
+    if (isInexistentObject(err) && !(await this.resources.instanceExists(instance.id))) throw OrthancError.unknownResource();
+    throw err;
   }
 
   /**

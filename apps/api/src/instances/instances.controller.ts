@@ -9,6 +9,8 @@ import { assertId } from '../resources/browse.service';
 import { InstanceContentService } from './instance-content.service';
 import { UploadService } from './upload.service';
 
+const STREAM_ABOVE_BYTES = 16n * 1024n * 1024n;
+
 @ApiTags('Instances')
 @Controller('instances')
 export class InstancesController {
@@ -32,12 +34,14 @@ export class InstancesController {
   async file(@Param('id') id: string, @Res() reply: FastifyReply) {
     assertId(id);
     const instance = await this.store.findInstanceOrThrow(id);
-    const stream = await this.store.readStream(instance);
+    // Typical instances go out in one write; large ones (multi-frame, whole-slide) are streamed.
+    const body =
+      instance.fileSize <= STREAM_ABOVE_BYTES ? await this.store.readFile(instance) : await this.store.readStream(instance);
     return reply
       .header('content-type', 'application/dicom')
       .header('content-length', String(instance.fileSize))
       .header('content-disposition', `attachment; filename="${id}.dcm"`)
-      .send(stream);
+      .send(body);
   }
 
   @Get(':id/tags')

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
+import { LruCache, OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
 import { JobRepository, JobState } from '@deidflow/database';
-import { DicomModification, needsGeneratedPatientName, Operation, parseModificationRequest } from '@deidflow/dicom';
+import { DicomModification, ModificationRequest, needsGeneratedPatientName, Operation, parseModificationRequest } from '@deidflow/dicom';
 import { JobControlService, JobEventsService, JobSubmissionService, jobContent, PatientNamesService } from '@deidflow/jobs';
 import { assertId } from '../resources/browse.service';
 
@@ -14,6 +14,8 @@ import { assertId } from '../resources/browse.service';
  */
 @Injectable()
 export class ModificationService {
+  private readonly parsedRequests = new LruCache<string, ModificationRequest>(256);
+
   constructor(
     private readonly store: InstanceStoreService,
     private readonly jobs: JobRepository,
@@ -25,12 +27,26 @@ export class ModificationService {
 
   async instanceFile(operation: Operation, id: string, body: unknown): Promise<Uint8Array> {
     assertId(id);
-    const request = parseModificationRequest(body, { operation, level: 'Instance', scope: 'download' });
+    const request = this.parseInstanceRequest(operation, body);
     const instance = await this.store.findInstanceOrThrow(id);
     const patientName = needsGeneratedPatientName(request) ? await this.patientNames.nextName() : undefined;
     // A fresh secret per call: like Orthanc, every call gives new UIDs.
     const modification = DicomModification.fromRequest(request, { secret: randomBytes(32).toString('hex'), patientName });
     return modification.apply(await this.store.readFile(instance));
+  }
+
+  /**
+   * Requests are immutable once parsed: scripts repeat the same body for every instance, so the
+   * parsed form is kept (by operation and body) instead of validated again each time.
+   */
+  private parseInstanceRequest(operation: Operation, body: unknown): ModificationRequest {
+    const key = `${operation}:${JSON.stringify(body)}`;
+    let request = this.parsedRequests.get(key);
+    if (!request) {
+      request = parseModificationRequest(body, { operation, level: 'Instance', scope: 'download' });
+      this.parsedRequests.set(key, request);
+    }
+    return request;
   }
 
   async submit(operation: Operation, target: ResourceLevel | 'Bulk', resourceId: string | undefined, body: unknown) {

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LEVEL_PATH, OrthancError, ResourceLevel, isOrthancId } from '@deidflow/common';
+import { InstanceStoreService } from '@deidflow/core';
 import { MetadataRepository, ResourceRepository } from '@deidflow/database';
 import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
 import { CHILD_LEVEL, PARENT_LEVEL, formatResource } from './resource-formatter';
@@ -13,6 +14,7 @@ export class BrowseService {
     private readonly resources: ResourceRepository,
     private readonly metadata: MetadataRepository,
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
+    private readonly store: InstanceStoreService,
   ) {}
 
   async list(level: ResourceLevel, expand: boolean, page: { since?: number; limit?: number }): Promise<unknown[]> {
@@ -74,6 +76,7 @@ export class BrowseService {
     assertId(id);
     const deleted = await this.resources.deleteResource(level, id);
     if (!deleted) throw OrthancError.unknownResource();
+    this.store.forget(deleted.deletedIds);
     // The index no longer points to these objects: a failure here leaves garbage, never a dangling row.
     await this.storage.deleteMany(deleted.objectKeys).catch((err: unknown) => {
       this.logger.warn({ err, count: deleted.objectKeys.length }, 'objects of deleted instances left in storage');
