@@ -8,7 +8,7 @@ import { assertValidObjectKey } from './object-key';
 import { readChunks } from './read-chunks';
 import {
   inexistentObject,
-  isInexistentObject,
+  existsByStat,
   streamSizeMismatch,
   type ObjectStat,
   type ObjectStorage,
@@ -85,13 +85,7 @@ export class FsStorage implements ObjectStorage {
   }
 
   async exists(key: string): Promise<boolean> {
-    try {
-      await this.stat(key);
-      return true;
-    } catch (err) {
-      if (isInexistentObject(err)) return false;
-      throw err;
-    }
+    return existsByStat(() => this.stat(key));
   }
 
   async delete(key: string): Promise<void> {

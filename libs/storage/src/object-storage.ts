@@ -47,3 +47,14 @@ export function streamSizeMismatch(key: string, expected: number, actual: number
 export function isInexistentObject(err: unknown): boolean {
   return err instanceof OrthancError && err.code === OrthancErrorCode.InexistentFile;
 }
+
+/** `exists` for drivers that answer it with a stat: a missing object is `false`, other errors stay errors. */
+export async function existsByStat(stat: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await stat();
+    return true;
+  } catch (err) {
+    if (isInexistentObject(err)) return false;
+    throw err;
+  }
+}

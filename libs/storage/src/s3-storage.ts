@@ -9,6 +9,7 @@ import { assertValidObjectKey } from './object-key';
 import {
   inexistentObject,
   isInexistentObject,
+  existsByStat,
   streamSizeMismatch,
   type ObjectStat,
   type ObjectStorage,
@@ -113,13 +114,7 @@ export class S3Storage implements ObjectStorage {
   }
 
   async exists(key: string): Promise<boolean> {
-    try {
-      await this.stat(key);
-      return true;
-    } catch (err) {
-      if (isInexistentObject(err)) return false;
-      throw err;
-    }
+    return existsByStat(() => this.stat(key));
   }
 
   async delete(key: string): Promise<void> {
