@@ -30,29 +30,6 @@ const TEST_SEQUENCE = [
   { StudyDescription: 'Sébastien^' },
 ];
 
-/**
- * PrivateMDNTags.dcm is a bare Implicit VR Little Endian dataset (no preamble, no "DICM", no meta
- * group). Orthanc stores it as it is; DeidFlow's upload does not yet (parseInstance needs a Part 10
- * file), so the tests that use it upload it behind a minimal File Meta Information.
- */
-function withPart10Header(dataset: Buffer): Buffer {
-  const element = (group: number, element: number, vr: string, value: Buffer) => {
-    const long = vr === 'OB';
-    const header = Buffer.alloc(long ? 12 : 8);
-    header.writeUInt16LE(group, 0);
-    header.writeUInt16LE(element, 2);
-    header.write(vr, 4, 'latin1');
-    if (long) header.writeUInt32LE(value.length, 8);
-    else header.writeUInt16LE(value.length, 6);
-    return Buffer.concat([header, value]);
-  };
-  const implicitVrLittleEndian = Buffer.from('1.2.840.10008.1.2\0', 'latin1');
-  const meta = Buffer.concat([element(2, 0x0001, 'OB', Buffer.from([0, 1])), element(2, 0x0010, 'UI', implicitVrLittleEndian)]);
-  const groupLength = Buffer.alloc(4);
-  groupLength.writeUInt32LE(meta.length);
-  return Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), element(2, 0x0000, 'UL', groupLength), meta, dataset]);
-}
-
 /** The JSON body of a captured Orthanc answer (request line, status, headers, blank line, body). */
 function referenceBody(name: string): string {
   const text = readFileSync(join(REFERENCE_DIR, name), 'utf8');
@@ -72,7 +49,8 @@ describe('Orthanc REST surface: tags, content, create-dicom, bulk-delete, lineag
   const upload = async (name: string): Promise<{ ID: string; ParentSeries: string; ParentStudy: string; ParentPatient: string }> =>
     ok(await post('/instances', readFileSync(samplePath(`orthanc-tests/${name}`))));
   const uploadPrivateMdnTags = async () =>
-    ok(await post('/instances', withPart10Header(readFileSync(samplePath('orthanc-tests/PrivateMDNTags.dcm'))))).ID as string;
+    // A bare Implicit VR dataset (no preamble, no meta group): stored like Orthanc stores it.
+    ok(await post('/instances', readFileSync(samplePath('orthanc-tests/PrivateMDNTags.dcm')))).ID as string;
   /** DoGet of orthanc-tests on a raw value: the bytes as a string, padding kept. */
   const content = async (instance: string, path: string) => ok(await get(`/instances/${instance}/content/${path}`)) as string;
   const count = async (level: string) => (ok(await get(`/${level}`)) as string[]).length;
