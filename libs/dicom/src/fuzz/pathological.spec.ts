@@ -1,10 +1,10 @@
-import { OrthancError } from '@deidflow/common';
 import { normalizeToPart10 } from '../parse/normalize-part10';
 import { parseInstance } from '../parse/parse-instance';
 import { SeededRandom } from '../synthetic/random';
 import { exerciseEngine, EntryPointResult, ENTRY_POINTS } from './engine-harness';
 import { deeplyNestedSequence, elementLengthOf, LengthPlace, randomInput, truncationOffsets } from './pathological';
 import { readSamples } from './sample-files';
+import { orthancErrorOf } from '../testing/orthanc-error-of';
 
 const SLOW_MS = 2000;
 
@@ -21,16 +21,6 @@ function answers(bytes: Uint8Array): Record<string, string> {
 /** Results that are neither a result nor a 4xx OrthancError, or that took too long. */
 function problems(results: EntryPointResult[]): EntryPointResult[] {
   return results.filter((r) => r.verdict.kind === 'fault' || r.verdict.kind === 'untyped' || r.milliseconds > SLOW_MS);
-}
-
-function refusal(run: () => unknown): OrthancError {
-  try {
-    run();
-  } catch (error) {
-    if (error instanceof OrthancError) return error;
-    throw error;
-  }
-  throw new Error('expected a refusal');
 }
 
 describe('hostile inputs', () => {
@@ -53,7 +43,7 @@ describe('hostile inputs', () => {
 
   it.each<LengthPlace>(['pixelData', 'implicitPatientName', 'item'])('refuses an element length of 0xFFFFFFF0 (%s) with a 400', (place) => {
     const file = elementLengthOf(place);
-    const upload = refusal(() => normalizeToPart10(file));
+    const upload = orthancErrorOf(() => normalizeToPart10(file));
     expect(upload.httpStatus).toBe(400);
     expect(upload.details).toMatch(/^Malformed DICOM dataset: truncated data: .* needs 4294967280 bytes, only \d+ remain$/);
     for (const [entryPoint, answer] of Object.entries(answers(file))) {
@@ -98,7 +88,7 @@ describe('hostile inputs', () => {
 
   it('answers what is not DICOM with Orthanc\'s words (browse/10-upload-not-dicom)', () => {
     for (const run of [() => normalizeToPart10(Buffer.from('hello')), () => parseInstance(Buffer.from('hello'))]) {
-      expect(refusal(run).details).toBe('Cannot parse an invalid DICOM file (size: 5 bytes)');
+      expect(orthancErrorOf(run).details).toBe('Cannot parse an invalid DICOM file (size: 5 bytes)');
     }
   });
 });

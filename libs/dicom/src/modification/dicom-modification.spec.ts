@@ -7,6 +7,7 @@ import { DicomModification } from './dicom-modification';
 import { parseModificationRequest, RequestContext } from './parse-request';
 import { JsonValue } from './request-types';
 import { mapPatientId, mapUid } from './uid-mapping';
+import { orthancErrorOf } from '../testing/orthanc-error-of';
 
 const STUDY = '1.2.826.0.1.3680043.8.498.1';
 const SERIES = '1.2.826.0.1.3680043.8.498.1.2';
@@ -401,15 +402,7 @@ describe('transfer syntaxes and layouts', () => {
 describe('malformed input', () => {
   const anonymize = plan({});
 
-  function failure(bytes: Uint8Array): OrthancError {
-    try {
-      anonymize.apply(bytes);
-    } catch (error) {
-      if (error instanceof OrthancError) return error;
-      throw error;
-    }
-    throw new Error('expected an OrthancError');
-  }
+  const failure = (bytes: Uint8Array): OrthancError => orthancErrorOf(() => anonymize.apply(bytes));
 
   it('refuses sequences nested 1,000 levels deep without overflowing the stack', () => {
     let nested: JsonValue = [{ PatientID: 'deep' }];

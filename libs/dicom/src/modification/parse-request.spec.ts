@@ -1,5 +1,6 @@
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { needsGeneratedPatientName, parseModificationRequest, RequestContext } from './parse-request';
+import { orthancErrorOf } from '../testing/orthanc-error-of';
 
 const ANONYMIZE_INSTANCE: RequestContext = { operation: 'anonymize', level: 'Instance', scope: 'download' };
 const MODIFY_INSTANCE: RequestContext = { operation: 'modify', level: 'Instance', scope: 'download' };
@@ -13,13 +14,7 @@ const BULK_ANONYMIZE: RequestContext = { operation: 'anonymize', level: 'Bulk', 
 const ID = '66a662ce-7430e543-bad44d47-0dc5a943-ec7a538d';
 
 function failure(body: unknown, context: RequestContext): OrthancError {
-  try {
-    parseModificationRequest(body, context);
-  } catch (error) {
-    if (error instanceof OrthancError) return error;
-    throw error;
-  }
-  throw new Error('expected an OrthancError');
+  return orthancErrorOf(() => parseModificationRequest(body, context));
 }
 
 function expectFailure(body: unknown, context: RequestContext, code: OrthancErrorCode, details: string | RegExp): void {

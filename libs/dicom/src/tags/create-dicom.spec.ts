@@ -1,23 +1,14 @@
-import { OrthancError, OrthancErrorCode } from '@deidflow/common';
+import { OrthancErrorCode } from '@deidflow/common';
 import { readDicomFile } from '../testing/dcmjs-read';
 import { createDicom } from './create-dicom';
 import { datasetToOrthancJson } from './dataset-to-json';
 import { readContent } from './read-content';
+import { orthancErrorOf } from '../testing/orthanc-error-of';
 
 const NOW = new Date('2024-02-03T04:05:06Z');
 
 function short(file: Uint8Array): Record<string, unknown> {
   return datasetToOrthancJson(file, 'short');
-}
-
-function errorOf(action: () => unknown): OrthancError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof OrthancError) return error;
-    throw error;
-  }
-  throw new Error('no error');
 }
 
 describe('createDicom, legacy form {"PatientName": ..., "Modality": ...}', () => {
@@ -43,9 +34,9 @@ describe('createDicom, legacy form {"PatientName": ..., "Modality": ...}', () =>
   });
 
   it('accepts string values only, and no pixel data', () => {
-    expect(errorOf(() => createDicom({ Rows: 512 })).httpStatus).toBe(400);
-    expect(errorOf(() => createDicom({ PixelData: 'data:image/png;base64,AAAA' })).details).toMatch(/Content/);
-    expect(errorOf(() => createDicom({ NoSuchTag: 'x' })).code).toBe(OrthancErrorCode.UnknownDicomTag);
+    expect(orthancErrorOf(() => createDicom({ Rows: 512 })).httpStatus).toBe(400);
+    expect(orthancErrorOf(() => createDicom({ PixelData: 'data:image/png;base64,AAAA' })).details).toMatch(/Content/);
+    expect(orthancErrorOf(() => createDicom({ NoSuchTag: 'x' })).code).toBe(OrthancErrorCode.UnknownDicomTag);
   });
 });
 
@@ -101,7 +92,7 @@ describe('createDicom, form with "Tags"', () => {
     expect(utf8['0008,0005']).toBe('ISO_IR 192');
     expect(utf8['0010,0010']).toBe('Sébastien^Ж');
     expect(short(createDicom({ Tags: { SpecificCharacterSet: 'ISO_IR 192', PatientName: 'A' } }))['0008,0005']).toBe('ISO_IR 192');
-    expect(errorOf(() => createDicom({ Tags: { SpecificCharacterSet: 'KLINGON' } })).code).toBe(OrthancErrorCode.ParameterOutOfRange);
+    expect(orthancErrorOf(() => createDicom({ Tags: { SpecificCharacterSet: 'KLINGON' } })).code).toBe(OrthancErrorCode.ParameterOutOfRange);
   });
 
   it('inherits the tags of the parent, and refuses to override them (or an identifier) without "Force"', () => {
@@ -112,10 +103,10 @@ describe('createDicom, form with "Tags"', () => {
     expect(tags['0020,000e']).toMatch(/^2\.25\./);
 
     const override = { Tags: { PatientName: 'Other' }, Parent: 'some-study' };
-    expect(errorOf(() => createDicom(override, { parentTags })).details).toMatch(/override.*PatientName/);
+    expect(orthancErrorOf(() => createDicom(override, { parentTags })).details).toMatch(/override.*PatientName/);
     expect(short(createDicom({ ...override, Force: true }, { parentTags }))['0010,0010']).toBe('Other');
     expect(short(createDicom({ Tags: { PatientID: 'P2' }, Parent: 'x' }, { parentTags }))['0010,0020']).toBe('P2');
-    expect(errorOf(() => createDicom({ Tags: { StudyInstanceUID: '1.2.4' } })).httpStatus).toBe(400);
+    expect(orthancErrorOf(() => createDicom({ Tags: { StudyInstanceUID: '1.2.4' } })).httpStatus).toBe(400);
   });
 
   it('honours forced identifiers in the File Meta Information, written in Explicit VR Little Endian', () => {
@@ -128,17 +119,17 @@ describe('createDicom, form with "Tags"', () => {
   });
 
   it('refuses "Content" (not supported yet), bad field types and non-sequence arrays with 400', () => {
-    const content = errorOf(() => createDicom({ Tags: {}, Content: 'data:image/png;base64,AAAA' }));
+    const content = orthancErrorOf(() => createDicom({ Tags: {}, Content: 'data:image/png;base64,AAAA' }));
     expect(content.httpStatus).toBe(400);
     expect(content.details).toMatch(/"Content"/);
     expect(short(createDicom({ Tags: {}, Content: [] }))['0008,0016']).toBeDefined();
-    expect(errorOf(() => createDicom({ Tags: [] })).httpStatus).toBe(400);
-    expect(errorOf(() => createDicom({ Tags: {}, Force: 'yes' })).httpStatus).toBe(400);
-    expect(errorOf(() => createDicom({ Tags: { PatientName: ['A'] } })).code).toBe(OrthancErrorCode.BadParameterType);
-    expect(errorOf(() => createDicom({ Tags: { '0009,1010': [{}] }, PrivateCreator: 'Lunit' })).code).toBe(
+    expect(orthancErrorOf(() => createDicom({ Tags: [] })).httpStatus).toBe(400);
+    expect(orthancErrorOf(() => createDicom({ Tags: {}, Force: 'yes' })).httpStatus).toBe(400);
+    expect(orthancErrorOf(() => createDicom({ Tags: { PatientName: ['A'] } })).code).toBe(OrthancErrorCode.BadParameterType);
+    expect(orthancErrorOf(() => createDicom({ Tags: { '0009,1010': [{}] }, PrivateCreator: 'Lunit' })).code).toBe(
       OrthancErrorCode.BadParameterType,
     );
-    expect(errorOf(() => createDicom('not an object')).httpStatus).toBe(400);
+    expect(orthancErrorOf(() => createDicom('not an object')).httpStatus).toBe(400);
   });
 
   it('keeps empty items', () => {

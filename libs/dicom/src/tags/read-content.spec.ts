@@ -1,8 +1,9 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import { OrthancError, OrthancErrorCode } from '@deidflow/common';
+import { OrthancErrorCode } from '@deidflow/common';
 import { datasetToOrthancJson } from './dataset-to-json';
 import { ContentResult, readContent } from './read-content';
+import { orthancErrorOf } from '../testing/orthanc-error-of';
 
 const SAMPLES = join(__dirname, '../../../../../shared/dicom-samples/orthanc-tests');
 const dummyCt = readFileSync(join(SAMPLES, 'DummyCT.dcm'));
@@ -10,16 +11,6 @@ const dummyCt = readFileSync(join(SAMPLES, 'DummyCT.dcm'));
 function text(result: ContentResult): string {
   if (result.kind !== 'value') throw new Error(`expected a value, got ${JSON.stringify(result)}`);
   return result.bytes.toString('latin1');
-}
-
-function errorOf(action: () => unknown): OrthancError {
-  try {
-    action();
-  } catch (error) {
-    if (error instanceof OrthancError) return error;
-    throw error;
-  }
-  throw new Error('no error');
 }
 
 describe('readContent (GET /instances/{id}/content/...)', () => {
@@ -46,14 +37,14 @@ describe('readContent (GET /instances/{id}/content/...)', () => {
 
   it('answers 404 (InexistentItem) for what does not exist', () => {
     for (const path of [['StationAETitle'], ['ReferencedImageSequence', '2'], ['ReferencedImageSequence', 'x'], ['PatientName', '0'], ['7fe0-0010']]) {
-      const error = errorOf(() => readContent(dummyCt, path));
+      const error = orthancErrorOf(() => readContent(dummyCt, path));
       expect(error.code).toBe(OrthancErrorCode.InexistentItem);
       expect(error.httpStatus).toBe(404);
     }
   });
 
   it('refuses an unknown tag name with UnknownDicomTag', () => {
-    expect(errorOf(() => readContent(dummyCt, ['NoSuchTag'])).code).toBe(OrthancErrorCode.UnknownDicomTag);
+    expect(orthancErrorOf(() => readContent(dummyCt, ['NoSuchTag'])).code).toBe(OrthancErrorCode.UnknownDicomTag);
   });
 
   it('lists and answers the blocks of encapsulated pixel data (the offset table is block 0)', () => {
@@ -69,6 +60,6 @@ describe('readContent (GET /instances/{id}/content/...)', () => {
     expect(readContent(ct, ['7fe0-0010'])).toEqual({ kind: 'list', items: ['0'] });
     const pixels = readContent(ct, ['7fe0-0010', '0']);
     expect(pixels.kind === 'value' && pixels.bytes.length).toBe(512 * 512 * 2);
-    expect(errorOf(() => readContent(ct, ['7fe0-0010', '1'])).code).toBe(OrthancErrorCode.InexistentItem);
+    expect(orthancErrorOf(() => readContent(ct, ['7fe0-0010', '1'])).code).toBe(OrthancErrorCode.InexistentItem);
   });
 });
