@@ -2,6 +2,7 @@ import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readdirSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppConfig } from '@deidflow/config';
+import { killChildren } from './kill-children';
 
 const ROOT = join(__dirname, '../..');
 const WORKER_ENTRY = join(ROOT, 'dist/apps/worker/src/main.js');
@@ -139,14 +140,5 @@ export async function startWorker(env: Record<string, string>): Promise<WorkerPr
 
 /** Kills every worker process this file started and that still runs (afterAll safety net). */
 export async function killAllWorkers(): Promise<void> {
-  await Promise.all(
-    [...running].map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGKILL');
-        }),
-    ),
-  );
+  await killChildren(running);
 }

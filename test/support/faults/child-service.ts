@@ -1,4 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { killChildren } from '../kill-children';
 
 const STOP_TIMEOUT_MS = 15_000;
 const KEPT_OUTPUT_CHARS = 20_000;
@@ -75,16 +76,7 @@ export async function startChildService(name: string, command: string, args: str
 
 /** Kills every child service still running (afterAll safety net). */
 export async function killAllChildServices(): Promise<void> {
-  await Promise.all(
-    [...running].map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGKILL');
-        }),
-    ),
-  );
+  await killChildren(running);
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -272,14 +272,6 @@ export class ResourceRepository {
       totalSize: row.total ?? 0n,
     };
   }
-
-  /** Number of instances below a resource of each level (for /statistics of a resource). */
-  async countInstances(level: ResourceLevel, id: string): Promise<number> {
-    const [row] = await this.prisma.$queryRaw<{ n: bigint }[]>(
-      Prisma.sql`SELECT count(*) AS n FROM instances i ${instanceJoin(level)} WHERE ${levelColumn(level)} = ${id}`,
-    );
-    return Number(row.n);
-  }
 }
 
 function tags(value: unknown): Record<string, string> {
