@@ -31,13 +31,20 @@ export class InstanceStoreService {
   ) {}
 
   /**
-   * Normalises (a bare dataset gets its Part 10 header), parses, stores and indexes one DICOM file.
-   * Throws OrthancError(BadFileFormat) for non-DICOM and for malformed or truncated files.
+   * A received file (upload): normalised (a bare dataset gets its Part 10 header), parsed, stored
+   * and indexed. Throws OrthancError(BadFileFormat) for non-DICOM and for malformed or truncated files.
    */
-  async store(received: Buffer, parsedReceived?: ParsedInstance): Promise<StoredInstance> {
+  async store(received: Buffer): Promise<StoredInstance> {
     const normalized = normalizeToPart10(received);
     const bytes = normalized === received ? received : Buffer.from(normalized.buffer, normalized.byteOffset, normalized.byteLength);
-    const parsed = parsedReceived ?? parseInstance(bytes);
+    return this.storeParsed(bytes, parseInstance(bytes));
+  }
+
+  /**
+   * A file DeidFlow wrote itself (the engine's output: always a well-formed Part 10 file), already
+   * parsed by the caller: stored and indexed without walking it again.
+   */
+  async storeParsed(bytes: Buffer, parsed: ParsedInstance): Promise<StoredInstance> {
     const id = parsed.ids.instance;
     // Orthanc keeps the first copy (OverwriteInstances is off by default): do not touch its object.
     if (await this.resources.instanceExists(id)) return { parsed, status: 'AlreadyStored' };

@@ -86,7 +86,7 @@ export class ProcessInstanceHandler {
         `The modification keeps every identifier of instance ${sourceInstanceId}: its result would overwrite the source`,
       );
     }
-    await this.store.store(Buffer.from(output.buffer, output.byteOffset, output.byteLength), parsed);
+    await this.store.storeParsed(Buffer.from(output.buffer, output.byteOffset, output.byteLength), parsed);
     const outputIds = parsed.ids;
     // Orthanc's AnonymizedFrom / ModifiedFrom: on every level whose Orthanc ID changed (SEMANTICS.md A.5).
     const name = plan.request.operation === 'anonymize' ? 'AnonymizedFrom' : 'ModifiedFrom';
