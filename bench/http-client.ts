@@ -38,6 +38,33 @@ export class HttpClient {
     });
   }
 
+  /**
+   * A file download read to its last byte without keeping it (only its first `keep` bytes): the
+   * latency measured is the server's and the socket's, not the harness's allocations and GCs.
+   */
+  download(method: string, path: string, body?: string, keep = 132): Promise<HttpAnswer & { size: number }> {
+    const url = new URL(path, this.baseUrl);
+    return new Promise((resolve, reject) => {
+      const headers: Record<string, string | number> = {};
+      if (body !== undefined) {
+        headers['content-type'] = 'application/json';
+        headers['content-length'] = Buffer.byteLength(body);
+      }
+      const req = request(url, { method, agent: this.agent, headers }, (res) => {
+        const head = Buffer.alloc(keep);
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          if (size < keep) chunk.copy(head, size, 0, Math.min(chunk.length, keep - size));
+          size += chunk.length;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: head.subarray(0, Math.min(size, keep)), size }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
   /** A JSON call that must succeed (2xx); anything else is a failed benchmark, reported with the answer. */
   async json<T>(method: string, path: string, body?: unknown): Promise<T> {
     const answer = await this.send(method, path, body === undefined ? undefined : JSON.stringify(body));

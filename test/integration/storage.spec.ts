@@ -61,11 +61,12 @@ async function expectOrthancError(promise: Promise<unknown>, code: OrthancErrorC
 
 /** The contract every driver honours; `largeObjectSize` exceeds the driver's single-request size. */
 function describeObjectStorage(
-  driver: string,
+  variant: string,
   setUp: () => Promise<{ storage: ObjectStorage; tearDown(): Promise<void> }>,
   largeObjectSize: number,
 ): void {
-  describe(`ObjectStorage contract: ${driver}`, () => {
+  const driver = variant.split(',')[0];
+  describe(`ObjectStorage contract: ${variant}`, () => {
     let storage: ObjectStorage;
     let tearDown: () => Promise<void>;
     // Keys of this run only: the bucket may be shared with other test files.
@@ -219,6 +220,19 @@ describeObjectStorage(
     const directory = await mkdtemp(join(tmpdir(), 'deidflow-fs-storage-'));
     return {
       storage: new FsStorage(join(directory, 'store')),
+      tearDown: () => rm(directory, { recursive: true, force: true }),
+    };
+  },
+  3 * MiB,
+);
+
+// The product's default: objects up to a limit read synchronously, the large one above it asynchronously.
+describeObjectStorage(
+  'fs, synchronous reads up to 1 MiB',
+  async () => {
+    const directory = await mkdtemp(join(tmpdir(), 'deidflow-fs-storage-'));
+    return {
+      storage: new FsStorage(join(directory, 'store'), { syncReadMaxBytes: 1 * MiB }),
       tearDown: () => rm(directory, { recursive: true, force: true }),
     };
   },
