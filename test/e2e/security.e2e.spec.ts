@@ -270,7 +270,7 @@ describe('security', () => {
         );
         for (const name of methods) spies.push(jest.spyOn(target as Record<string, () => unknown>, name));
       }
-      for (const name of ['$queryRaw', '$executeRaw', '$queryRawUnsafe', '$executeRawUnsafe', '$transaction']) {
+      for (const name of ['$queryRaw', '$executeRaw', '$queryRawUnsafe', '$executeRawUnsafe', '$transaction', 'prepared']) {
         if (typeof prisma[name] === 'function') spies.push(jest.spyOn(prisma as Record<string, () => unknown>, name));
       }
       return spies;

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService } from '../prisma.service';
+import { PreparedStatement, PrismaService } from '../prisma.service';
 import type { ResourceLevel } from '@deidflow/common';
 import { Job, JobInstanceState, JobState, Prisma } from '../generated/client';
 import { instanceJoin, levelColumn } from './instance-scope';
@@ -40,6 +40,38 @@ const COUNTERS = {
 } as const;
 
 const FINISHED: JobState[] = [JobState.Success, JobState.Failure];
+
+const COUNTER_COLUMNS = `instances_count AS "instancesCount", processed_count AS "processedCount", failed_count AS "failedCount",
+  state, ready, generation`;
+
+/** What a worker checks before touching an instance: the job's state and generation, and whether this instance is still to do. */
+const INSTANCE_CONTEXT: PreparedStatement = {
+  name: 'deidflow_instance_context',
+  text: `SELECT j.state, j.generation, j.priority, j.ready, j.instances_count AS "instancesCount",
+           j.processed_count AS "processedCount", j.failed_count AS "failedCount", ji.state AS "instanceState"
+         FROM jobs j LEFT JOIN job_instances ji ON ji.job_id = j.id AND ji.source_instance_id = $2
+         WHERE j.id = $1::uuid`,
+};
+
+const COMPLETE_INSTANCE_WITH_LINEAGE: PreparedStatement = {
+  name: 'deidflow_complete_instance_with_lineage',
+  text: `WITH lin AS (
+      INSERT INTO lineage (output_instance_id, source_instance_id, job_id, operation, request_digest)
+      VALUES ($1, $2, $3::uuid, $4::operation, $5)
+      ON CONFLICT DO NOTHING
+    ), meta AS (
+      INSERT INTO resource_metadata (resource_id, name, value)
+      SELECT * FROM unnest($6::text[], $7::text[], $8::text[])
+      ON CONFLICT DO NOTHING
+    ), moved AS (
+      UPDATE job_instances SET state = 'DONE', output_instance_id = $1, attempts = attempts + 1, updated_at = now()
+      WHERE job_id = $3::uuid AND source_instance_id = $2 AND state = 'PENDING'
+      RETURNING 1
+    )
+    UPDATE jobs SET processed_count = processed_count + 1
+    WHERE id = $3::uuid AND EXISTS (SELECT 1 FROM moved)
+    RETURNING ${COUNTER_COLUMNS}`,
+};
 
 /** Jobs and their per-instance rows. Counters only move when a row leaves PENDING, so they stay exact. */
 @Injectable()
@@ -97,34 +129,11 @@ export class JobRepository {
     jobId: string,
     sourceInstanceId: string,
   ): Promise<(JobCounters & { priority: number; instanceState: JobInstanceState | null }) | null> {
-    const rows = await this.prisma.$queryRaw<
-      {
-        state: JobState;
-        generation: number;
-        priority: number;
-        ready: boolean;
-        instances_count: number;
-        processed_count: number;
-        failed_count: number;
-        instance_state: JobInstanceState | null;
-      }[]
-    >`SELECT j.state, j.generation, j.priority, j.ready, j.instances_count, j.processed_count, j.failed_count,
-             ji.state AS instance_state
-      FROM jobs j LEFT JOIN job_instances ji ON ji.job_id = j.id AND ji.source_instance_id = ${sourceInstanceId}
-      WHERE j.id = ${jobId}::uuid`;
-    const r = rows[0];
-    return r
-      ? {
-          state: r.state,
-          generation: r.generation,
-          priority: r.priority,
-          ready: r.ready,
-          instancesCount: r.instances_count,
-          processedCount: r.processed_count,
-          failedCount: r.failed_count,
-          instanceState: r.instance_state,
-        }
-      : null;
+    const [r] = await this.prisma.prepared<JobCounters & { priority: number; instanceState: JobInstanceState | null }>(INSTANCE_CONTEXT, [
+      jobId,
+      sourceInstanceId,
+    ]);
+    return r ?? null;
   }
 
   /**
@@ -140,44 +149,17 @@ export class JobRepository {
     requestDigest: string;
     metadata: { resourceId: string; name: string; value: string }[];
   }): Promise<JobCounters | null> {
-    const rows = await this.prisma.$queryRaw<
-      {
-        instances_count: number;
-        processed_count: number;
-        failed_count: number;
-        state: JobState;
-        ready: boolean;
-        generation: number;
-      }[]
-    >`WITH lin AS (
-        INSERT INTO lineage (output_instance_id, source_instance_id, job_id, operation, request_digest)
-        VALUES (${input.outputInstanceId}, ${input.sourceInstanceId}, ${input.jobId}::uuid,
-                ${input.operation}::operation, ${input.requestDigest})
-        ON CONFLICT DO NOTHING
-      ), meta AS (
-        INSERT INTO resource_metadata (resource_id, name, value)
-        SELECT * FROM unnest(${input.metadata.map((m) => m.resourceId)}::text[], ${input.metadata.map((m) => m.name)}::text[],
-                             ${input.metadata.map((m) => m.value)}::text[])
-        ON CONFLICT DO NOTHING
-      ), moved AS (
-        UPDATE job_instances SET state = 'DONE', output_instance_id = ${input.outputInstanceId},
-               attempts = attempts + 1, updated_at = now()
-        WHERE job_id = ${input.jobId}::uuid AND source_instance_id = ${input.sourceInstanceId} AND state = 'PENDING'
-        RETURNING 1
-      )
-      UPDATE jobs SET processed_count = processed_count + 1
-      WHERE id = ${input.jobId}::uuid AND EXISTS (SELECT 1 FROM moved)
-      RETURNING instances_count, processed_count, failed_count, state, ready, generation`;
-    const r = rows[0];
-    if (!r) return null;
-    return {
-      instancesCount: r.instances_count,
-      processedCount: r.processed_count,
-      failedCount: r.failed_count,
-      state: r.state,
-      ready: r.ready,
-      generation: r.generation,
-    };
+    const [r] = await this.prisma.prepared<JobCounters>(COMPLETE_INSTANCE_WITH_LINEAGE, [
+      input.outputInstanceId,
+      input.sourceInstanceId,
+      input.jobId,
+      input.operation,
+      input.requestDigest,
+      input.metadata.map((m) => m.resourceId),
+      input.metadata.map((m) => m.name),
+      input.metadata.map((m) => m.value),
+    ]);
+    return r ?? null;
   }
 
   /** Pending → Running when the first instance starts (no-op otherwise). */

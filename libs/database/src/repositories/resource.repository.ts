@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { ResourceLevel } from '@deidflow/common';
 import type { ParsedInstance } from '@deidflow/dicom';
-import { PrismaService } from '../prisma.service';
+import { PreparedStatement, PrismaService } from '../prisma.service';
 import { Prisma } from '../generated/client';
 import { instanceJoin, levelColumn } from './instance-scope';
 
@@ -64,34 +64,26 @@ export class ResourceRepository {
    */
   async storeInstance(parsed: ParsedInstance, object: StoredObject): Promise<StoreStatus> {
     const { ids, identifiers: uid, mainDicomTags: tags } = parsed;
-    // One statement, one round trip: foreign keys are checked at its end, so the hierarchy can be
-    // inserted parent-first in sibling CTEs. A new child makes its ancestors "updated" (LastUpdate);
-    // the UPDATEs cannot see rows inserted by this statement, whose default is now() anyway.
-    const [row] = await this.prisma.$queryRaw<{ created: number }[]>`
-      WITH p AS (
-        INSERT INTO patients (id, patient_id, main_dicom_tags)
-        VALUES (${ids.patient}, ${uid.patientId}, ${JSON.stringify(tags.patient)}::jsonb) ON CONFLICT (id) DO NOTHING
-      ), st AS (
-        INSERT INTO studies (id, patient_id, study_instance_uid, main_dicom_tags)
-        VALUES (${ids.study}, ${ids.patient}, ${uid.studyInstanceUid}, ${JSON.stringify(tags.study)}::jsonb) ON CONFLICT (id) DO NOTHING
-      ), se AS (
-        INSERT INTO series (id, study_id, series_instance_uid, main_dicom_tags)
-        VALUES (${ids.series}, ${ids.study}, ${uid.seriesInstanceUid}, ${JSON.stringify(tags.series)}::jsonb) ON CONFLICT (id) DO NOTHING
-      ), i AS (
-        INSERT INTO instances (id, series_id, sop_instance_uid, sop_class_uid, transfer_syntax_uid, main_dicom_tags,
-                               index_in_series, object_key, file_size, sha256)
-        VALUES (${ids.instance}, ${ids.series}, ${uid.sopInstanceUid}, ${parsed.sopClassUid}, ${parsed.transferSyntaxUid},
-                ${JSON.stringify(tags.instance)}::jsonb, ${parsed.indexInSeries ?? null}::int, ${object.objectKey},
-                ${object.fileSize}::bigint, ${object.sha256})
-        ON CONFLICT (id) DO NOTHING RETURNING id
-      ), u1 AS (
-        UPDATE series SET last_update = now() WHERE id = ${ids.series} AND EXISTS (SELECT 1 FROM i)
-      ), u2 AS (
-        UPDATE studies SET last_update = now() WHERE id = ${ids.study} AND EXISTS (SELECT 1 FROM i)
-      ), u3 AS (
-        UPDATE patients SET last_update = now() WHERE id = ${ids.patient} AND EXISTS (SELECT 1 FROM i)
-      )
-      SELECT count(*)::int AS created FROM i`;
+    const [row] = await this.prisma.prepared<{ created: number }>(STORE_INSTANCE, [
+      ids.patient,
+      uid.patientId,
+      JSON.stringify(tags.patient),
+      ids.study,
+      uid.studyInstanceUid,
+      JSON.stringify(tags.study),
+      ids.series,
+      uid.seriesInstanceUid,
+      JSON.stringify(tags.series),
+      ids.instance,
+      uid.sopInstanceUid,
+      parsed.sopClassUid,
+      parsed.transferSyntaxUid,
+      JSON.stringify(tags.instance),
+      parsed.indexInSeries ?? null,
+      object.objectKey,
+      object.fileSize,
+      object.sha256,
+    ]);
     return row.created > 0 ? 'Success' : 'AlreadyStored';
   }
 
@@ -99,25 +91,19 @@ export class ResourceRepository {
   async findInstanceWithAncestors(
     id: string,
   ): Promise<{ instance: InstanceRow; ancestors: { patient: string; study: string; series: string } } | null> {
-    const r = await this.prisma.instance.findUnique({
-      where: { id },
-      include: { series: { select: { id: true, study: { select: { id: true, patientId: true } } } } },
-    });
+    const [r] = await this.prisma.prepared<InstanceRecord & { studyId: string; patientId: string }>(FIND_INSTANCE_WITH_ANCESTORS, [id]);
     if (!r) return null;
-    const { series, ...instance } = r;
-    return {
-      instance: { ...instance, mainDicomTags: tags(instance.mainDicomTags) },
-      ancestors: { patient: series.study.patientId, study: series.study.id, series: series.id },
-    };
+    const { studyId, patientId, ...instance } = r;
+    return { instance: instanceRow(instance), ancestors: { patient: patientId, study: studyId, series: r.seriesId } };
   }
 
   async instanceExists(id: string): Promise<boolean> {
-    return (await this.prisma.instance.count({ where: { id } })) > 0;
+    return (await this.prisma.prepared(INSTANCE_EXISTS, [id])).length > 0;
   }
 
   async findInstance(id: string): Promise<InstanceRow | null> {
-    const row = await this.prisma.instance.findUnique({ where: { id } });
-    return row ? { ...row, mainDicomTags: row.mainDicomTags as Record<string, string> } : null;
+    const [r] = await this.prisma.prepared<InstanceRecord>(FIND_INSTANCE, [id]);
+    return r ? instanceRow(r) : null;
   }
 
   /** The level of an ID whatever the URL said (Orthanc looks the level up the same way). */
@@ -277,6 +263,62 @@ export class ResourceRepository {
 function tags(value: unknown): Record<string, string> {
   return (value ?? {}) as Record<string, string>;
 }
+
+/** An instance row as node-postgres returns it: bigint as a string. */
+type InstanceRecord = Omit<InstanceRow, 'fileSize'> & { fileSize: string };
+
+function instanceRow(r: InstanceRecord): InstanceRow {
+  return { ...r, mainDicomTags: tags(r.mainDicomTags), fileSize: BigInt(r.fileSize) };
+}
+
+const INSTANCE_COLUMNS = `i.id, i.series_id AS "seriesId", i.sop_instance_uid AS "sopInstanceUid", i.sop_class_uid AS "sopClassUid",
+  i.transfer_syntax_uid AS "transferSyntaxUid", i.main_dicom_tags AS "mainDicomTags", i.index_in_series AS "indexInSeries",
+  i.object_key AS "objectKey", i.file_size AS "fileSize", i.sha256, i.received_at AS "receivedAt"`;
+
+const FIND_INSTANCE: PreparedStatement = {
+  name: 'deidflow_find_instance',
+  text: `SELECT ${INSTANCE_COLUMNS} FROM instances i WHERE i.id = $1`,
+};
+
+const FIND_INSTANCE_WITH_ANCESTORS: PreparedStatement = {
+  name: 'deidflow_find_instance_with_ancestors',
+  text: `SELECT ${INSTANCE_COLUMNS}, st.id AS "studyId", st.patient_id AS "patientId"
+         FROM instances i JOIN series se ON se.id = i.series_id JOIN studies st ON st.id = se.study_id
+         WHERE i.id = $1`,
+};
+
+const INSTANCE_EXISTS: PreparedStatement = {
+  name: 'deidflow_instance_exists',
+  text: 'SELECT 1 FROM instances WHERE id = $1',
+};
+
+/**
+ * One statement, one round trip: foreign keys are checked at its end, so the hierarchy can be
+ * inserted parent-first in sibling CTEs. A new child makes its ancestors "updated" (LastUpdate);
+ * the UPDATEs cannot see rows inserted by this statement, whose default is now() anyway.
+ */
+const STORE_INSTANCE: PreparedStatement = {
+  name: 'deidflow_store_instance',
+  text: `WITH p AS (
+      INSERT INTO patients (id, patient_id, main_dicom_tags) VALUES ($1, $2, $3::jsonb) ON CONFLICT (id) DO NOTHING
+    ), st AS (
+      INSERT INTO studies (id, patient_id, study_instance_uid, main_dicom_tags) VALUES ($4, $1, $5, $6::jsonb) ON CONFLICT (id) DO NOTHING
+    ), se AS (
+      INSERT INTO series (id, study_id, series_instance_uid, main_dicom_tags) VALUES ($7, $4, $8, $9::jsonb) ON CONFLICT (id) DO NOTHING
+    ), i AS (
+      INSERT INTO instances (id, series_id, sop_instance_uid, sop_class_uid, transfer_syntax_uid, main_dicom_tags,
+                             index_in_series, object_key, file_size, sha256)
+      VALUES ($10, $7, $11, $12, $13, $14::jsonb, $15::int, $16, $17::bigint, $18)
+      ON CONFLICT (id) DO NOTHING RETURNING id
+    ), u1 AS (
+      UPDATE series SET last_update = now() WHERE id = $7 AND EXISTS (SELECT 1 FROM i)
+    ), u2 AS (
+      UPDATE studies SET last_update = now() WHERE id = $4 AND EXISTS (SELECT 1 FROM i)
+    ), u3 AS (
+      UPDATE patients SET last_update = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM i)
+    )
+    SELECT count(*)::int AS created FROM i`,
+};
 
 type Tx = Prisma.TransactionClient;
 
