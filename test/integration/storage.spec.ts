@@ -85,6 +85,26 @@ function describeObjectStorage(
       await expect(storage.ping()).resolves.toBeUndefined();
     });
 
+    it('putIfAbsent writes a new object and leaves an existing one untouched', async () => {
+      const first = randomBytes(2000);
+      expect(await storage.putIfAbsent(key('once.bin'), first)).toBe(true);
+      expect(await storage.putIfAbsent(key('once.bin'), randomBytes(3000))).toBe(false);
+      expect((await storage.get(key('once.bin'))).equals(first)).toBe(true);
+    });
+
+    it('putIfAbsent: of concurrent writers of one key exactly one wins, and its bytes are kept', async () => {
+      const candidates = Array.from({ length: 6 }, () => randomBytes(50_000));
+      const written = await Promise.all(candidates.map((data) => storage.putIfAbsent(key('race.bin'), data)));
+      // The fs driver refuses to replace; the s3 driver (HEAD then PUT) may let several through,
+      // but the object is always one whole candidate.
+      expect(written.filter(Boolean).length).toBeGreaterThanOrEqual(1);
+      if (driver === 'fs') expect(written.filter(Boolean)).toHaveLength(1);
+      const stored = await storage.get(key('race.bin'));
+      const winner = candidates.findIndex((data) => data.equals(stored));
+      expect(winner).toBeGreaterThanOrEqual(0);
+      if (driver === 'fs') expect(written[winner]).toBe(true);
+    });
+
     it('puts and gets a buffer, and overwrites it', async () => {
       const data = randomBytes(1000);
       await storage.put(key('a.bin'), data);
@@ -267,7 +287,9 @@ describe('FsStorage atomic writes', () => {
     await storage.put('a/b/one', Buffer.from('1'));
     await storage.putStream('a/b/two', chunkedStream(randomBytes(200_000)));
     await storage.put('a/b/one', Buffer.from('1 again'));
-    expect((await listFiles(directory)).sort()).toEqual([join(directory, 'a/b/one'), join(directory, 'a/b/two')]);
+    await storage.putIfAbsent('a/b/three', Buffer.from('3'));
+    await storage.putIfAbsent('a/b/three', Buffer.from('3 again'));
+    expect((await listFiles(directory)).sort()).toEqual([join(directory, 'a/b/one'), join(directory, 'a/b/three'), join(directory, 'a/b/two')]);
   });
 
   it('removes the temporary file of a failed stream', async () => {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { LruCache, OrthancError, OrthancErrorCode } from '@deidflow/common';
-import { InstanceRow, isDeadlock, isForeignKeyViolation, ResourceRepository, StoreStatus } from '@deidflow/database';
+import { InstanceRow, ResourceRepository, retryOnRace, StoredObject, StoreStatus } from '@deidflow/database';
 import { normalizeToPart10, ParsedInstance, parseInstance } from '@deidflow/dicom';
 import { isInexistentObject, OBJECT_STORAGE, ObjectStorage, objectKeyForInstance } from '@deidflow/storage';
 
@@ -37,22 +37,28 @@ export class InstanceStoreService {
   async store(received: Buffer): Promise<StoredInstance> {
     const normalized = normalizeToPart10(received);
     const bytes = normalized === received ? received : Buffer.from(normalized.buffer, normalized.byteOffset, normalized.byteLength);
-    return this.storeParsed(bytes, parseInstance(bytes));
+    const parsed = parseInstance(bytes);
+    const object = await this.writeObject(bytes, parsed);
+    if (!object) return { parsed, status: 'AlreadyStored' };
+    const status = await retryOnRace(() => this.resources.storeInstance(parsed, object));
+    return { parsed, status };
   }
 
   /**
-   * A file DeidFlow wrote itself (the engine's output: always a well-formed Part 10 file), already
-   * parsed by the caller: stored and indexed without walking it again.
+   * Writes the object of an instance about to be indexed; the caller indexes it next (the object
+   * is always written before the index points to it). Null when the instance is already stored:
+   * Orthanc keeps the first copy (OverwriteInstances is off by default), so its object is left
+   * alone. An object without an index row was left by a write interrupted before its indexing:
+   * it is replaced, so that the index describes the bytes it points to.
    */
-  async storeParsed(bytes: Buffer, parsed: ParsedInstance): Promise<StoredInstance> {
+  async writeObject(bytes: Buffer, parsed: ParsedInstance): Promise<StoredObject | null> {
     const id = parsed.ids.instance;
-    // Orthanc keeps the first copy (OverwriteInstances is off by default): do not touch its object.
-    if (await this.resources.instanceExists(id)) return { parsed, status: 'AlreadyStored' };
     const objectKey = objectKeyForInstance(id);
-    await this.storage.put(objectKey, bytes);
-    const object = { objectKey, fileSize: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
-    const status = await this.withRetryOnRace(() => this.resources.storeInstance(parsed, object));
-    return { parsed, status };
+    if (!(await this.storage.putIfAbsent(objectKey, bytes))) {
+      if (await this.resources.instanceExists(id)) return null;
+      await this.storage.put(objectKey, bytes);
+    }
+    return { objectKey, fileSize: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
   }
 
   async findInstanceOrThrow(id: string): Promise<InstanceRow> {
@@ -82,22 +88,6 @@ export class InstanceStoreService {
     this.rows.delete(instance.id);
     if (isInexistentObject(err) && !(await this.resources.instanceExists(instance.id))) throw OrthancError.unknownResource();
     throw err;
-  }
-
-  /**
-   * Races with concurrent writers of the same hierarchy: a parent deleted while this instance was
-   * being indexed fails the foreign key check (the next attempt recreates the parents), and
-   * concurrent upserts of the same patient/study/series can deadlock (Postgres aborts one of them).
-   * Both are safe to run again: the statement is idempotent.
-   */
-  private async withRetryOnRace<T>(action: () => Promise<T>, attempts = 3): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await action();
-      } catch (err) {
-        if (attempt >= attempts || !(isForeignKeyViolation(err) || isDeadlock(err))) throw err;
-      }
-    }
   }
 }
 

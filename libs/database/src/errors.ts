@@ -16,3 +16,18 @@ export function isDeadlock(err: unknown): boolean {
   if (!e) return false;
   return e.code === '40P01' || JSON.stringify(e.meta ?? {}).includes('40P01') || /deadlock detected/i.test(e.message ?? '');
 }
+
+/**
+ * Runs an idempotent statement again when it lost a race with concurrent writers of the same
+ * hierarchy: a parent deleted meanwhile fails the foreign key check (the next attempt recreates
+ * it), and concurrent upserts of one patient/study/series can deadlock (Postgres aborts one).
+ */
+export async function retryOnRace<T>(statement: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await statement();
+    } catch (err) {
+      if (attempt >= attempts || !(isForeignKeyViolation(err) || isDeadlock(err))) throw err;
+    }
+  }
+}

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { access, mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { closeSync, constants, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { access, link, mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
@@ -46,6 +46,29 @@ export class FsStorage implements ObjectStorage {
     await this.writeAtomically(key, async (file) => {
       await file.writeFile(data);
     });
+  }
+
+  /**
+   * The new file is linked to its name, which fails when the name exists: nothing is replaced even
+   * by a concurrent writer. A cheap existence check first spares the write of an object already there.
+   */
+  async putIfAbsent(key: string, data: Buffer): Promise<boolean> {
+    if (existsSync(this.pathOf(key))) return false;
+    let created = true;
+    await this.writeAtomically(
+      key,
+      (file) => file.writeFile(data),
+      async (temporary, path) => {
+        try {
+          await link(temporary, path);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+          created = false;
+        }
+        await unlink(temporary);
+      },
+    );
+    return created;
   }
 
   async putStream(key: string, stream: Readable, size?: number): Promise<void> {
@@ -128,7 +151,12 @@ export class FsStorage implements ObjectStorage {
     return join(this.root, key);
   }
 
-  private async writeAtomically(key: string, write: (file: FileHandle) => Promise<void>): Promise<void> {
+  /** `publish` gives the finished temporary file its name (default: rename over any previous object). */
+  private async writeAtomically(
+    key: string,
+    write: (file: FileHandle) => Promise<void>,
+    publish: (temporary: string, path: string) => Promise<void> = rename,
+  ): Promise<void> {
     const path = this.pathOf(key);
     const directory = dirname(path);
     const temporary = join(directory, `.${basename(path)}~${randomBytes(6).toString('hex')}.tmp`);
@@ -139,7 +167,7 @@ export class FsStorage implements ObjectStorage {
       await write(file);
       await file.sync();
       await file.close();
-      await rename(temporary, path);
+      await publish(temporary, path);
     } catch (err) {
       await file.close().catch(() => undefined);
       await unlink(temporary).catch(() => undefined);

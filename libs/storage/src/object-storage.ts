@@ -18,6 +18,11 @@ export interface ObjectStorage {
   init(): Promise<void>;
   /** Atomic: readers see the previous object or the whole new one, never a partial one. */
   put(key: string, data: Buffer): Promise<void>;
+  /**
+   * Atomic like put(), but an object already under `key` is left as it is (Orthanc keeps the first
+   * copy of an instance). True when this call wrote the object.
+   */
+  putIfAbsent(key: string, data: Buffer): Promise<boolean>;
   /** Atomic like put(); when `size` is given, a stream of another length is rejected. */
   putStream(key: string, stream: Readable, size?: number): Promise<void>;
   get(key: string): Promise<Buffer>;

@@ -84,6 +84,13 @@ export class S3Storage implements ObjectStorage {
     await this.call('write', () => this.client.putObject(this.bucket, key, data, data.length), key);
   }
 
+  /** A HEAD, then the PUT: S3's conditional PUT (If-None-Match) is not in the MinIO client's API. */
+  async putIfAbsent(key: string, data: Buffer): Promise<boolean> {
+    if (await this.exists(key)) return false;
+    await this.put(key, data);
+    return true;
+  }
+
   async putStream(key: string, stream: Readable, size?: number): Promise<void> {
     assertValidObjectKey(key);
     const parts = readParts(stream, this.partSize, key);

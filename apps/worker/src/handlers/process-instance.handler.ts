@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
-import { JobCounters, JobRepository, JobState, ResourceRepository } from '@deidflow/database';
+import { InstanceContext, JobCounters, JobRepository, JobState, retryOnRace } from '@deidflow/database';
 import { parseInstance } from '@deidflow/dicom';
 import { JobEnqueuer } from '@deidflow/jobs';
 import type { ProcessInstancePayload } from '@deidflow/queue';
@@ -14,7 +14,8 @@ const ACTIVE: JobState[] = [JobState.Pending, JobState.Running, JobState.Retry];
  * One source instance of a job: read it, apply the plan, store the result, record lineage, count it.
  * Safe under at-least-once delivery: the output's ID and object key derive from the job secret, the
  * index and metadata writes are idempotent, and the counter moves only when the row leaves PENDING.
- * Four database round trips per instance: check, read the source, index the output, finish.
+ * Two database round trips per instance: the context with the source's row, then one statement
+ * that indexes the output and completes the instance.
  */
 @Injectable()
 export class ProcessInstanceHandler {
@@ -22,7 +23,6 @@ export class ProcessInstanceHandler {
 
   constructor(
     private readonly jobs: JobRepository,
-    private readonly resources: ResourceRepository,
     private readonly store: InstanceStoreService,
     private readonly plans: PlanCache,
     private readonly enqueuer: JobEnqueuer,
@@ -45,7 +45,7 @@ export class ProcessInstanceHandler {
 
     let counters: JobCounters | null;
     try {
-      counters = await this.derive(payload);
+      counters = await this.derive(payload, context.source);
     } catch (err) {
       const permanent = err instanceof OrthancError && err.isPermanent;
       if (!permanent && !isLastAttempt) {
@@ -70,24 +70,23 @@ export class ProcessInstanceHandler {
     await this.finalizeIfLast(payload.jobId, counters, context.priority);
   }
 
-  private async derive({ jobId, sourceInstanceId }: ProcessInstancePayload): Promise<JobCounters | null> {
-    const plan = await this.plans.get(jobId);
-    const source = await this.resources.findInstanceWithAncestors(sourceInstanceId);
+  private async derive({ jobId, sourceInstanceId }: ProcessInstancePayload, source: InstanceContext['source']): Promise<JobCounters | null> {
     if (!source) throw deletedSource(sourceInstanceId);
+    const plan = await this.plans.get(jobId);
     const bytes = await this.storage.get(source.instance.objectKey).catch((err: unknown) => {
       throw err instanceof OrthancError && err.code === OrthancErrorCode.InexistentFile ? deletedSource(sourceInstanceId) : err;
     });
-    const output = plan.modification.apply(bytes);
-    const parsed = parseInstance(output);
-    if (parsed.ids.instance === sourceInstanceId) {
+    const result = plan.modification.apply(bytes);
+    const output = parseInstance(result);
+    const outputIds = output.ids;
+    if (outputIds.instance === sourceInstanceId) {
       // Same identifiers: the result would replace its own source. Orthanc needs OverwriteInstances
       // for that; DeidFlow never overwrites a stored instance.
       throw OrthancError.badRequest(
         `The modification keeps every identifier of instance ${sourceInstanceId}: its result would overwrite the source`,
       );
     }
-    await this.store.storeParsed(Buffer.from(output.buffer, output.byteOffset, output.byteLength), parsed);
-    const outputIds = parsed.ids;
+    const object = await this.store.writeObject(Buffer.from(result.buffer, result.byteOffset, result.byteLength), output);
     // Orthanc's AnonymizedFrom / ModifiedFrom: on every level whose Orthanc ID changed (SEMANTICS.md A.5).
     const name = plan.request.operation === 'anonymize' ? 'AnonymizedFrom' : 'ModifiedFrom';
     const metadata = [{ resourceId: outputIds.instance, name, value: sourceInstanceId }];
@@ -96,14 +95,10 @@ export class ProcessInstanceHandler {
         metadata.push({ resourceId: outputIds[level], name, value: source.ancestors[level] });
       }
     }
-    return this.jobs.completeInstanceWithLineage({
-      jobId,
-      sourceInstanceId,
-      outputInstanceId: outputIds.instance,
-      operation: plan.request.operation,
-      requestDigest: plan.digest,
-      metadata,
-    });
+    const completion = { jobId, sourceInstanceId, operation: plan.request.operation, requestDigest: plan.digest, metadata };
+    // Usually the output is new: indexed in the same statement that completes the instance.
+    if (object) return retryOnRace(() => this.jobs.completeInstanceWithOutput({ ...completion, output, object }));
+    return this.jobs.completeInstanceWithLineage({ ...completion, outputInstanceId: outputIds.instance });
   }
 
   private async finalizeIfLast(jobId: string, counters: JobCounters | null, priority: number): Promise<void> {

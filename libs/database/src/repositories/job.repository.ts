@@ -1,5 +1,9 @@
 import { Injectable } from '@nestjs/common';
+import type { ParsedInstance } from '@deidflow/dicom';
 import { PreparedStatement, PrismaService } from '../prisma.service';
+import { HIERARCHY_PARAMETERS, hierarchyInsertCtes, hierarchyInsertValues, StoredObject } from './hierarchy-sql';
+import { INSTANCE_COLUMNS, InstanceRecord, instanceRow } from './instance-row-sql';
+import type { InstanceRow } from './resource.repository';
 import type { ResourceLevel } from '@deidflow/common';
 import { Job, JobInstanceState, JobState, Prisma } from '../generated/client';
 import { instanceJoin, levelColumn } from './instance-scope';
@@ -44,14 +48,52 @@ const FINISHED: JobState[] = [JobState.Success, JobState.Failure];
 const COUNTER_COLUMNS = `instances_count AS "instancesCount", processed_count AS "processedCount", failed_count AS "failedCount",
   state, ready, generation`;
 
-/** What a worker checks before touching an instance: the job's state and generation, and whether this instance is still to do. */
+export interface InstanceContext extends JobCounters {
+  priority: number;
+  instanceState: JobInstanceState | null;
+  source: { instance: InstanceRow; ancestors: { patient: string; study: string; series: string } } | null;
+}
+
+type ContextRecord = JobCounters & { priority: number; instanceState: JobInstanceState | null; studyId: string | null; patientId: string | null } & {
+  [column in keyof InstanceRecord]: InstanceRecord[column] | null;
+};
+
 const INSTANCE_CONTEXT: PreparedStatement = {
   name: 'deidflow_instance_context',
   text: `SELECT j.state, j.generation, j.priority, j.ready, j.instances_count AS "instancesCount",
-           j.processed_count AS "processedCount", j.failed_count AS "failedCount", ji.state AS "instanceState"
-         FROM jobs j LEFT JOIN job_instances ji ON ji.job_id = j.id AND ji.source_instance_id = $2
+           j.processed_count AS "processedCount", j.failed_count AS "failedCount", ji.state AS "instanceState",
+           ${INSTANCE_COLUMNS}, st.id AS "studyId", st.patient_id AS "patientId"
+         FROM jobs j
+         LEFT JOIN job_instances ji ON ji.job_id = j.id AND ji.source_instance_id = $2
+         LEFT JOIN (instances i JOIN series se ON se.id = i.series_id JOIN studies st ON st.id = se.study_id) ON i.id = $2
          WHERE j.id = $1::uuid`,
 };
+
+/** Parameters: the hierarchy's 18, then source, job, operation, digest, metadata arrays. */
+const COMPLETE_INSTANCE_WITH_OUTPUT: PreparedStatement = (() => {
+  const $ = (n: number) => `$${HIERARCHY_PARAMETERS + n}`;
+  return {
+    name: 'deidflow_complete_instance_with_output',
+    text: `WITH ${hierarchyInsertCtes(1)}, lin AS (
+        INSERT INTO lineage (output_instance_id, source_instance_id, job_id, operation, request_digest)
+        VALUES ($10, ${$(1)}, ${$(2)}::uuid, ${$(3)}::operation, ${$(4)})
+        ON CONFLICT DO NOTHING
+      ), meta AS (
+        INSERT INTO resource_metadata (resource_id, name, value)
+        SELECT * FROM unnest(${$(5)}::text[], ${$(6)}::text[], ${$(7)}::text[])
+        ON CONFLICT DO NOTHING
+      ), moved AS (
+        UPDATE job_instances SET state = 'DONE', output_instance_id = $10, attempts = attempts + 1, updated_at = now()
+        WHERE job_id = ${$(2)}::uuid AND source_instance_id = ${$(1)} AND state = 'PENDING'
+        RETURNING 1
+      ), job AS (
+        UPDATE jobs SET processed_count = processed_count + 1
+        WHERE id = ${$(2)}::uuid AND EXISTS (SELECT 1 FROM moved)
+        RETURNING ${COUNTER_COLUMNS}
+      )
+      SELECT * FROM job`,
+  };
+})();
 
 const COMPLETE_INSTANCE_WITH_LINEAGE: PreparedStatement = {
   name: 'deidflow_complete_instance_with_lineage',
@@ -122,25 +164,59 @@ export class JobRepository {
   }
 
   /**
-   * What a worker checks before touching an instance, in one query: the job's state and
-   * generation, and whether this instance is still to do.
+   * What a worker reads before touching an instance, in one query: the job's state and generation,
+   * whether this instance is still to do, and the source instance with its ancestors' IDs (null
+   * when it was deleted).
    */
-  async instanceContext(
-    jobId: string,
-    sourceInstanceId: string,
-  ): Promise<(JobCounters & { priority: number; instanceState: JobInstanceState | null }) | null> {
-    const [r] = await this.prisma.prepared<JobCounters & { priority: number; instanceState: JobInstanceState | null }>(INSTANCE_CONTEXT, [
-      jobId,
-      sourceInstanceId,
+  async instanceContext(jobId: string, sourceInstanceId: string): Promise<InstanceContext | null> {
+    const [r] = await this.prisma.prepared<ContextRecord>(INSTANCE_CONTEXT, [jobId, sourceInstanceId]);
+    if (!r) return null;
+    const context = {
+      state: r.state,
+      generation: r.generation,
+      priority: r.priority,
+      ready: r.ready,
+      instancesCount: r.instancesCount,
+      processedCount: r.processedCount,
+      failedCount: r.failedCount,
+      instanceState: r.instanceState,
+    };
+    const source =
+      r.id === null
+        ? null
+        : { instance: instanceRow(r as InstanceRecord), ancestors: { patient: r.patientId!, study: r.studyId!, series: r.seriesId! } };
+    return { ...context, source };
+  }
+
+  /**
+   * The end of one instance whose output object is stored, in one statement (the worker's hot
+   * path): the output is indexed with its hierarchy, its lineage edge and metadata links are
+   * recorded, the source's row leaves PENDING and the job's counter moves with it. All idempotent:
+   * a repeat records nothing twice and returns null (the row had already moved).
+   */
+  async completeInstanceWithOutput(input: {
+    jobId: string;
+    sourceInstanceId: string;
+    output: ParsedInstance;
+    object: StoredObject;
+    operation: 'anonymize' | 'modify';
+    requestDigest: string;
+    metadata: { resourceId: string; name: string; value: string }[];
+  }): Promise<JobCounters | null> {
+    const [r] = await this.prisma.prepared<JobCounters>(COMPLETE_INSTANCE_WITH_OUTPUT, [
+      ...hierarchyInsertValues(input.output, input.object),
+      input.sourceInstanceId,
+      input.jobId,
+      input.operation,
+      input.requestDigest,
+      input.metadata.map((m) => m.resourceId),
+      input.metadata.map((m) => m.name),
+      input.metadata.map((m) => m.value),
     ]);
     return r ?? null;
   }
 
-  /**
-   * The end of one instance, in one statement (the worker's hot path): its lineage edge and
-   * metadata links are recorded, its row leaves PENDING and the job's counter moves with it. All
-   * idempotent: a repeat records nothing twice and returns null (the row had already moved).
-   */
+  /** The end of one instance without a new output (its output was already indexed): lineage, metadata, counter. */
   async completeInstanceWithLineage(input: {
     jobId: string;
     sourceInstanceId: string;

@@ -3,15 +3,13 @@ import type { ResourceLevel } from '@deidflow/common';
 import type { ParsedInstance } from '@deidflow/dicom';
 import { PreparedStatement, PrismaService } from '../prisma.service';
 import { Prisma } from '../generated/client';
+import { hierarchyInsertCtes, hierarchyInsertValues, StoredObject } from './hierarchy-sql';
 import { instanceJoin, levelColumn } from './instance-scope';
+import { INSTANCE_COLUMNS, InstanceRecord, instanceRow } from './instance-row-sql';
+
+export type { StoredObject };
 
 export type StoreStatus = 'Success' | 'AlreadyStored';
-
-export interface StoredObject {
-  objectKey: string;
-  fileSize: number;
-  sha256: string;
-}
 
 /** A resource of any level as the browse answers need it. */
 export interface ResourceRow {
@@ -63,38 +61,8 @@ export class ResourceRepository {
    * study or series, or a retried job writing the same output, converge on the same rows.
    */
   async storeInstance(parsed: ParsedInstance, object: StoredObject): Promise<StoreStatus> {
-    const { ids, identifiers: uid, mainDicomTags: tags } = parsed;
-    const [row] = await this.prisma.prepared<{ created: number }>(STORE_INSTANCE, [
-      ids.patient,
-      uid.patientId,
-      JSON.stringify(tags.patient),
-      ids.study,
-      uid.studyInstanceUid,
-      JSON.stringify(tags.study),
-      ids.series,
-      uid.seriesInstanceUid,
-      JSON.stringify(tags.series),
-      ids.instance,
-      uid.sopInstanceUid,
-      parsed.sopClassUid,
-      parsed.transferSyntaxUid,
-      JSON.stringify(tags.instance),
-      parsed.indexInSeries ?? null,
-      object.objectKey,
-      object.fileSize,
-      object.sha256,
-    ]);
+    const [row] = await this.prisma.prepared<{ created: number }>(STORE_INSTANCE, hierarchyInsertValues(parsed, object));
     return row.created > 0 ? 'Success' : 'AlreadyStored';
-  }
-
-  /** An instance with the IDs of its series, study and patient (one query: the worker's hot path). */
-  async findInstanceWithAncestors(
-    id: string,
-  ): Promise<{ instance: InstanceRow; ancestors: { patient: string; study: string; series: string } } | null> {
-    const [r] = await this.prisma.prepared<InstanceRecord & { studyId: string; patientId: string }>(FIND_INSTANCE_WITH_ANCESTORS, [id]);
-    if (!r) return null;
-    const { studyId, patientId, ...instance } = r;
-    return { instance: instanceRow(instance), ancestors: { patient: patientId, study: studyId, series: r.seriesId } };
   }
 
   async instanceExists(id: string): Promise<boolean> {
@@ -264,27 +232,9 @@ function tags(value: unknown): Record<string, string> {
   return (value ?? {}) as Record<string, string>;
 }
 
-/** An instance row as node-postgres returns it: bigint as a string. */
-type InstanceRecord = Omit<InstanceRow, 'fileSize'> & { fileSize: string };
-
-function instanceRow(r: InstanceRecord): InstanceRow {
-  return { ...r, mainDicomTags: tags(r.mainDicomTags), fileSize: BigInt(r.fileSize) };
-}
-
-const INSTANCE_COLUMNS = `i.id, i.series_id AS "seriesId", i.sop_instance_uid AS "sopInstanceUid", i.sop_class_uid AS "sopClassUid",
-  i.transfer_syntax_uid AS "transferSyntaxUid", i.main_dicom_tags AS "mainDicomTags", i.index_in_series AS "indexInSeries",
-  i.object_key AS "objectKey", i.file_size AS "fileSize", i.sha256, i.received_at AS "receivedAt"`;
-
 const FIND_INSTANCE: PreparedStatement = {
   name: 'deidflow_find_instance',
   text: `SELECT ${INSTANCE_COLUMNS} FROM instances i WHERE i.id = $1`,
-};
-
-const FIND_INSTANCE_WITH_ANCESTORS: PreparedStatement = {
-  name: 'deidflow_find_instance_with_ancestors',
-  text: `SELECT ${INSTANCE_COLUMNS}, st.id AS "studyId", st.patient_id AS "patientId"
-         FROM instances i JOIN series se ON se.id = i.series_id JOIN studies st ON st.id = se.study_id
-         WHERE i.id = $1`,
 };
 
 const INSTANCE_EXISTS: PreparedStatement = {
@@ -292,32 +242,10 @@ const INSTANCE_EXISTS: PreparedStatement = {
   text: 'SELECT 1 FROM instances WHERE id = $1',
 };
 
-/**
- * One statement, one round trip: foreign keys are checked at its end, so the hierarchy can be
- * inserted parent-first in sibling CTEs. A new child makes its ancestors "updated" (LastUpdate);
- * the UPDATEs cannot see rows inserted by this statement, whose default is now() anyway.
- */
+/** One statement, one round trip (see hierarchyInsertCtes). */
 const STORE_INSTANCE: PreparedStatement = {
   name: 'deidflow_store_instance',
-  text: `WITH p AS (
-      INSERT INTO patients (id, patient_id, main_dicom_tags) VALUES ($1, $2, $3::jsonb) ON CONFLICT (id) DO NOTHING
-    ), st AS (
-      INSERT INTO studies (id, patient_id, study_instance_uid, main_dicom_tags) VALUES ($4, $1, $5, $6::jsonb) ON CONFLICT (id) DO NOTHING
-    ), se AS (
-      INSERT INTO series (id, study_id, series_instance_uid, main_dicom_tags) VALUES ($7, $4, $8, $9::jsonb) ON CONFLICT (id) DO NOTHING
-    ), i AS (
-      INSERT INTO instances (id, series_id, sop_instance_uid, sop_class_uid, transfer_syntax_uid, main_dicom_tags,
-                             index_in_series, object_key, file_size, sha256)
-      VALUES ($10, $7, $11, $12, $13, $14::jsonb, $15::int, $16, $17::bigint, $18)
-      ON CONFLICT (id) DO NOTHING RETURNING id
-    ), u1 AS (
-      UPDATE series SET last_update = now() WHERE id = $7 AND EXISTS (SELECT 1 FROM i)
-    ), u2 AS (
-      UPDATE studies SET last_update = now() WHERE id = $4 AND EXISTS (SELECT 1 FROM i)
-    ), u3 AS (
-      UPDATE patients SET last_update = now() WHERE id = $1 AND EXISTS (SELECT 1 FROM i)
-    )
-    SELECT count(*)::int AS created FROM i`,
+  text: `WITH ${hierarchyInsertCtes(1)} SELECT count(*)::int AS created FROM i`,
 };
 
 type Tx = Prisma.TransactionClient;
