@@ -246,13 +246,13 @@ describeObjectStorage(
   3 * MiB,
 );
 
-// The product's default: objects up to a limit read synchronously, the large one above it asynchronously.
+// The product's default: objects up to a limit use synchronous calls, the large one above it asynchronous ones.
 describeObjectStorage(
-  'fs, synchronous reads up to 1 MiB',
+  'fs, synchronous calls up to 1 MiB',
   async () => {
     const directory = await mkdtemp(join(tmpdir(), 'deidflow-fs-storage-'));
     return {
-      storage: new FsStorage(join(directory, 'store'), { syncReadMaxBytes: 1 * MiB }),
+      storage: new FsStorage(join(directory, 'store'), { syncIoMaxBytes: 1 * MiB }),
       tearDown: () => rm(directory, { recursive: true, force: true }),
     };
   },
@@ -272,13 +272,16 @@ describeObjectStorage(
   2 * S3_PART_SIZE + 1 * MiB,
 );
 
-describe('FsStorage atomic writes', () => {
+describe.each([
+  ['asynchronous calls', 0],
+  ['synchronous calls up to 4 MiB', 4 * MiB],
+])('FsStorage atomic writes, %s', (_mode, syncIoMaxBytes) => {
   let directory: string;
   let storage: FsStorage;
 
   beforeEach(async () => {
     directory = await mkdtemp(join(tmpdir(), 'deidflow-fs-atomic-'));
-    storage = new FsStorage(directory);
+    storage = new FsStorage(directory, { syncIoMaxBytes });
     await storage.init();
   });
   afterEach(() => rm(directory, { recursive: true, force: true }));
@@ -307,7 +310,10 @@ describe('FsStorage atomic writes', () => {
     const reader = (async () => {
       while (writing) reads.push(await storage.get('race'));
     })();
-    for (let i = 0; i < 10; i++) await storage.putStream('race', chunkedStream(versions[i % 2]));
+    for (let i = 0; i < 10; i++) {
+      if (i % 3 === 0) await storage.put('race', versions[i % 2]);
+      else await storage.putStream('race', chunkedStream(versions[i % 2]));
+    }
     writing = false;
     await reader;
     expect(reads.length).toBeGreaterThan(0);

@@ -35,11 +35,10 @@ export const configSchema = z
     STORAGE_DRIVER: z.enum(['fs', 's3']).optional(),
     STORAGE_DIR: z.string().default('./data/storage'),
     /**
-     * fs driver: whole objects up to this size are read synchronously (0: never). A page-cached
-     * 527 kB file reads in ~0.1 ms that way, while the thread-pool round trips of an async read
-     * cost ~2 ms on a small VM; larger objects (multi-frame) still read asynchronously.
+     * fs driver: objects up to this size are read and written with synchronous system calls, the
+     * fsyncs excepted (0: every call asynchronous, e.g. on a network filesystem). See FsStorage.
      */
-    STORAGE_FS_SYNC_READ_MAX_BYTES: z.coerce.number().int().min(0).default(4 * 1024 * 1024),
+    STORAGE_FS_SYNC_IO_MAX_BYTES: z.coerce.number().int().min(0).default(4 * 1024 * 1024),
     S3_ENDPOINT: z.string().url().optional(),
     S3_ACCESS_KEY: z.string().optional(),
     S3_SECRET_KEY: z.string().optional(),

@@ -31,7 +31,7 @@ export function parseS3Endpoint(endpoint: string): S3Endpoint {
 }
 
 export function createStorage(config: AppConfig): ObjectStorage {
-  if (config.STORAGE_DRIVER === 'fs') return new FsStorage(config.STORAGE_DIR, { syncReadMaxBytes: config.STORAGE_FS_SYNC_READ_MAX_BYTES });
+  if (config.STORAGE_DRIVER === 'fs') return new FsStorage(config.STORAGE_DIR, { syncIoMaxBytes: config.STORAGE_FS_SYNC_IO_MAX_BYTES });
   // The config schema guarantees these three once the driver is s3.
   if (!config.S3_ENDPOINT || !config.S3_ACCESS_KEY || !config.S3_SECRET_KEY) {
     throw new OrthancError(
