@@ -22,7 +22,7 @@ export interface BenchOptions {
   uploadConcurrency: number;
   workerConcurrency: number;
   seed: number;
-  /** Profile the worker(s) and the API during scenario 2 (.cpuprofile files + top self times). */
+  /** Profile the worker(s) and the API during scenarios 2 and 5 (.cpuprofile files + top self times). */
   cpuProf: boolean;
   databaseUrl: string;
   redisUrl: string;
@@ -46,7 +46,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --upload-concurrency N  parallel connections of uploads (default 4)
   --worker-concurrency N  WORKER_CONCURRENCY of each worker process (default 8, the product's default)
   --seed N                seed of the generated data (default 1)
-  --cpu-prof              CPU-profile the worker(s) and the API during scenario 2
+  --cpu-prof              CPU-profile the worker(s) and the API during scenarios 2 and 5
   --database-url URL      dedicated database, dropped and recreated (default .../deidflow_bench)
   --redis-url URL         Redis (default redis://127.0.0.1:6379); only --queue-prefix keys are touched
   --queue-prefix P        BullMQ prefix used and cleared by the bench (default deidflowbench)

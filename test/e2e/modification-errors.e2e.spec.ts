@@ -76,6 +76,21 @@ describe('refused modification requests', () => {
     expect(download.headers.get('content-type')).toBe('application/dicom');
   });
 
+  it('keeps the first copy when a later job produces instances already stored (no OverwriteInstances)', async () => {
+    const keep = '"Keep":["StudyInstanceUID","SeriesInstanceUID","SOPInstanceUID"],"Force":true';
+    const first = await post(`/series/${series}/modify`, `{"Replace":{"PatientID":"DEIDFLOW-SAME","PatientName":"FIRST"},${keep}}`);
+    expect(first.status).toBe(200);
+    const second = await post(`/series/${series}/modify`, `{"Replace":{"PatientID":"DEIDFLOW-SAME","PatientName":"SECOND"},${keep}}`);
+    expect(second.status).toBe(200);
+    expect(second.body.ID).toBe(first.body.ID);
+    const outputs = (await http(api.baseUrl, 'GET', `/series/${first.body.ID}/instances`)).body as { ID: string }[];
+    expect(outputs.length).toBeGreaterThan(0);
+    for (const { ID } of outputs) {
+      expect((await http(api.baseUrl, 'GET', `/instances/${ID}/simplified-tags`)).body.PatientName).toBe('FIRST');
+      expect((await http(api.baseUrl, 'GET', `/instances/${ID}/metadata/ModifiedFrom`)).status).toBe(200);
+    }
+  });
+
   it('fails, naming each instance, a series modify whose results would overwrite their sources', async () => {
     const answer = await post(`/series/${series}/modify`, '{"Keep":["SeriesInstanceUID","SOPInstanceUID"],"Force":true,"Replace":{"SeriesDescription":"Y"}}');
     expect(answer.status).toBe(500);

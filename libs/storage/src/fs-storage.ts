@@ -55,7 +55,7 @@ export class FsStorage implements ObjectStorage {
   }
 
   async put(key: string, data: Buffer): Promise<void> {
-    if (data.length <= this.syncIoMaxBytes) {
+    if (this.isSmall(data.length)) {
       await this.writeSmall(key, data, 'replace');
       return;
     }
@@ -70,7 +70,7 @@ export class FsStorage implements ObjectStorage {
    */
   async putIfAbsent(key: string, data: Buffer): Promise<boolean> {
     if (existsSync(this.pathOf(key))) return false;
-    if (data.length <= this.syncIoMaxBytes) return this.writeSmall(key, data, 'keep');
+    if (this.isSmall(data.length)) return this.writeSmall(key, data, 'keep');
     let created = true;
     await this.writeAtomically(
       key,
@@ -156,6 +156,11 @@ export class FsStorage implements ObjectStorage {
     await access(this.root, constants.R_OK | constants.W_OK).catch((err) => {
       throw fsError(err, 'access the storage directory', this.root);
     });
+  }
+
+  /** Handled with synchronous calls (see the class comment). */
+  private isSmall(size: number): boolean {
+    return this.syncIoMaxBytes > 0 && size <= this.syncIoMaxBytes;
   }
 
   private pathOf(key: string): string {

@@ -48,6 +48,40 @@ const FINISHED: JobState[] = [JobState.Success, JobState.Failure];
 const COUNTER_COLUMNS = `instances_count AS "instancesCount", processed_count AS "processedCount", failed_count AS "failedCount",
   state, ready, generation`;
 
+const OUTPUT_HIERARCHY: PreparedStatement = {
+  name: 'deidflow_output_hierarchy',
+  text: `SELECT ji.source_instance_id AS source, i.id AS instance, i.series_id AS series, s.study_id AS study, st.patient_id AS patient
+         FROM job_instances ji
+         JOIN instances i ON i.id = ji.output_instance_id
+         JOIN series s ON s.id = i.series_id
+         JOIN studies st ON st.id = s.study_id
+         WHERE ji.job_id = $1::uuid AND ji.state = 'DONE'
+         ORDER BY ji.source_instance_id`,
+};
+
+/** What the completion statements record besides the output itself. */
+export interface InstanceCompletion {
+  jobId: string;
+  sourceInstanceId: string;
+  operation: 'anonymize' | 'modify';
+  requestDigest: string;
+  /** AnonymizedFrom/ModifiedFrom links of the output's levels. */
+  metadata: { resourceId: string; name: string; value: string }[];
+}
+
+/** The completion statements' parameters after the output's: source, job, operation, digest, metadata. */
+function completionValues(c: InstanceCompletion): unknown[] {
+  return [
+    c.sourceInstanceId,
+    c.jobId,
+    c.operation,
+    c.requestDigest,
+    c.metadata.map((m) => m.resourceId),
+    c.metadata.map((m) => m.name),
+    c.metadata.map((m) => m.value),
+  ];
+}
+
 export interface InstanceContext extends JobCounters {
   priority: number;
   instanceState: JobInstanceState | null;
@@ -194,47 +228,17 @@ export class JobRepository {
    * recorded, the source's row leaves PENDING and the job's counter moves with it. All idempotent:
    * a repeat records nothing twice and returns null (the row had already moved).
    */
-  async completeInstanceWithOutput(input: {
-    jobId: string;
-    sourceInstanceId: string;
-    output: ParsedInstance;
-    object: StoredObject;
-    operation: 'anonymize' | 'modify';
-    requestDigest: string;
-    metadata: { resourceId: string; name: string; value: string }[];
-  }): Promise<JobCounters | null> {
+  async completeInstanceWithOutput(input: InstanceCompletion & { output: ParsedInstance; object: StoredObject }): Promise<JobCounters | null> {
     const [r] = await this.prisma.prepared<JobCounters>(COMPLETE_INSTANCE_WITH_OUTPUT, [
       ...hierarchyInsertValues(input.output, input.object),
-      input.sourceInstanceId,
-      input.jobId,
-      input.operation,
-      input.requestDigest,
-      input.metadata.map((m) => m.resourceId),
-      input.metadata.map((m) => m.name),
-      input.metadata.map((m) => m.value),
+      ...completionValues(input),
     ]);
     return r ?? null;
   }
 
   /** The end of one instance without a new output (its output was already indexed): lineage, metadata, counter. */
-  async completeInstanceWithLineage(input: {
-    jobId: string;
-    sourceInstanceId: string;
-    outputInstanceId: string;
-    operation: 'anonymize' | 'modify';
-    requestDigest: string;
-    metadata: { resourceId: string; name: string; value: string }[];
-  }): Promise<JobCounters | null> {
-    const [r] = await this.prisma.prepared<JobCounters>(COMPLETE_INSTANCE_WITH_LINEAGE, [
-      input.outputInstanceId,
-      input.sourceInstanceId,
-      input.jobId,
-      input.operation,
-      input.requestDigest,
-      input.metadata.map((m) => m.resourceId),
-      input.metadata.map((m) => m.name),
-      input.metadata.map((m) => m.value),
-    ]);
+  async completeInstanceWithLineage(input: InstanceCompletion & { outputInstanceId: string }): Promise<JobCounters | null> {
+    const [r] = await this.prisma.prepared<JobCounters>(COMPLETE_INSTANCE_WITH_LINEAGE, [input.outputInstanceId, ...completionValues(input)]);
     return r ?? null;
   }
 
@@ -291,16 +295,9 @@ export class JobRepository {
   }
 
   /** Every output of a job with its series, study and patient (one query, whatever the job's size). */
+  /** Every output of the job with its ancestors (the finalize step), read without Prisma's per-row work: 10,000 rows for a bulk job. */
   async outputHierarchy(jobId: string): Promise<{ source: string; instance: string; series: string; study: string; patient: string }[]> {
-    return this.prisma.$queryRaw`
-      SELECT ji.source_instance_id AS source, i.id AS instance, i.series_id AS series, s.study_id AS study,
-             st.patient_id AS patient
-      FROM job_instances ji
-      JOIN instances i ON i.id = ji.output_instance_id
-      JOIN series s ON s.id = i.series_id
-      JOIN studies st ON st.id = s.study_id
-      WHERE ji.job_id = ${jobId}::uuid AND ji.state = 'DONE'
-      ORDER BY ji.source_instance_id`;
+    return this.prisma.prepared(OUTPUT_HIERARCHY, [jobId]);
   }
 
   async failedInstances(jobId: string, limit = 20): Promise<{ sourceInstanceId: string; error: string | null }[]> {

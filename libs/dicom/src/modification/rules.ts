@@ -1,4 +1,4 @@
-import { compileProfile, DEFAULT_DICOM_VERSION, TagRange } from '../anonymization/profiles';
+import { CompiledProfile, compileProfile, DEFAULT_DICOM_VERSION, TagRange } from '../anonymization/profiles';
 import { isPrivateTag, privateCreatorOf, Tag, tagFromKey, TAGS } from '../dictionary/tag';
 import { PRODUCT_NAME, PRODUCT_VERSION } from './product';
 import type { JsonValue, Level, ModificationRequest, Operation } from './request-types';
@@ -101,6 +101,23 @@ function internalReplacement(tag: Tag, name: string, value: string): PathReplace
   return { name, path: { steps: [], tag }, value };
 }
 
+const profileTagsCache = new Map<CompiledProfile, { removals: Tag[]; clearings: Tag[]; uids: Tag[] }>();
+
+/** The profile's tags by action, parsed once per profile: instance-level calls compile rules per call. */
+function profileTags(profile: CompiledProfile): { removals: Tag[]; clearings: Tag[]; uids: Tag[] } {
+  let tags = profileTagsCache.get(profile);
+  if (!tags) {
+    tags = { removals: [], clearings: [], uids: [] };
+    for (const [key, action] of profile.actions) {
+      if (action === 'remove') tags.removals.push(tagFromKey(key));
+      else if (action === 'clear') tags.clearings.push(tagFromKey(key));
+      else if (action === 'remapUid') tags.uids.push(tagFromKey(key));
+    }
+    profileTagsCache.set(profile, tags);
+  }
+  return tags;
+}
+
 /**
  * Builds the rule sets the way DicomModification::ParseAnonymizationRequest / ParseModifyRequest
  * and the REST layer do: profile first (anonymization), then Remove, Replace and Keep in that
@@ -113,12 +130,10 @@ export function compileRules(request: ModificationRequest, patientName: string):
 
   if (request.operation === 'anonymize') {
     const profile = compileProfile(request.dicomVersion ?? DEFAULT_DICOM_VERSION);
-    for (const [key, action] of profile.actions) {
-      const tag = tagFromKey(key);
-      if (action === 'remove') sets.removals.add(tag);
-      else if (action === 'clear') sets.clearings.add(tag);
-      else if (action === 'remapUid') sets.uids.add(tag);
-    }
+    const tags = profileTags(profile);
+    for (const tag of tags.removals) sets.removals.add(tag);
+    for (const tag of tags.clearings) sets.clearings.add(tag);
+    for (const tag of tags.uids) sets.uids.add(tag);
     removedRanges = profile.ranges;
     profileMethod = profileDeidentificationMethod(profile.deidentificationMethod);
     sets.replacements.set(TAGS.DeidentificationMethod, internalReplacement(TAGS.DeidentificationMethod, 'DeidentificationMethod', profileMethod));
