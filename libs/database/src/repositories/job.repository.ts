@@ -59,6 +59,73 @@ const OUTPUT_HIERARCHY: PreparedStatement = {
          ORDER BY ji.source_instance_id`,
 };
 
+// The statements a worker process runs. They are prepared statements rather than Prisma queries
+// so that a worker never loads Prisma's query compiler: its WebAssembly adds ~50 MB to a process at
+// the first query, ~65 MB with the first model query (measured), and the worker's RSS target is 250 MB.
+
+const JOB_COLUMNS = `id, type, state, priority, is_anonymization AS "isAnonymization", request, secret, level,
+  source_resources AS "sourceResources", keep_source AS "keepSource", permissive, user_data AS "userData",
+  instances_count AS "instancesCount", processed_count AS "processedCount", failed_count AS "failedCount",
+  patient_name AS "patientName", ready, generation, output, error_code AS "errorCode", error_details AS "errorDetails",
+  created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt"`;
+
+const FIND_JOB: PreparedStatement = { name: 'deidflow_find_job', text: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1::uuid` };
+
+const JOB_COUNTERS: PreparedStatement = {
+  name: 'deidflow_job_counters',
+  text: `SELECT ${COUNTER_COLUMNS} FROM jobs WHERE id = $1::uuid`,
+};
+
+const MARK_RUNNING: PreparedStatement = {
+  name: 'deidflow_mark_running',
+  text: `UPDATE jobs SET state = 'Running', started_at = now() WHERE id = $1::uuid AND state = 'Pending'`,
+};
+
+/** The outcome of one instance without an output of its own (failed, or an output recorded elsewhere). */
+const COMPLETE_INSTANCE: PreparedStatement = {
+  name: 'deidflow_complete_instance',
+  text: `WITH moved AS (
+      UPDATE job_instances SET state = $3::job_instance_state, output_instance_id = COALESCE($4::text, output_instance_id),
+             error = COALESCE($5::text, error), attempts = attempts + 1, updated_at = now()
+      WHERE job_id = $1::uuid AND source_instance_id = $2 AND state = 'PENDING'
+      RETURNING state
+    )
+    UPDATE jobs SET processed_count = processed_count + (SELECT count(*) FROM moved WHERE state = 'DONE'),
+                    failed_count = failed_count + (SELECT count(*) FROM moved WHERE state = 'FAILED')
+    WHERE id = $1::uuid AND EXISTS (SELECT 1 FROM moved)
+    RETURNING ${COUNTER_COLUMNS}`,
+};
+
+const PENDING_INSTANCES: PreparedStatement = {
+  name: 'deidflow_pending_instances',
+  text: `SELECT source_instance_id AS id FROM job_instances
+         WHERE job_id = $1::uuid AND state = 'PENDING' AND source_instance_id > $2
+         ORDER BY source_instance_id LIMIT $3`,
+};
+
+const FAILED_INSTANCES: PreparedStatement = {
+  name: 'deidflow_failed_instances',
+  text: `SELECT source_instance_id AS "sourceInstanceId", error FROM job_instances
+         WHERE job_id = $1::uuid AND state = 'FAILED' ORDER BY source_instance_id LIMIT $2`,
+};
+
+const FINISH: PreparedStatement = {
+  name: 'deidflow_finish_job',
+  text: `UPDATE jobs SET state = $2::job_state, output = $3::jsonb, error_code = $4, error_details = $5, completed_at = now()
+         WHERE id = $1::uuid AND state NOT IN ('Success', 'Failure') RETURNING id`,
+};
+
+const UNFINISHED_JOB_IDS: PreparedStatement = {
+  name: 'deidflow_unfinished_job_ids',
+  text: `SELECT id FROM jobs WHERE ready AND state IN ('Pending', 'Running', 'Retry')`,
+};
+
+const FAIL_ABANDONED_SUBMISSIONS: PreparedStatement = {
+  name: 'deidflow_fail_abandoned_submissions',
+  text: `UPDATE jobs SET state = 'Failure', error_code = -1, error_details = 'The submission of the job was interrupted', completed_at = now()
+         WHERE NOT ready AND created_at < $1 AND state NOT IN ('Success', 'Failure') RETURNING id`,
+};
+
 /** What the completion statements record besides the output itself. */
 export interface InstanceCompletion {
   jobId: string;
@@ -182,11 +249,13 @@ export class JobRepository {
   }
 
   async counters(jobId: string): Promise<JobCounters | null> {
-    return this.prisma.job.findUnique({ where: { id: jobId }, select: COUNTERS });
+    const [r] = await this.prisma.prepared<JobCounters>(JOB_COUNTERS, [jobId]);
+    return r ?? null;
   }
 
   async find(id: string): Promise<JobRow | null> {
-    return this.prisma.job.findUnique({ where: { id } });
+    const [r] = await this.prisma.prepared<JobRow>(FIND_JOB, [id]);
+    return r ?? null;
   }
 
   async listIds(): Promise<string[]> {
@@ -244,10 +313,7 @@ export class JobRepository {
 
   /** Pending → Running when the first instance starts (no-op otherwise). */
   async markRunning(jobId: string): Promise<void> {
-    await this.prisma.job.updateMany({
-      where: { id: jobId, state: JobState.Pending },
-      data: { state: JobState.Running, startedAt: new Date() },
-    });
+    await this.prisma.prepared(MARK_RUNNING, [jobId]);
   }
 
   /**
@@ -261,52 +327,35 @@ export class JobRepository {
     outcome: { outputInstanceId: string } | { error: string },
   ): Promise<JobCounters | null> {
     const failed = 'error' in outcome;
-    return this.prisma.$transaction(async (tx) => {
-      const moved = await tx.jobInstance.updateMany({
-        where: { jobId, sourceInstanceId, state: JobInstanceState.PENDING },
-        data: failed
-          ? { state: JobInstanceState.FAILED, error: outcome.error, attempts: { increment: 1 } }
-          : { state: JobInstanceState.DONE, outputInstanceId: outcome.outputInstanceId, attempts: { increment: 1 } },
-      });
-      if (moved.count === 0) return null;
-      return tx.job.update({
-        where: { id: jobId },
-        data: failed ? { failedCount: { increment: 1 } } : { processedCount: { increment: 1 } },
-        select: COUNTERS,
-      });
-    });
+    const [r] = await this.prisma.prepared<JobCounters>(COMPLETE_INSTANCE, [
+      jobId,
+      sourceInstanceId,
+      failed ? JobInstanceState.FAILED : JobInstanceState.DONE,
+      failed ? null : outcome.outputInstanceId,
+      failed ? outcome.error : null,
+    ]);
+    return r ?? null;
   }
 
   /** Source instances still to do, in batches (recovery, resume, resubmit). */
   async *pendingInstances(jobId: string, batchSize = 1000): AsyncGenerator<string[]> {
-    let cursor: string | undefined;
+    let cursor = ''; // every ID sorts after ''
     for (;;) {
-      const rows = await this.prisma.jobInstance.findMany({
-        where: { jobId, state: JobInstanceState.PENDING, ...(cursor ? { sourceInstanceId: { gt: cursor } } : {}) },
-        select: { sourceInstanceId: true },
-        orderBy: { sourceInstanceId: 'asc' },
-        take: batchSize,
-      });
+      const rows = await this.prisma.prepared<{ id: string }>(PENDING_INSTANCES, [jobId, cursor, batchSize]);
       if (rows.length === 0) return;
-      yield rows.map((r) => r.sourceInstanceId);
-      cursor = rows[rows.length - 1].sourceInstanceId;
+      yield rows.map((r) => r.id);
+      cursor = rows[rows.length - 1].id;
       if (rows.length < batchSize) return;
     }
   }
 
-  /** Every output of a job with its series, study and patient (one query, whatever the job's size). */
   /** Every output of the job with its ancestors (the finalize step), read without Prisma's per-row work: 10,000 rows for a bulk job. */
   async outputHierarchy(jobId: string): Promise<{ source: string; instance: string; series: string; study: string; patient: string }[]> {
     return this.prisma.prepared(OUTPUT_HIERARCHY, [jobId]);
   }
 
   async failedInstances(jobId: string, limit = 20): Promise<{ sourceInstanceId: string; error: string | null }[]> {
-    return this.prisma.jobInstance.findMany({
-      where: { jobId, state: JobInstanceState.FAILED },
-      select: { sourceInstanceId: true, error: true },
-      orderBy: { sourceInstanceId: 'asc' },
-      take: limit,
-    });
+    return this.prisma.prepared(FAILED_INSTANCES, [jobId, limit]);
   }
 
   /** Moves a job between states only from the states given (Orthanc's allowed transitions). */
@@ -320,11 +369,8 @@ export class JobRepository {
     jobId: string,
     result: { state: JobState; output: Prisma.InputJsonValue; errorCode: number; errorDetails: string },
   ): Promise<boolean> {
-    const { count } = await this.prisma.job.updateMany({
-      where: { id: jobId, state: { notIn: FINISHED } },
-      data: { ...result, completedAt: new Date() },
-    });
-    return count > 0;
+    const rows = await this.prisma.prepared(FINISH, [jobId, result.state, JSON.stringify(result.output), result.errorCode, result.errorDetails]);
+    return rows.length > 0;
   }
 
   /** Resubmit: every instance is done again (Orthanc's Reset); outputs already stored are found again. */
@@ -361,20 +407,12 @@ export class JobRepository {
 
   /** Submitted jobs that may still have work to do (recovery after a restart or a Redis loss). */
   async unfinishedJobIds(): Promise<string[]> {
-    const rows = await this.prisma.job.findMany({
-      where: { ready: true, state: { in: [JobState.Pending, JobState.Running, JobState.Retry] } },
-      select: { id: true },
-    });
-    return rows.map((r) => r.id);
+    return (await this.prisma.prepared<{ id: string }>(UNFINISHED_JOB_IDS, [])).map((r) => r.id);
   }
 
   /** Jobs whose submission never completed (the API died while listing instances). */
   async failAbandonedSubmissions(olderThan: Date): Promise<number> {
-    const { count } = await this.prisma.job.updateMany({
-      where: { ready: false, createdAt: { lt: olderThan }, state: { notIn: FINISHED } },
-      data: { state: JobState.Failure, errorCode: -1, errorDetails: 'The submission of the job was interrupted', completedAt: new Date() },
-    });
-    return count;
+    return (await this.prisma.prepared(FAIL_ABANDONED_SUBMISSIONS, [olderThan])).length;
   }
 
   async delete(jobId: string): Promise<boolean> {
