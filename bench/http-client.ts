@@ -20,6 +20,25 @@ export class HttpClient {
   }
 
   send(method: string, path: string, body?: Buffer | string, contentType = 'application/json'): Promise<HttpAnswer> {
+    return this.exchange(method, path, body, contentType, Infinity);
+  }
+
+  /**
+   * A file download read to its last byte without keeping it (only its first `keep` bytes): the
+   * latency measured is the server's and the socket's, not the harness's allocations and GCs.
+   */
+  download(method: string, path: string, body?: string, keep = 132): Promise<HttpAnswer & { size: number }> {
+    return this.exchange(method, path, body, 'application/json', keep);
+  }
+
+  /** One request; the answer is read to its last byte, its first `keep` bytes kept as `body`. */
+  private exchange(
+    method: string,
+    path: string,
+    body: Buffer | string | undefined,
+    contentType: string,
+    keep: number,
+  ): Promise<HttpAnswer & { size: number }> {
     const url = new URL(path, this.baseUrl);
     return new Promise((resolve, reject) => {
       const headers: Record<string, string | number> = {};
@@ -28,36 +47,18 @@ export class HttpClient {
         headers['content-length'] = Buffer.byteLength(body);
       }
       const req = request(url, { method, agent: this.agent, headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-  }
-
-  /**
-   * A file download read to its last byte without keeping it (only its first `keep` bytes): the
-   * latency measured is the server's and the socket's, not the harness's allocations and GCs.
-   */
-  download(method: string, path: string, body?: string, keep = 132): Promise<HttpAnswer & { size: number }> {
-    const url = new URL(path, this.baseUrl);
-    return new Promise((resolve, reject) => {
-      const headers: Record<string, string | number> = {};
-      if (body !== undefined) {
-        headers['content-type'] = 'application/json';
-        headers['content-length'] = Buffer.byteLength(body);
-      }
-      const req = request(url, { method, agent: this.agent, headers }, (res) => {
-        const head = Buffer.alloc(keep);
+        const kept: Buffer[] = [];
+        let keptBytes = 0;
         let size = 0;
         res.on('data', (chunk: Buffer) => {
-          if (size < keep) chunk.copy(head, size, 0, Math.min(chunk.length, keep - size));
+          if (keptBytes < keep) {
+            const part = chunk.length <= keep - keptBytes ? chunk : chunk.subarray(0, keep - keptBytes);
+            kept.push(part);
+            keptBytes += part.length;
+          }
           size += chunk.length;
         });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: head.subarray(0, Math.min(size, keep)), size }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(kept), size }));
         res.on('error', reject);
       });
       req.on('error', reject);

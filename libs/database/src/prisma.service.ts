@@ -13,10 +13,11 @@ export interface PreparedStatement {
 /**
  * The Prisma client (Rust-free, over node-postgres). Only repositories use it.
  *
- * The per-instance statements of the worker and of the instance endpoints go through
- * `prepared()` instead: the same pool, but as named prepared statements, without Prisma's query
- * pipeline. Measured on the index (BENCHMARKS.md): a primary-key read costs 0.63 ms as
- * `findUnique`, 0.39 ms as `$queryRaw` and 0.07 ms prepared; the worker runs five per instance.
+ * The worker's statements and the per-instance ones of the API go through `prepared()` instead:
+ * the same pool, but as named prepared statements, without Prisma's query pipeline. Measured on
+ * the index (BENCHMARKS.md): a primary-key read costs 0.63 ms as `findUnique`, 0.39 ms as
+ * `$queryRaw` and 0.07 ms prepared; and a process that never queries through Prisma never loads
+ * its query compiler (~65 MB), which keeps a worker's memory down.
  * (Named statements need session-level pooling: PgBouncer in transaction mode would break them.)
  */
 @Injectable()

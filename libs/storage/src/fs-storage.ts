@@ -274,13 +274,7 @@ function ignoreErrors(action: () => void): void {
 
 /** link(2) refuses an existing name: false when an object was there already. */
 async function linkUnlessExists(temporary: string, path: string): Promise<boolean> {
-  try {
-    await link(temporary, path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
-  }
+  return link(temporary, path).then(() => true, falseIfExisted);
 }
 
 function linkUnlessExistsSync(temporary: string, path: string): boolean {
@@ -288,9 +282,13 @@ function linkUnlessExistsSync(temporary: string, path: string): boolean {
     linkSync(temporary, path);
     return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw err;
+    return falseIfExisted(err);
   }
+}
+
+function falseIfExisted(err: unknown): false {
+  if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+  throw err;
 }
 
 /** openNew, synchronously. */

@@ -48,6 +48,16 @@ const FINISHED: JobState[] = [JobState.Success, JobState.Failure];
 const COUNTER_COLUMNS = `instances_count AS "instancesCount", processed_count AS "processedCount", failed_count AS "failedCount",
   state, ready, generation`;
 
+// The statements a worker process runs. They are prepared statements rather than Prisma queries
+// so that a worker never loads Prisma's query compiler: its WebAssembly adds ~50 MB to a process at
+// the first query, ~65 MB with the first model query (measured), and the worker's RSS target is 250 MB.
+
+const JOB_COLUMNS = `id, type, state, priority, is_anonymization AS "isAnonymization", request, secret, level,
+  source_resources AS "sourceResources", keep_source AS "keepSource", permissive, user_data AS "userData",
+  instances_count AS "instancesCount", processed_count AS "processedCount", failed_count AS "failedCount",
+  patient_name AS "patientName", ready, generation, output, error_code AS "errorCode", error_details AS "errorDetails",
+  created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt"`;
+
 const OUTPUT_HIERARCHY: PreparedStatement = {
   name: 'deidflow_output_hierarchy',
   text: `SELECT ji.source_instance_id AS source, i.id AS instance, i.series_id AS series, s.study_id AS study, st.patient_id AS patient
@@ -58,16 +68,6 @@ const OUTPUT_HIERARCHY: PreparedStatement = {
          WHERE ji.job_id = $1::uuid AND ji.state = 'DONE'
          ORDER BY ji.source_instance_id`,
 };
-
-// The statements a worker process runs. They are prepared statements rather than Prisma queries
-// so that a worker never loads Prisma's query compiler: its WebAssembly adds ~50 MB to a process at
-// the first query, ~65 MB with the first model query (measured), and the worker's RSS target is 250 MB.
-
-const JOB_COLUMNS = `id, type, state, priority, is_anonymization AS "isAnonymization", request, secret, level,
-  source_resources AS "sourceResources", keep_source AS "keepSource", permissive, user_data AS "userData",
-  instances_count AS "instancesCount", processed_count AS "processedCount", failed_count AS "failedCount",
-  patient_name AS "patientName", ready, generation, output, error_code AS "errorCode", error_details AS "errorDetails",
-  created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt"`;
 
 const FIND_JOB: PreparedStatement = { name: 'deidflow_find_job', text: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1::uuid` };
 
@@ -170,50 +170,42 @@ const INSTANCE_CONTEXT: PreparedStatement = {
          WHERE j.id = $1::uuid`,
 };
 
-/** Parameters: the hierarchy's 18, then source, job, operation, digest, metadata arrays. */
-const COMPLETE_INSTANCE_WITH_OUTPUT: PreparedStatement = (() => {
-  const $ = (n: number) => `$${HIERARCHY_PARAMETERS + n}`;
-  return {
-    name: 'deidflow_complete_instance_with_output',
-    text: `WITH ${hierarchyInsertCtes(1)}, lin AS (
-        INSERT INTO lineage (output_instance_id, source_instance_id, job_id, operation, request_digest)
-        VALUES ($10, ${$(1)}, ${$(2)}::uuid, ${$(3)}::operation, ${$(4)})
-        ON CONFLICT DO NOTHING
-      ), meta AS (
-        INSERT INTO resource_metadata (resource_id, name, value)
-        SELECT * FROM unnest(${$(5)}::text[], ${$(6)}::text[], ${$(7)}::text[])
-        ON CONFLICT DO NOTHING
-      ), moved AS (
-        UPDATE job_instances SET state = 'DONE', output_instance_id = $10, attempts = attempts + 1, updated_at = now()
-        WHERE job_id = ${$(2)}::uuid AND source_instance_id = ${$(1)} AND state = 'PENDING'
-        RETURNING 1
-      ), job AS (
-        UPDATE jobs SET processed_count = processed_count + 1
-        WHERE id = ${$(2)}::uuid AND EXISTS (SELECT 1 FROM moved)
-        RETURNING ${COUNTER_COLUMNS}
-      )
-      SELECT * FROM job`,
-  };
-})();
-
-const COMPLETE_INSTANCE_WITH_LINEAGE: PreparedStatement = {
-  name: 'deidflow_complete_instance_with_lineage',
-  text: `WITH lin AS (
+/**
+ * The completion of one instance with an output, as CTEs ending in `job` (the counters after the
+ * move): lineage edge, metadata links, the row leaving PENDING, the counter. `output` is the output
+ * instance ID's parameter; the completionValues() parameters start at `first`.
+ */
+function completionCtes(output: string, first: number): string {
+  const $ = (n: number) => `$${first + n - 1}`;
+  return `lin AS (
       INSERT INTO lineage (output_instance_id, source_instance_id, job_id, operation, request_digest)
-      VALUES ($1, $2, $3::uuid, $4::operation, $5)
+      VALUES (${output}, ${$(1)}, ${$(2)}::uuid, ${$(3)}::operation, ${$(4)})
       ON CONFLICT DO NOTHING
     ), meta AS (
       INSERT INTO resource_metadata (resource_id, name, value)
-      SELECT * FROM unnest($6::text[], $7::text[], $8::text[])
+      SELECT * FROM unnest(${$(5)}::text[], ${$(6)}::text[], ${$(7)}::text[])
       ON CONFLICT DO NOTHING
     ), moved AS (
-      UPDATE job_instances SET state = 'DONE', output_instance_id = $1, attempts = attempts + 1, updated_at = now()
-      WHERE job_id = $3::uuid AND source_instance_id = $2 AND state = 'PENDING'
+      UPDATE job_instances SET state = 'DONE', output_instance_id = ${output}, attempts = attempts + 1, updated_at = now()
+      WHERE job_id = ${$(2)}::uuid AND source_instance_id = ${$(1)} AND state = 'PENDING'
       RETURNING 1
-    )
-    UPDATE jobs SET processed_count = processed_count + 1
-    WHERE id = $3::uuid AND EXISTS (SELECT 1 FROM moved)
-    RETURNING ${COUNTER_COLUMNS}`,
+    ), job AS (
+      UPDATE jobs SET processed_count = processed_count + 1
+      WHERE id = ${$(2)}::uuid AND EXISTS (SELECT 1 FROM moved)
+      RETURNING ${COUNTER_COLUMNS}
+    )`;
+}
+
+/** Parameters: the hierarchy's 18 (the output instance ID is the 10th), then completionValues(). */
+const COMPLETE_INSTANCE_WITH_OUTPUT: PreparedStatement = {
+  name: 'deidflow_complete_instance_with_output',
+  text: `WITH ${hierarchyInsertCtes(1)}, ${completionCtes('$10', HIERARCHY_PARAMETERS + 1)} SELECT * FROM job`,
+};
+
+/** Parameters: the output instance ID, then completionValues(). */
+const COMPLETE_INSTANCE_WITH_LINEAGE: PreparedStatement = {
+  name: 'deidflow_complete_instance_with_lineage',
+  text: `WITH ${completionCtes('$1', 2)} SELECT * FROM job`,
 };
 
 /** Jobs and their per-instance rows. Counters only move when a row leaves PENDING, so they stay exact. */
