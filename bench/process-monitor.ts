@@ -5,6 +5,8 @@ import { cpus } from 'node:os';
 /** What one group of processes (the API, a worker, Postgres...) used during a measured window. */
 export interface GroupUsage {
   cpuSeconds: number;
+  /** The part of cpuSeconds spent in the kernel (system calls, page faults, I/O). */
+  systemCpuSeconds: number;
   /** Highest sampled VmRSS of one process of the group (absent for services: shared memory blurs it). */
   peakRssMb?: number;
 }
@@ -37,12 +39,17 @@ const CLOCK_TICKS = (() => {
   }
 })();
 
-function readCpuTicks(pid: number): number | undefined {
+interface CpuTicks {
+  total: number;
+  system: number;
+}
+
+function readCpuTicks(pid: number): CpuTicks | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after "pid (comm) ": state is field 3, utime 14, stime 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
+    return { total: Number(fields[11]) + Number(fields[12]), system: Number(fields[12]) };
   } catch {
     return undefined;
   }
@@ -80,8 +87,8 @@ function scanServices(): Map<number, string> {
 
 interface PidCounters {
   group: string;
-  firstTicks: number;
-  lastTicks: number;
+  first: CpuTicks;
+  last: CpuTicks;
 }
 
 /** One measured interval; `end()` gives what every group used in it. */
@@ -98,10 +105,10 @@ export class MonitorWindow {
     if (withTimeline) this.timeline = [];
   }
 
-  observeCpu(pid: number, group: string, ticks: number): void {
+  observeCpu(pid: number, group: string, ticks: CpuTicks): void {
     const known = this.counters.get(pid);
-    if (known) known.lastTicks = ticks;
-    else this.counters.set(pid, { group, firstTicks: ticks, lastTicks: ticks });
+    if (known) known.last = ticks;
+    else this.counters.set(pid, { group, first: ticks, last: ticks });
   }
 
   observeRss(rssByGroup: Record<string, number>): void {
@@ -115,12 +122,13 @@ export class MonitorWindow {
 
   finish(): WindowUsage {
     const groups: Record<string, GroupUsage> = {};
-    for (const { group, firstTicks, lastTicks } of this.counters.values()) {
-      groups[group] ??= { cpuSeconds: 0 };
-      groups[group].cpuSeconds += (lastTicks - firstTicks) / CLOCK_TICKS;
+    for (const { group, first, last } of this.counters.values()) {
+      groups[group] ??= { cpuSeconds: 0, systemCpuSeconds: 0 };
+      groups[group].cpuSeconds += (last.total - first.total) / CLOCK_TICKS;
+      groups[group].systemCpuSeconds += (last.system - first.system) / CLOCK_TICKS;
     }
     for (const [group, rss] of this.peakRss) {
-      groups[group] ??= { cpuSeconds: 0 };
+      groups[group] ??= { cpuSeconds: 0, systemCpuSeconds: 0 };
       groups[group].peakRssMb = rss;
     }
     const harness = process.cpuUsage(this.startHarnessCpu);

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { CompletionBatcher } from './handlers/completion-batcher';
 import { FinalizeJobHandler } from './handlers/finalize-job.handler';
 import { JobRecoveryService } from './handlers/job-recovery.service';
 import { PlanCache } from './handlers/plan-cache';
@@ -11,6 +12,6 @@ import { ModificationProcessor } from './modification.processor';
  * core, jobs) from the importing application.
  */
 @Module({
-  providers: [ModificationProcessor, ProcessInstanceHandler, FinalizeJobHandler, PlanCache, JobRecoveryService],
+  providers: [ModificationProcessor, ProcessInstanceHandler, CompletionBatcher, FinalizeJobHandler, PlanCache, JobRecoveryService],
 })
 export class WorkerModule {}

@@ -1,11 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
-import { InstanceContext, JobCounters, JobRepository, JobState, retryOnRace } from '@deidflow/database';
+import { InstanceContext, JobCounters, JobRepository, JobState } from '@deidflow/database';
 import { parseInstance } from '@deidflow/dicom';
 import { JobEnqueuer } from '@deidflow/jobs';
 import type { ProcessInstancePayload } from '@deidflow/queue';
 import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
+import { CompletionBatcher } from './completion-batcher';
 import { PlanCache } from './plan-cache';
 
 const ACTIVE: JobState[] = [JobState.Pending, JobState.Running, JobState.Retry];
@@ -14,8 +15,9 @@ const ACTIVE: JobState[] = [JobState.Pending, JobState.Running, JobState.Retry];
  * One source instance of a job: read it, apply the plan, store the result, record lineage, count it.
  * Safe under at-least-once delivery: the output's ID and object key derive from the job secret, the
  * index and metadata writes are idempotent, and the counter moves only when the row leaves PENDING.
- * Two database round trips per instance: the context with the source's row, then one statement
- * that indexes the output and completes the instance.
+ * Two database round trips per instance at most: the context with the source's row, then the
+ * statement that indexes the output and completes the instance, shared with the instances that
+ * finish at the same time (CompletionBatcher).
  */
 @Injectable()
 export class ProcessInstanceHandler {
@@ -25,6 +27,7 @@ export class ProcessInstanceHandler {
     private readonly jobs: JobRepository,
     private readonly store: InstanceStoreService,
     private readonly plans: PlanCache,
+    private readonly completions: CompletionBatcher,
     private readonly enqueuer: JobEnqueuer,
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
   ) {}
@@ -95,10 +98,16 @@ export class ProcessInstanceHandler {
         metadata.push({ resourceId: outputIds[level], name, value: source.ancestors[level] });
       }
     }
-    const completion = { jobId, sourceInstanceId, operation: plan.request.operation, requestDigest: plan.digest, metadata };
     // Usually the output is new: indexed in the same statement that completes the instance.
-    if (object) return retryOnRace(() => this.jobs.completeInstanceWithOutput({ ...completion, output, object }));
-    return this.jobs.completeInstanceWithLineage({ ...completion, outputInstanceId: outputIds.instance });
+    return this.completions.complete({
+      jobId,
+      sourceInstanceId,
+      outputInstanceId: outputIds.instance,
+      operation: plan.request.operation,
+      requestDigest: plan.digest,
+      metadata,
+      stored: object ? { parsed: output, object } : undefined,
+    });
   }
 
   private async finalizeIfLast(jobId: string, counters: JobCounters | null, priority: number): Promise<void> {

@@ -1,8 +1,9 @@
 import type { ParsedInstance } from '@deidflow/dicom';
 
-// The SQL that indexes one instance and the missing parts of its hierarchy, shared by the upload
-// statement (ResourceRepository.storeInstance) and the worker's completion statement
-// (JobRepository.completeInstanceWithOutput), so that both follow the same rules.
+// The SQL that indexes instances and the missing parts of their hierarchy, shared by the upload
+// statement (ResourceRepository.storeInstance, one instance) and the worker's completion statement
+// (JobRepository.completeInstances, a batch), so that both follow the same rules. Every value is an
+// array (one element per row, through unnest), so one prepared statement serves any batch size.
 
 export interface StoredObject {
   objectKey: string;
@@ -10,62 +11,108 @@ export interface StoredObject {
   sha256: string;
 }
 
+export interface IndexedInstance {
+  parsed: ParsedInstance;
+  object: StoredObject;
+}
+
 /** How many parameters hierarchyInsertCtes() uses, numbered from its `first`. */
-export const HIERARCHY_PARAMETERS = 18;
+export const HIERARCHY_PARAMETERS = 23;
 
 /**
- * CTEs `p`, `st`, `se`, `i` (RETURNING id when the instance row is new), `u1`-`u3`; no leading WITH.
+ * CTEs `p`, `st`, `se`, `inp` (the instances' values), `i` (RETURNING id of the instance rows that
+ * are new), `u1`-`u3`; no leading WITH.
  * Idempotent: inserts that meet an existing row do nothing, so concurrent uploads of one patient,
  * study or series, or a retried job writing the same output, converge on the same rows. Foreign
  * keys are checked at the end of the statement, so parents can be inserted in sibling CTEs. A new
  * child makes its ancestors "updated" (LastUpdate); the UPDATEs cannot see rows inserted by this
- * statement, whose default is now() anyway.
+ * statement, whose default is now() anyway. Rows come sorted by ID (hierarchyInsertValues), so
+ * concurrent statements take their locks in the same order.
+ *
+ * Joins with unnest() are planned for 100 rows of unknown values: a prepared statement's generic
+ * plan then prefers a sequential scan of the table. Every UPDATE therefore also names its rows
+ * with `= ANY(array)`, which the primary key's index serves whatever the table's size. Orthanc
+ * IDs are char(44) columns: their arrays are bpchar[], as a text[] would cast the column instead
+ * and lose the index.
  */
 export function hierarchyInsertCtes(first: number): string {
   const $ = (n: number) => `$${first + n - 1}`;
   return `p AS (
-      INSERT INTO patients (id, patient_id, main_dicom_tags) VALUES (${$(1)}, ${$(2)}, ${$(3)}::jsonb) ON CONFLICT (id) DO NOTHING
+      INSERT INTO patients (id, patient_id, main_dicom_tags)
+      SELECT id, pid, tags::jsonb FROM unnest(${$(1)}::bpchar[], ${$(2)}::text[], ${$(3)}::text[]) AS t(id, pid, tags)
+      ON CONFLICT (id) DO NOTHING
     ), st AS (
       INSERT INTO studies (id, patient_id, study_instance_uid, main_dicom_tags)
-      VALUES (${$(4)}, ${$(1)}, ${$(5)}, ${$(6)}::jsonb) ON CONFLICT (id) DO NOTHING
+      SELECT id, pid, uid, tags::jsonb FROM unnest(${$(4)}::bpchar[], ${$(5)}::bpchar[], ${$(6)}::text[], ${$(7)}::text[]) AS t(id, pid, uid, tags)
+      ON CONFLICT (id) DO NOTHING
     ), se AS (
       INSERT INTO series (id, study_id, series_instance_uid, main_dicom_tags)
-      VALUES (${$(7)}, ${$(4)}, ${$(8)}, ${$(9)}::jsonb) ON CONFLICT (id) DO NOTHING
+      SELECT id, sid, uid, tags::jsonb FROM unnest(${$(8)}::bpchar[], ${$(9)}::bpchar[], ${$(10)}::text[], ${$(11)}::text[]) AS t(id, sid, uid, tags)
+      ON CONFLICT (id) DO NOTHING
+    ), inp AS (
+      SELECT * FROM unnest(${$(12)}::bpchar[], ${$(13)}::bpchar[], ${$(14)}::text[], ${$(15)}::text[], ${$(16)}::text[], ${$(17)}::text[],
+                           ${$(18)}::int[], ${$(19)}::text[], ${$(20)}::bigint[], ${$(21)}::text[], ${$(22)}::bpchar[], ${$(23)}::bpchar[])
+        AS t(id, series_id, sop, cls, ts, tags, idx, object_key, file_size, sha256, study_id, patient_id)
     ), i AS (
       INSERT INTO instances (id, series_id, sop_instance_uid, sop_class_uid, transfer_syntax_uid, main_dicom_tags,
                              index_in_series, object_key, file_size, sha256)
-      VALUES (${$(10)}, ${$(7)}, ${$(11)}, ${$(12)}, ${$(13)}, ${$(14)}::jsonb, ${$(15)}::int, ${$(16)}, ${$(17)}::bigint, ${$(18)})
-      ON CONFLICT (id) DO NOTHING RETURNING id
+      SELECT id, series_id, sop, cls, ts, tags::jsonb, idx, object_key, file_size, sha256 FROM inp
+      ON CONFLICT (id) DO NOTHING
+      RETURNING id
     ), u1 AS (
-      UPDATE series SET last_update = now() WHERE id = ${$(7)} AND EXISTS (SELECT 1 FROM i)
+      UPDATE series SET last_update = now()
+      WHERE id = ANY(${$(8)}::bpchar[]) AND id IN (SELECT inp.series_id FROM inp JOIN i USING (id))
     ), u2 AS (
-      UPDATE studies SET last_update = now() WHERE id = ${$(4)} AND EXISTS (SELECT 1 FROM i)
+      UPDATE studies SET last_update = now()
+      WHERE id = ANY(${$(4)}::bpchar[]) AND id IN (SELECT inp.study_id FROM inp JOIN i USING (id))
     ), u3 AS (
-      UPDATE patients SET last_update = now() WHERE id = ${$(1)} AND EXISTS (SELECT 1 FROM i)
+      UPDATE patients SET last_update = now()
+      WHERE id = ANY(${$(1)}::bpchar[]) AND id IN (SELECT inp.patient_id FROM inp JOIN i USING (id))
     )`;
 }
 
-/** The values of hierarchyInsertCtes(), in its order. */
-export function hierarchyInsertValues(parsed: ParsedInstance, object: StoredObject): unknown[] {
-  const { ids, identifiers: uid, mainDicomTags: tags } = parsed;
+/** The values of hierarchyInsertCtes(), in its order: each patient, study and series once, every row sorted by ID. */
+export function hierarchyInsertValues(instances: readonly IndexedInstance[]): unknown[] {
+  const sorted = [...instances].sort((a, b) => compare(a.parsed.ids.instance, b.parsed.ids.instance));
+  const patients = new Map<string, ParsedInstance>();
+  const studies = new Map<string, ParsedInstance>();
+  const series = new Map<string, ParsedInstance>();
+  for (const { parsed } of sorted) {
+    patients.set(parsed.ids.patient, parsed);
+    studies.set(parsed.ids.study, parsed);
+    series.set(parsed.ids.series, parsed);
+  }
+  const byId = (map: Map<string, ParsedInstance>) => [...map].sort(([a], [b]) => compare(a, b)).map(([, parsed]) => parsed);
+  const p = byId(patients);
+  const st = byId(studies);
+  const se = byId(series);
   return [
-    ids.patient,
-    uid.patientId,
-    JSON.stringify(tags.patient),
-    ids.study,
-    uid.studyInstanceUid,
-    JSON.stringify(tags.study),
-    ids.series,
-    uid.seriesInstanceUid,
-    JSON.stringify(tags.series),
-    ids.instance,
-    uid.sopInstanceUid,
-    parsed.sopClassUid,
-    parsed.transferSyntaxUid,
-    JSON.stringify(tags.instance),
-    parsed.indexInSeries ?? null,
-    object.objectKey,
-    object.fileSize,
-    object.sha256,
+    p.map((x) => x.ids.patient),
+    p.map((x) => x.identifiers.patientId),
+    p.map((x) => JSON.stringify(x.mainDicomTags.patient)),
+    st.map((x) => x.ids.study),
+    st.map((x) => x.ids.patient),
+    st.map((x) => x.identifiers.studyInstanceUid),
+    st.map((x) => JSON.stringify(x.mainDicomTags.study)),
+    se.map((x) => x.ids.series),
+    se.map((x) => x.ids.study),
+    se.map((x) => x.identifiers.seriesInstanceUid),
+    se.map((x) => JSON.stringify(x.mainDicomTags.series)),
+    sorted.map((x) => x.parsed.ids.instance),
+    sorted.map((x) => x.parsed.ids.series),
+    sorted.map((x) => x.parsed.identifiers.sopInstanceUid),
+    sorted.map((x) => x.parsed.sopClassUid),
+    sorted.map((x) => x.parsed.transferSyntaxUid),
+    sorted.map((x) => JSON.stringify(x.parsed.mainDicomTags.instance)),
+    sorted.map((x) => x.parsed.indexInSeries ?? null),
+    sorted.map((x) => x.object.objectKey),
+    sorted.map((x) => x.object.fileSize),
+    sorted.map((x) => x.object.sha256),
+    sorted.map((x) => x.parsed.ids.study),
+    sorted.map((x) => x.parsed.ids.patient),
   ];
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

@@ -1,7 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type { ParsedInstance } from '@deidflow/dicom';
 import { PreparedStatement, PrismaService } from '../prisma.service';
-import { HIERARCHY_PARAMETERS, hierarchyInsertCtes, hierarchyInsertValues, StoredObject } from './hierarchy-sql';
+import { HIERARCHY_PARAMETERS, hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance } from './hierarchy-sql';
 import { INSTANCE_COLUMNS, InstanceRecord, instanceRow } from './instance-row-sql';
 import type { InstanceRow } from './resource.repository';
 import type { ResourceLevel } from '@deidflow/common';
@@ -126,28 +125,79 @@ const FAIL_ABANDONED_SUBMISSIONS: PreparedStatement = {
          WHERE NOT ready AND created_at < $1 AND state NOT IN ('Success', 'Failure') RETURNING id`,
 };
 
-/** What the completion statements record besides the output itself. */
+/** The end of one instance with an output, as the worker records it (JobRepository.completeInstances). */
 export interface InstanceCompletion {
   jobId: string;
   sourceInstanceId: string;
+  outputInstanceId: string;
   operation: 'anonymize' | 'modify';
   requestDigest: string;
   /** AnonymizedFrom/ModifiedFrom links of the output's levels. */
   metadata: { resourceId: string; name: string; value: string }[];
+  /** The output, when this delivery stored its object: indexed in the same statement. */
+  stored?: IndexedInstance;
 }
 
-/** The completion statements' parameters after the output's: source, job, operation, digest, metadata. */
-function completionValues(c: InstanceCompletion): unknown[] {
+/** The counters of a job after a batch, and which of its source instances that batch moved out of PENDING. */
+export type BatchCounters = JobCounters & { moved: string[] };
+
+/** completeInstances()'s parameters after the hierarchy's: the completions, then their metadata links. */
+function completionValues(batch: readonly InstanceCompletion[]): unknown[] {
+  // Instances of one series share their series', study's and patient's links: each is sent once.
+  const links = new Map<string, InstanceCompletion['metadata'][number]>();
+  for (const m of batch.flatMap((c) => c.metadata)) {
+    const key = `${m.resourceId}\0${m.name}`;
+    if (!links.has(key)) links.set(key, m);
+  }
+  const metadata = [...links.values()];
   return [
-    c.sourceInstanceId,
-    c.jobId,
-    c.operation,
-    c.requestDigest,
-    c.metadata.map((m) => m.resourceId),
-    c.metadata.map((m) => m.name),
-    c.metadata.map((m) => m.value),
+    batch.map((c) => c.jobId),
+    batch.map((c) => c.sourceInstanceId),
+    batch.map((c) => c.outputInstanceId),
+    batch.map((c) => c.operation),
+    batch.map((c) => c.requestDigest),
+    metadata.map((m) => m.resourceId),
+    metadata.map((m) => m.name),
+    metadata.map((m) => m.value),
   ];
 }
+
+/**
+ * The end of a batch of instances with outputs, in one statement: the new outputs indexed with
+ * their hierarchy, lineage edges, metadata links, the source rows leaving PENDING and each job's
+ * counter moving by as many rows as moved. Parameters: the hierarchy's, then completionValues().
+ * The UPDATEs name their rows with `= ANY(array)` for the index (see hierarchyInsertCtes).
+ */
+export const COMPLETE_INSTANCES: PreparedStatement = {
+  name: 'deidflow_complete_instances',
+  text: (() => {
+    const $ = (n: number) => `$${HIERARCHY_PARAMETERS + n}`;
+    return `WITH ${hierarchyInsertCtes(1)}, c AS (
+      SELECT * FROM unnest(${$(1)}::uuid[], ${$(2)}::bpchar[], ${$(3)}::bpchar[], ${$(4)}::operation[], ${$(5)}::text[])
+        AS t(job_id, source_id, output_id, operation, request_digest)
+    ), lin AS (
+      INSERT INTO lineage (output_instance_id, source_instance_id, job_id, operation, request_digest)
+      SELECT output_id, source_id, job_id, operation, request_digest FROM c
+      ON CONFLICT DO NOTHING
+    ), meta AS (
+      INSERT INTO resource_metadata (resource_id, name, value)
+      SELECT * FROM unnest(${$(6)}::bpchar[], ${$(7)}::text[], ${$(8)}::text[])
+      ON CONFLICT DO NOTHING
+    ), moved AS (
+      UPDATE job_instances ji SET state = 'DONE', output_instance_id = c.output_id, attempts = ji.attempts + 1, updated_at = now()
+      FROM c
+      WHERE ji.job_id = ANY(${$(1)}::uuid[]) AND ji.source_instance_id = ANY(${$(2)}::bpchar[])
+        AND ji.job_id = c.job_id AND ji.source_instance_id = c.source_id AND ji.state = 'PENDING'
+      RETURNING ji.job_id, ji.source_instance_id
+    ), job AS (
+      UPDATE jobs SET processed_count = processed_count + m.n
+      FROM (SELECT job_id, count(*)::int AS n, array_agg(source_instance_id) AS moved FROM moved GROUP BY job_id) m
+      WHERE jobs.id = ANY(${$(1)}::uuid[]) AND jobs.id = m.job_id
+      RETURNING jobs.id, ${COUNTER_COLUMNS}, m.moved
+    )
+    SELECT * FROM job`;
+  })(),
+};
 
 export interface InstanceContext extends JobCounters {
   priority: number;
@@ -168,44 +218,6 @@ const INSTANCE_CONTEXT: PreparedStatement = {
          LEFT JOIN job_instances ji ON ji.job_id = j.id AND ji.source_instance_id = $2
          LEFT JOIN (instances i JOIN series se ON se.id = i.series_id JOIN studies st ON st.id = se.study_id) ON i.id = $2
          WHERE j.id = $1::uuid`,
-};
-
-/**
- * The completion of one instance with an output, as CTEs ending in `job` (the counters after the
- * move): lineage edge, metadata links, the row leaving PENDING, the counter. `output` is the output
- * instance ID's parameter; the completionValues() parameters start at `first`.
- */
-function completionCtes(output: string, first: number): string {
-  const $ = (n: number) => `$${first + n - 1}`;
-  return `lin AS (
-      INSERT INTO lineage (output_instance_id, source_instance_id, job_id, operation, request_digest)
-      VALUES (${output}, ${$(1)}, ${$(2)}::uuid, ${$(3)}::operation, ${$(4)})
-      ON CONFLICT DO NOTHING
-    ), meta AS (
-      INSERT INTO resource_metadata (resource_id, name, value)
-      SELECT * FROM unnest(${$(5)}::text[], ${$(6)}::text[], ${$(7)}::text[])
-      ON CONFLICT DO NOTHING
-    ), moved AS (
-      UPDATE job_instances SET state = 'DONE', output_instance_id = ${output}, attempts = attempts + 1, updated_at = now()
-      WHERE job_id = ${$(2)}::uuid AND source_instance_id = ${$(1)} AND state = 'PENDING'
-      RETURNING 1
-    ), job AS (
-      UPDATE jobs SET processed_count = processed_count + 1
-      WHERE id = ${$(2)}::uuid AND EXISTS (SELECT 1 FROM moved)
-      RETURNING ${COUNTER_COLUMNS}
-    )`;
-}
-
-/** Parameters: the hierarchy's 18 (the output instance ID is the 10th), then completionValues(). */
-const COMPLETE_INSTANCE_WITH_OUTPUT: PreparedStatement = {
-  name: 'deidflow_complete_instance_with_output',
-  text: `WITH ${hierarchyInsertCtes(1)}, ${completionCtes('$10', HIERARCHY_PARAMETERS + 1)} SELECT * FROM job`,
-};
-
-/** Parameters: the output instance ID, then completionValues(). */
-const COMPLETE_INSTANCE_WITH_LINEAGE: PreparedStatement = {
-  name: 'deidflow_complete_instance_with_lineage',
-  text: `WITH ${completionCtes('$1', 2)} SELECT * FROM job`,
 };
 
 /** Jobs and their per-instance rows. Counters only move when a row leaves PENDING, so they stay exact. */
@@ -284,23 +296,19 @@ export class JobRepository {
   }
 
   /**
-   * The end of one instance whose output object is stored, in one statement (the worker's hot
-   * path): the output is indexed with its hierarchy, its lineage edge and metadata links are
-   * recorded, the source's row leaves PENDING and the job's counter moves with it. All idempotent:
-   * a repeat records nothing twice and returns null (the row had already moved).
+   * The end of a batch of instances whose outputs are stored, in one statement (the worker's hot
+   * path, see CompletionBatcher): new outputs are indexed with their hierarchy, lineage edges and
+   * metadata links are recorded, the source rows leave PENDING and each job's counter moves with
+   * them. All idempotent: a repeat records nothing twice and moves no counter. Returns the counters
+   * of every job that moved, with the source instances that moved.
    */
-  async completeInstanceWithOutput(input: InstanceCompletion & { output: ParsedInstance; object: StoredObject }): Promise<JobCounters | null> {
-    const [r] = await this.prisma.prepared<JobCounters>(COMPLETE_INSTANCE_WITH_OUTPUT, [
-      ...hierarchyInsertValues(input.output, input.object),
-      ...completionValues(input),
+  async completeInstances(batch: readonly InstanceCompletion[]): Promise<Map<string, BatchCounters>> {
+    const stored = batch.flatMap((c) => (c.stored ? [c.stored] : []));
+    const rows = await this.prisma.prepared<BatchCounters & { id: string }>(COMPLETE_INSTANCES, [
+      ...hierarchyInsertValues(stored),
+      ...completionValues(batch),
     ]);
-    return r ?? null;
-  }
-
-  /** The end of one instance without a new output (its output was already indexed): lineage, metadata, counter. */
-  async completeInstanceWithLineage(input: InstanceCompletion & { outputInstanceId: string }): Promise<JobCounters | null> {
-    const [r] = await this.prisma.prepared<JobCounters>(COMPLETE_INSTANCE_WITH_LINEAGE, [input.outputInstanceId, ...completionValues(input)]);
-    return r ?? null;
+    return new Map(rows.map(({ id, ...counters }) => [id, counters]));
   }
 
   /** Pending → Running when the first instance starts (no-op otherwise). */

@@ -17,7 +17,7 @@ export interface LineageEdge {
 
 /**
  * Which instance was derived from which, by which job and operation, across generations. Edges are
- * written with the end of each instance (JobRepository.completeInstanceWithLineage).
+ * written with the end of each instance (JobRepository.completeInstances).
  */
 @Injectable()
 export class LineageRepository {

@@ -3,11 +3,11 @@ import type { ResourceLevel } from '@deidflow/common';
 import type { ParsedInstance } from '@deidflow/dicom';
 import { PreparedStatement, PrismaService } from '../prisma.service';
 import { Prisma } from '../generated/client';
-import { hierarchyInsertCtes, hierarchyInsertValues, StoredObject } from './hierarchy-sql';
+import { hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance, StoredObject } from './hierarchy-sql';
 import { instanceJoin, levelColumn } from './instance-scope';
 import { INSTANCE_COLUMNS, InstanceRecord, instanceRow } from './instance-row-sql';
 
-export type { StoredObject };
+export type { IndexedInstance, StoredObject };
 
 export type StoreStatus = 'Success' | 'AlreadyStored';
 
@@ -61,7 +61,7 @@ export class ResourceRepository {
    * study or series, or a retried job writing the same output, converge on the same rows.
    */
   async storeInstance(parsed: ParsedInstance, object: StoredObject): Promise<StoreStatus> {
-    const [row] = await this.prisma.prepared<{ created: number }>(STORE_INSTANCE, hierarchyInsertValues(parsed, object));
+    const [row] = await this.prisma.prepared<{ created: number }>(STORE_INSTANCE, hierarchyInsertValues([{ parsed, object }]));
     return row.created > 0 ? 'Success' : 'AlreadyStored';
   }
 
