@@ -3,3 +3,4 @@ export * from './orthanc-time';
 export * from './resource-level';
 export * from './product';
 export * from './lru-cache';
+export * from './buffer-pool';

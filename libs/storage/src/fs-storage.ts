@@ -4,7 +4,7 @@ import { access, link, mkdir, open, readFile, rename, stat, unlink, type FileHan
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
-import { OrthancError, OrthancErrorCode } from '@deidflow/common';
+import { Allocate, OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { assertValidObjectKey } from './object-key';
 import { readChunks } from './read-chunks';
 import {
@@ -95,11 +95,11 @@ export class FsStorage implements ObjectStorage {
   }
 
   /** Small objects are read synchronously (see the class comment): one open, fstat, read, close. */
-  async get(key: string): Promise<Buffer> {
+  async get(key: string, allocate: Allocate = Buffer.allocUnsafe): Promise<Buffer> {
     const path = this.pathOf(key);
     let data: Buffer | undefined;
     try {
-      data = this.syncIoMaxBytes > 0 ? readSmallFileSync(path, this.syncIoMaxBytes) : undefined;
+      data = this.syncIoMaxBytes > 0 ? readSmallFileSync(path, this.syncIoMaxBytes, allocate) : undefined;
       if (!data) return await readFile(path);
     } catch (err) {
       throw missingOr(err, key, 'read');
@@ -240,12 +240,12 @@ export class FsStorage implements ObjectStorage {
 }
 
 /** The whole file when it is at most `maxBytes` long, otherwise undefined (read it asynchronously). */
-function readSmallFileSync(path: string, maxBytes: number): Buffer | undefined {
+function readSmallFileSync(path: string, maxBytes: number, allocate: Allocate): Buffer | undefined {
   const fd = openSync(path, 'r');
   try {
     const { size } = fstatSync(fd);
     if (size > maxBytes) return undefined;
-    const data = Buffer.allocUnsafe(size);
+    const data = allocate(size);
     let offset = 0;
     while (offset < size) {
       const read = readSync(fd, data, offset, size - offset, offset);

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { OrthancError, OrthancErrorCode } from '@deidflow/common';
+import { Allocate, OrthancError, OrthancErrorCode } from '@deidflow/common';
 
 export interface ObjectStat {
   key: string;
@@ -25,7 +25,11 @@ export interface ObjectStorage {
   putIfAbsent(key: string, data: Buffer): Promise<boolean>;
   /** Atomic like put(); when `size` is given, a stream of another length is rejected. */
   putStream(key: string, stream: Readable, size?: number): Promise<void>;
-  get(key: string): Promise<Buffer>;
+  /**
+   * The whole object. `allocate` may give the memory it is read into (a BufferPool's acquire): a
+   * driver that knows the size first uses it, the others ignore it.
+   */
+  get(key: string, allocate?: Allocate): Promise<Buffer>;
   getStream(key: string): Promise<Readable>;
   stat(key: string): Promise<ObjectStat>;
   exists(key: string): Promise<boolean>;

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { OrthancError, OrthancErrorCode } from '@deidflow/common';
+import { BufferPool, OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
-import { InstanceContext, JobCounters, JobRepository, JobState } from '@deidflow/database';
-import { parseInstance } from '@deidflow/dicom';
+import { InstanceContext, JobCounters, JobRepository, JobState, StoredObject } from '@deidflow/database';
+import { parseInstance, ParsedInstance } from '@deidflow/dicom';
 import { JobEnqueuer } from '@deidflow/jobs';
 import type { ProcessInstancePayload } from '@deidflow/queue';
 import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
@@ -30,6 +30,7 @@ export class ProcessInstanceHandler {
     private readonly completions: CompletionBatcher,
     private readonly enqueuer: JobEnqueuer,
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
+    private readonly buffers: BufferPool,
   ) {}
 
   /** `isLastAttempt`: a transient failure on the last try counts as a failed instance. */
@@ -76,20 +77,32 @@ export class ProcessInstanceHandler {
   private async derive({ jobId, sourceInstanceId }: ProcessInstancePayload, source: InstanceContext['source']): Promise<JobCounters | null> {
     if (!source) throw deletedSource(sourceInstanceId);
     const plan = await this.plans.get(jobId);
-    const bytes = await this.storage.get(source.instance.objectKey).catch((err: unknown) => {
+    const bytes = await this.storage.get(source.instance.objectKey, this.buffers.acquire).catch((err: unknown) => {
       throw err instanceof OrthancError && err.code === OrthancErrorCode.InexistentFile ? deletedSource(sourceInstanceId) : err;
     });
-    const result = plan.modification.apply(bytes);
-    const output = parseInstance(result);
-    const outputIds = output.ids;
-    if (outputIds.instance === sourceInstanceId) {
-      // Same identifiers: the result would replace its own source. Orthanc needs OverwriteInstances
-      // for that; DeidFlow never overwrites a stored instance.
-      throw OrthancError.badRequest(
-        `The modification keeps every identifier of instance ${sourceInstanceId}: its result would overwrite the source`,
-      );
+    let result: Uint8Array;
+    try {
+      result = plan.modification.apply(bytes, this.buffers.acquire);
+    } finally {
+      this.buffers.release(bytes);
     }
-    const object = await this.store.writeObject(Buffer.from(result.buffer, result.byteOffset, result.byteLength), output);
+    let output: ParsedInstance;
+    let object: StoredObject | null;
+    try {
+      output = parseInstance(result);
+      if (output.ids.instance === sourceInstanceId) {
+        // Same identifiers: the result would replace its own source. Orthanc needs OverwriteInstances
+        // for that; DeidFlow never overwrites a stored instance.
+        throw OrthancError.badRequest(
+          `The modification keeps every identifier of instance ${sourceInstanceId}: its result would overwrite the source`,
+        );
+      }
+      object = await this.store.writeObject(Buffer.from(result.buffer, result.byteOffset, result.byteLength), output);
+    } finally {
+      // Written and hashed: ParsedInstance holds strings only, nothing refers to these bytes any more.
+      this.buffers.release(result);
+    }
+    const outputIds = output.ids;
     // Orthanc's AnonymizedFrom / ModifiedFrom: on every level whose Orthanc ID changed (SEMANTICS.md A.5).
     const name = plan.request.operation === 'anonymize' ? 'AnonymizedFrom' : 'ModifiedFrom';
     const metadata = [{ resourceId: outputIds.instance, name, value: sourceInstanceId }];

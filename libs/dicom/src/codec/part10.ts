@@ -100,8 +100,13 @@ export interface Part10Output {
   readonly transferSyntax: TransferSyntax;
 }
 
+/** Where the output's bytes go: a fresh zeroed array by default, or reused memory (every byte is written). */
+export type AllocateOutput = (size: number) => Uint8Array;
+
+const freshOutput: AllocateOutput = (size) => new Uint8Array(size);
+
 /** Preamble of zeros (whatever the source preamble held is not carried over), "DICM", meta, dataset. */
-export function writePart10(output: Part10Output): Uint8Array {
+export function writePart10(output: Part10Output, allocate: AllocateOutput = freshOutput): Uint8Array {
   const { encoding, deflated } = output.transferSyntax;
   const metaSize = datasetSize(output.meta, EXPLICIT_LITTLE);
   const headerSize = PREAMBLE_LENGTH + 4 + metaSize;
@@ -114,13 +119,14 @@ export function writePart10(output: Part10Output): Uint8Array {
     out.set(compressed, headerSize);
     return out;
   }
-  const out = new Uint8Array(headerSize + datasetSize(output.dataset, encoding));
+  const out = allocate(headerSize + datasetSize(output.dataset, encoding));
   const writer = writeHeader(out, output.meta);
   writer.writeDataset(output.dataset, encoding);
   return out;
 }
 
 function writeHeader(out: Uint8Array, meta: readonly OutNode[]): DatasetWriter {
+  out.fill(0, 0, PREAMBLE_LENGTH);
   out.set(DICM, PREAMBLE_LENGTH);
   const writer = new DatasetWriter(out);
   writer.offset = PREAMBLE_LENGTH + 4;

@@ -2,7 +2,7 @@ import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { Tag, TAGS } from '../dictionary/tag';
 import { DatasetReader } from '../codec/dataset-reader';
 import { findNode, OutNode } from '../codec/out-tree';
-import { buildMeta, readPart10, writePart10 } from '../codec/part10';
+import { AllocateOutput, buildMeta, readPart10, writePart10 } from '../codec/part10';
 import { InstanceRewriter } from './instance-rewriter';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './product';
 import type { ModificationRequest } from './request-types';
@@ -56,8 +56,11 @@ export class DicomModification {
     return new DicomModification(request, compileRules(request, patientName), keys.secret);
   }
 
-  /** The new DICOM file. Throws OrthancError: BadFileFormat for malformed input, BadRequest for values that cannot be written. */
-  apply(file: Uint8Array): Uint8Array {
+  /**
+   * The new DICOM file. Throws OrthancError: BadFileFormat for malformed input, BadRequest for values
+   * that cannot be written. `allocate` gives the memory of the output (a worker reuses buffers).
+   */
+  apply(file: Uint8Array, allocate?: AllocateOutput): Uint8Array {
     const source = readPart10(file);
     const reader = new DatasetReader(source.dataset, source.transferSyntax.encoding);
     const elements = reader.readElements(0, source.dataset.length, 0);
@@ -72,7 +75,7 @@ export class DicomModification {
       implementationClassUid: IMPLEMENTATION_CLASS_UID,
       implementationVersionName: IMPLEMENTATION_VERSION_NAME,
     });
-    return writePart10({ meta, dataset, transferSyntax: source.transferSyntax });
+    return writePart10({ meta, dataset, transferSyntax: source.transferSyntax }, allocate);
   }
 }
 
