@@ -26,4 +26,6 @@ COPY prisma ./prisma
 RUN mkdir -p /app/data/storage && chown -R node:node /app/data
 USER node
 EXPOSE 8042
-CMD ["node", "dist/apps/api/src/main.js"]
+# A smaller young generation than V8's default 16 MB semi-spaces: ~25 MB less RSS for the API, no
+# measurable cost on uploads or instance-level calls (BENCHMARKS.md).
+CMD ["node", "--max-semi-space-size=8", "dist/apps/api/src/main.js"]

@@ -131,7 +131,8 @@ export class BenchStack {
     const probe = new HttpClient(baseUrl, 1);
     const api = await startService({
       name: 'api',
-      nodeArgs: [...profilerArgs(settings), join(settings.distRoot, 'apps/api/src/main.js')],
+      // As `npm start` and the Dockerfile start it.
+      nodeArgs: ['--max-semi-space-size=8', ...profilerArgs(settings), join(settings.distRoot, 'apps/api/src/main.js')],
       env: { ...base, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), EMBEDDED_WORKER: 'false' },
       ready: readyWhen(async () => (await probe.send('GET', '/system')).status === 200),
       ipc: settings.options.cpuProf,

@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { generateSyntheticStudy } from '@deidflow/dicom';
+import { readDataset } from '../support/dicom';
 import { allSampleFiles, samplePath } from '../support/samples';
 import { http } from '../support/http';
 import { resetDatabase, RunningApi, startApi, StorageKind, testConfig } from '../support/app-harness';
@@ -65,6 +67,29 @@ describe.each<StorageKind>(['fs', 's3'])('platform with the %s storage driver', 
     expect(file.status).toBe(200);
     expect(file.headers.get('content-type')).toBe('application/dicom');
     expect(file.bytes.equals(readFileSync(samplePath('orthanc-tests/DummyCT.dcm')))).toBe(true);
+  });
+
+  it('keeps every byte of concurrent uploads and instance-level answers (bodies and answers use pooled memory)', async () => {
+    // 24 files of 4 sizes, 6 in flight: a buffer handed back too early would show as another file's bytes.
+    const files = [16, 64, 256, 512].flatMap((imageSize, n) =>
+      generateSyntheticStudy({ instances: 6, imageSize, seed: 900 + n }).map((i) => Buffer.from(i.bytes)),
+    );
+    const ids = new Array<string>(files.length);
+    await forEachConcurrently(files.keys(), 6, async (n) => {
+      const answer = await http(api.baseUrl, 'POST', '/instances', files[n], { 'content-type': 'application/dicom' });
+      expect(answer.status).toBe(200);
+      ids[n] = answer.body.ID;
+    });
+    await forEachConcurrently(files.keys(), 6, async (n) => {
+      expect((await get(`/instances/${ids[n]}/file`)).bytes.equals(files[n])).toBe(true);
+      const replaced = await http(api.baseUrl, 'POST', `/instances/${ids[n]}/modify`, { Replace: { InstitutionName: `Site ${n}` }, Force: true });
+      expect(replaced.status).toBe(200);
+      // Its own source's series, instance number and pixels (the last 1,000 bytes), and the new value.
+      const [before, after] = [readDataset(files[n]).dataset, readDataset(replaced.bytes).dataset];
+      expect([after.SeriesInstanceUID, after.InstanceNumber]).toEqual([before.SeriesInstanceUID, before.InstanceNumber]);
+      expect(replaced.bytes.subarray(-1000).equals(files[n].subarray(-1000))).toBe(true);
+      expect(after.InstitutionName).toBe(`Site ${n}`);
+    });
   });
 
   it('answers 404 in Orthanc\'s error shape for unknown and malformed IDs', async () => {
@@ -172,3 +197,10 @@ describe('ZIP uploads', () => {
     }
   });
 });
+
+async function forEachConcurrently(keys: Iterable<number>, concurrency: number, work: (n: number) => Promise<void>): Promise<void> {
+  const queue = [...keys];
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    for (let n = queue.shift(); n !== undefined; n = queue.shift()) await work(n);
+  }));
+}

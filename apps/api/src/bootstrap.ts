@@ -7,11 +7,12 @@ import type { DestinationStream } from 'pino';
 import { AppConfig } from '@deidflow/config';
 import { createLogger, PinoNestLogger } from '@deidflow/core';
 import { migrate } from '@deidflow/database';
-import { PRODUCT_NAME, PRODUCT_VERSION } from '@deidflow/common';
+import { BufferPool, PRODUCT_NAME, PRODUCT_VERSION } from '@deidflow/common';
 import { AppModule } from './app.module';
 import { authenticationFrom } from './http/authentication';
 import { applyHttpSecurity } from './http/http-security';
 import { frameworkErrors } from './http/orthanc-exception.filter';
+import { pooledBodyParser } from './http/pooled-body-parser';
 
 /**
  * Builds the API application (migrations applied), ready to listen. Shared by main.ts and the
@@ -35,9 +36,7 @@ export async function createApiApp(config: AppConfig, options: { logDestination?
     frameworkErrors,
   });
   const fastify = adapter.getInstance();
-  // Every body arrives raw: routes decide (DICOM, ZIP, or JSON whatever the Content-Type, as Orthanc).
   fastify.removeAllContentTypeParsers();
-  fastify.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
@@ -46,6 +45,7 @@ export async function createApiApp(config: AppConfig, options: { logDestination?
     bodyParser: false,
     logger: new PinoNestLogger(logger),
   });
+  fastify.addContentTypeParser('*', pooledBodyParser(app.get(BufferPool), config.HTTP_BODY_LIMIT));
   app.enableShutdownHooks();
   applyHttpSecurity(app, authentication);
 

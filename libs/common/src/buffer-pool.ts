@@ -29,7 +29,7 @@ export class BufferPool {
 
   /** `size` bytes, uninitialized. */
   readonly acquire: Allocate = (size) => {
-    if (size === 0 || size > this.options.maxBytes) return Buffer.allocUnsafeSlow(size);
+    if (!this.holds(size)) return Buffer.allocUnsafeSlow(size);
     const capacity = sizeClass(size);
     let memory = this.free.get(capacity)?.pop();
     if (memory) this.idle -= capacity;
@@ -39,6 +39,11 @@ export class BufferPool {
     }
     return Buffer.from(memory, 0, size);
   };
+
+  /** Whether a buffer of this size comes from (and may go back to) the pool. */
+  holds(size: number): boolean {
+    return size > 0 && size <= this.options.maxBytes;
+  }
 
   /** Hands a buffer back (no-op for buffers of other origins, and for one already handed back). */
   release(buffer: Uint8Array | undefined): void {

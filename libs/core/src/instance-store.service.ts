@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
-import { LruCache, OrthancError, OrthancErrorCode } from '@deidflow/common';
+import { Allocate, LruCache, OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { InstanceRow, ResourceRepository, retryOnRace, StoredObject, StoreStatus } from '@deidflow/database';
 import { normalizeToPart10, ParsedInstance, parseInstance } from '@deidflow/dicom';
 import { isInexistentObject, OBJECT_STORAGE, ObjectStorage, objectKeyForInstance } from '@deidflow/storage';
@@ -70,8 +70,9 @@ export class InstanceStoreService {
     return row;
   }
 
-  async readFile(instance: InstanceRow): Promise<Buffer> {
-    return this.storage.get(instance.objectKey).catch((err: unknown) => this.missingObject(instance, err));
+  /** `allocate`: where to read it (a BufferPool's acquire, see ObjectStorage.get). */
+  async readFile(instance: InstanceRow, allocate?: Allocate): Promise<Buffer> {
+    return this.storage.get(instance.objectKey, allocate).catch((err: unknown) => this.missingObject(instance, err));
   }
 
   async readStream(instance: InstanceRow): Promise<Readable> {

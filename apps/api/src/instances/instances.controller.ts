@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiBody, ApiConsumes, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { OrthancError } from '@deidflow/common';
+import { BufferPool, OrthancError } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
 import type { TagsFormat } from '@deidflow/dicom';
 import { queryFlag } from '../http/json-body';
@@ -18,15 +18,21 @@ export class InstancesController {
     private readonly uploads: UploadService,
     private readonly store: InstanceStoreService,
     private readonly contents: InstanceContentService,
+    private readonly buffers: BufferPool,
   ) {}
 
   @Post()
   @HttpCode(200)
   @ApiConsumes('application/dicom', 'application/zip')
   @ApiBody({ description: 'A DICOM file, or a ZIP archive of DICOM files', schema: { type: 'string', format: 'binary' } })
-  upload(@Body() body: Buffer | undefined) {
+  async upload(@Body() body: Buffer | undefined) {
     if (!body || body.length === 0) throw OrthancError.badFileFormat('Cannot parse an invalid DICOM file (size: 0 bytes)');
-    return this.uploads.upload(body);
+    try {
+      return await this.uploads.upload(body);
+    } finally {
+      // Stored (or refused) and indexed: the body may be pooled memory (see pooledBodyParser).
+      this.buffers.release(body);
+    }
   }
 
   /** The stored file, streamed from the object store. */

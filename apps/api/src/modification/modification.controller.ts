@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Param, Post, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { OrthancError, PATH_LEVEL } from '@deidflow/common';
+import { BufferPool, OrthancError, PATH_LEVEL } from '@deidflow/common';
 import type { Operation } from '@deidflow/dicom';
 import { parseJsonBody } from '../http/json-body';
 import { ModificationService } from './modification.service';
@@ -14,16 +14,19 @@ function operationOf(name: string): Operation {
 @ApiTags('Anonymization and modification')
 @Controller()
 export class ModificationController {
-  constructor(private readonly modification: ModificationService) {}
+  constructor(
+    private readonly modification: ModificationService,
+    private readonly buffers: BufferPool,
+  ) {}
 
   /** Instance level: the new DICOM file in the answer, nothing stored. */
   @Post('instances/:id/:operation')
   @HttpCode(200)
   async instance(@Param('id') id: string, @Param('operation') operation: string, @Body() body: Buffer, @Res() reply: FastifyReply) {
     const file = await this.modification.instanceFile(operationOf(operation), id, parseJsonBody(body));
-    return reply
-      .header('content-type', 'application/dicom')
-      .send(Buffer.from(file.buffer, file.byteOffset, file.byteLength));
+    // Pooled memory: back to the pool once the whole answer is written (not on an aborted one).
+    reply.raw.once('finish', () => this.buffers.release(file));
+    return reply.header('content-type', 'application/dicom').send(file);
   }
 
   /** Series, study and patient level: a job whose new resources are stored. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { LruCache, OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
+import { BufferPool, LruCache, OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
 import { JobRepository, JobState } from '@deidflow/database';
 import { DicomModification, ModificationRequest, needsGeneratedPatientName, Operation, parseModificationRequest } from '@deidflow/dicom';
@@ -23,16 +23,24 @@ export class ModificationService {
     private readonly control: JobControlService,
     private readonly events: JobEventsService,
     private readonly patientNames: PatientNamesService,
+    private readonly buffers: BufferPool,
   ) {}
 
-  async instanceFile(operation: Operation, id: string, body: unknown): Promise<Uint8Array> {
+  /** The new file, in BufferPool memory: the caller releases it once answered. */
+  async instanceFile(operation: Operation, id: string, body: unknown): Promise<Buffer> {
     assertId(id);
     const request = this.parseInstanceRequest(operation, body);
     const instance = await this.store.findInstanceOrThrow(id);
     const patientName = needsGeneratedPatientName(request) ? await this.patientNames.nextName() : undefined;
     // A fresh secret per call: like Orthanc, every call gives new UIDs.
     const modification = DicomModification.fromRequest(request, { secret: randomBytes(32).toString('hex'), patientName });
-    return modification.apply(await this.store.readFile(instance));
+    const source = await this.store.readFile(instance, this.buffers.acquire);
+    try {
+      const file = modification.apply(source, this.buffers.acquire);
+      return Buffer.from(file.buffer, file.byteOffset, file.byteLength);
+    } finally {
+      this.buffers.release(source);
+    }
   }
 
   /**

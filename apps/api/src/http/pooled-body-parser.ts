@@ -1,0 +1,53 @@
+import type { IncomingMessage } from 'node:http';
+import { errorCodes, type FastifyRequest } from 'fastify';
+import type { BufferPool } from '@deidflow/common';
+
+type Done = (err: Error | null, body?: Buffer) => void;
+
+/**
+ * Every body arrives raw (routes decide: DICOM, ZIP, or JSON whatever the Content-Type, as Orthanc).
+ * Fastify's own raw parser, but a body whose Content-Length is announced and poolable is read
+ * straight into BufferPool memory: one upload after another reuses the same pages instead of
+ * allocating (and faulting in) a fresh half-megabyte each time, and the API's memory stays flat.
+ * Whoever consumes such a body may hand it back with BufferPool.release() once done with it.
+ * Limits and errors as Fastify's: 413 above the body limit, 400 when the length differs from the announced one.
+ */
+export function pooledBodyParser(pool: BufferPool, bodyLimit: number) {
+  return (request: FastifyRequest, payload: IncomingMessage, done: Done): void => {
+    const announced = Number(request.headers['content-length']);
+    if (announced > bodyLimit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+    const known = Number.isSafeInteger(announced) && announced > 0;
+    const target = known && pool.holds(announced) ? pool.acquire(announced) : undefined;
+    const chunks: Buffer[] = [];
+    let received = 0;
+
+    const finish = (err: Error | null, body?: Buffer) => {
+      payload.removeListener('data', onData);
+      payload.removeListener('end', onEnd);
+      payload.removeListener('error', onError);
+      done(err, body);
+    };
+    const onData = (chunk: Buffer | string) => {
+      const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      if (received + bytes.length > bodyLimit) return finish(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
+      if (target) {
+        if (received + bytes.length > target.length) return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
+        bytes.copy(target, received);
+      } else chunks.push(bytes);
+      received += bytes.length;
+    };
+    const onEnd = () => {
+      if (known && received !== announced) return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());
+      // Copied either way: the parser never hands on a view of the socket's read buffer.
+      finish(null, target ?? Buffer.concat(chunks, received));
+    };
+    const onError = (err: Error & { statusCode?: number }) => {
+      if (!(typeof err.statusCode === 'number' && err.statusCode >= 400)) err.statusCode = 400;
+      finish(err);
+    };
+    payload.on('data', onData);
+    payload.on('end', onEnd);
+    payload.on('error', onError);
+    payload.resume();
+  };
+}
