@@ -4,6 +4,8 @@ import type { BufferPool } from '@deidflow/common';
 
 type Done = (err: Error | null, body?: Buffer) => void;
 
+const POOLED_FROM_BYTES = 64 * 1024;
+
 /**
  * Every body arrives raw (routes decide: DICOM, ZIP, or JSON whatever the Content-Type, as Orthanc).
  * Fastify's own raw parser, but a body whose Content-Length is announced and poolable is read
@@ -17,7 +19,8 @@ export function pooledBodyParser(pool: BufferPool, bodyLimit: number) {
     const announced = Number(request.headers['content-length']);
     if (announced > bodyLimit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
     const known = Number.isSafeInteger(announced) && announced > 0;
-    const target = known && pool.holds(announced) ? pool.acquire(announced) : undefined;
+    // Small bodies (JSON requests) are not worth a pooled buffer of at least 64 KiB.
+    const target = known && announced >= POOLED_FROM_BYTES && pool.holds(announced) ? pool.acquire(announced) : undefined;
     const chunks: Buffer[] = [];
     let received = 0;
 
