@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@deidflow/config';
 import { Client } from 'pg';
-import { COMPLETE_INSTANCES, InstanceCompletion, JobRepository, PrismaService } from '@deidflow/database';
+import { COMPLETE_INSTANCES, InstanceCompletion, JobRepository, PrismaService, ResourceRepository } from '@deidflow/database';
 import { generateSyntheticStudy, parseInstance, ParsedInstance } from '@deidflow/dicom';
 import { CompletionBatcher } from '../../apps/worker/src/handlers/completion-batcher';
 import { resetDatabase } from '../support/app-harness';
@@ -134,6 +134,46 @@ describe('CompletionBatcher (worker completions, real Postgres)', () => {
     } finally {
       await client.end();
     }
+  });
+});
+
+describe('LastUpdate of the ancestors of a new instance (uploads and completions share the SQL)', () => {
+  let prisma: PrismaService;
+  let resources: ResourceRepository;
+
+  beforeAll(async () => {
+    prisma = new PrismaService(loadConfig(process.env));
+    resources = new ResourceRepository(prisma);
+  });
+  afterAll(() => prisma.onModuleDestroy());
+
+  it('moves to now for every ancestor, unless it already moved within the current second', async () => {
+    const [first, second, third] = generateSyntheticStudy({ instances: 3, imageSize: 8, seed: 11 }).map((i) => parseInstance(i.bytes));
+    const object = (p: ParsedInstance) => ({ objectKey: `k/${p.ids.instance}`, fileSize: 1, sha256: 'x'.repeat(64) });
+    const lastUpdates = async () =>
+      (
+        await prisma.$queryRawUnsafe<{ t: Date }[]>(
+          `SELECT last_update AS t FROM patients WHERE id = $1 UNION ALL SELECT last_update FROM studies WHERE id = $2
+           UNION ALL SELECT last_update FROM series WHERE id = $3`,
+          first.ids.patient,
+          first.ids.study,
+          first.ids.series,
+        )
+      ).map((r) => r.t.getTime());
+    const setAll = (sql: string) =>
+      Promise.all(['patients', 'studies', 'series'].map((table) => prisma.$executeRawUnsafe(`UPDATE ${table} SET last_update = ${sql}`)));
+
+    await resources.storeInstance(first, object(first));
+    await setAll(`'2000-01-01'`);
+    const before = Date.now() - 1000;
+    await resources.storeInstance(second, object(second));
+    for (const t of await lastUpdates()) expect(t).toBeGreaterThan(before);
+
+    // Already updated "within this second" (here: a time ahead of it): one row version fewer per batch.
+    const ahead = new Date('2100-01-01T00:00:00Z').getTime();
+    await setAll(`'2100-01-01T00:00:00Z'`);
+    await resources.storeInstance(third, object(third));
+    expect(await lastUpdates()).toEqual([ahead, ahead, ahead]);
   });
 });
 

@@ -26,7 +26,10 @@ export const HIERARCHY_PARAMETERS = 23;
  * study or series, or a retried job writing the same output, converge on the same rows. Foreign
  * keys are checked at the end of the statement, so parents can be inserted in sibling CTEs. A new
  * child makes its ancestors "updated" (LastUpdate); the UPDATEs cannot see rows inserted by this
- * statement, whose default is now() anyway. Rows come sorted by ID (hierarchyInsertValues), so
+ * statement, whose default is now() anyway. LastUpdate is shown to the second (Orthanc's
+ * YYYYMMDDTHHMMSS), so an ancestor already updated within the current second is left alone: a job
+ * writing hundreds of instances of one series per second updates that series' row once a second,
+ * not once per batch (every UPDATE of a row is a new row version, and two workers would queue on it). Rows come sorted by ID (hierarchyInsertValues), so
  * concurrent statements take their locks in the same order.
  *
  * Joins with unnest() are planned for 100 rows of unknown values: a prepared statement's generic
@@ -61,13 +64,13 @@ export function hierarchyInsertCtes(first: number): string {
       RETURNING id
     ), u1 AS (
       UPDATE series SET last_update = now()
-      WHERE id = ANY(${$(8)}::bpchar[]) AND id IN (SELECT inp.series_id FROM inp JOIN i USING (id))
+      WHERE id = ANY(${$(8)}::bpchar[]) AND last_update < date_trunc('second', now()) AND id IN (SELECT inp.series_id FROM inp JOIN i USING (id))
     ), u2 AS (
       UPDATE studies SET last_update = now()
-      WHERE id = ANY(${$(4)}::bpchar[]) AND id IN (SELECT inp.study_id FROM inp JOIN i USING (id))
+      WHERE id = ANY(${$(4)}::bpchar[]) AND last_update < date_trunc('second', now()) AND id IN (SELECT inp.study_id FROM inp JOIN i USING (id))
     ), u3 AS (
       UPDATE patients SET last_update = now()
-      WHERE id = ANY(${$(1)}::bpchar[]) AND id IN (SELECT inp.patient_id FROM inp JOIN i USING (id))
+      WHERE id = ANY(${$(1)}::bpchar[]) AND last_update < date_trunc('second', now()) AND id IN (SELECT inp.patient_id FROM inp JOIN i USING (id))
     )`;
 }
 
