@@ -7,7 +7,7 @@ import { JobEnqueuer } from '@deidflow/jobs';
 import type { ProcessInstancePayload } from '@deidflow/queue';
 import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
 import { CompletionBatcher } from './completion-batcher';
-import { PlanCache } from './plan-cache';
+import { JobPlan, PlanCache } from './plan-cache';
 
 const ACTIVE: JobState[] = [JobState.Pending, JobState.Running, JobState.Retry];
 
@@ -77,31 +77,7 @@ export class ProcessInstanceHandler {
   private async derive({ jobId, sourceInstanceId }: ProcessInstancePayload, source: InstanceContext['source']): Promise<JobCounters | null> {
     if (!source) throw deletedSource(sourceInstanceId);
     const plan = await this.plans.get(jobId);
-    const bytes = await this.storage.get(source.instance.objectKey, this.buffers.acquire).catch((err: unknown) => {
-      throw err instanceof OrthancError && err.code === OrthancErrorCode.InexistentFile ? deletedSource(sourceInstanceId) : err;
-    });
-    let result: Uint8Array;
-    try {
-      result = plan.modification.apply(bytes, this.buffers.acquire);
-    } finally {
-      this.buffers.release(bytes);
-    }
-    let output: ParsedInstance;
-    let object: StoredObject | null;
-    try {
-      output = parseInstance(result);
-      if (output.ids.instance === sourceInstanceId) {
-        // Same identifiers: the result would replace its own source. Orthanc needs OverwriteInstances
-        // for that; DeidFlow never overwrites a stored instance.
-        throw OrthancError.badRequest(
-          `The modification keeps every identifier of instance ${sourceInstanceId}: its result would overwrite the source`,
-        );
-      }
-      object = await this.store.writeObject(Buffer.from(result.buffer, result.byteOffset, result.byteLength), output);
-    } finally {
-      // Written and hashed: ParsedInstance holds strings only, nothing refers to these bytes any more.
-      this.buffers.release(result);
-    }
+    const { output, object } = await this.rewrite(plan, source.instance.objectKey, sourceInstanceId);
     const outputIds = output.ids;
     // Orthanc's AnonymizedFrom / ModifiedFrom: on every level whose Orthanc ID changed (SEMANTICS.md A.5).
     const name = plan.request.operation === 'anonymize' ? 'AnonymizedFrom' : 'ModifiedFrom';
@@ -121,6 +97,37 @@ export class ProcessInstanceHandler {
       metadata,
       stored: object ? { parsed: output, object } : undefined,
     });
+  }
+
+  /**
+   * The source read, rewritten by the plan, and the result stored. Both buffers are pooled memory,
+   * handed back once used: the source after the rewrite, the result once written and hashed
+   * (ParsedInstance holds strings only, nothing refers to these bytes afterwards).
+   */
+  private async rewrite(plan: JobPlan, objectKey: string, sourceInstanceId: string): Promise<{ output: ParsedInstance; object: StoredObject | null }> {
+    const bytes = await this.storage.get(objectKey, this.buffers.acquire).catch((err: unknown) => {
+      throw err instanceof OrthancError && err.code === OrthancErrorCode.InexistentFile ? deletedSource(sourceInstanceId) : err;
+    });
+    let result: Uint8Array;
+    try {
+      result = plan.modification.apply(bytes, this.buffers.acquire);
+    } finally {
+      this.buffers.release(bytes);
+    }
+    try {
+      const output = parseInstance(result);
+      if (output.ids.instance === sourceInstanceId) {
+        // Same identifiers: the result would replace its own source. Orthanc needs OverwriteInstances
+        // for that; DeidFlow never overwrites a stored instance.
+        throw OrthancError.badRequest(
+          `The modification keeps every identifier of instance ${sourceInstanceId}: its result would overwrite the source`,
+        );
+      }
+      const object = await this.store.writeObject(Buffer.from(result.buffer, result.byteOffset, result.byteLength), output);
+      return { output, object };
+    } finally {
+      this.buffers.release(result);
+    }
   }
 
   private async finalizeIfLast(jobId: string, counters: JobCounters | null, priority: number): Promise<void> {
