@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { http } from '../support/http';
+import { samplePath } from '../support/samples';
 import { RunningApi, startApi, testConfig } from '../support/app-harness';
 
 /** GET /system and the set-up calls Orthanc clients (and orthanc-tests' harness) make. */
@@ -28,6 +30,35 @@ describe('system and client set-up routes', () => {
     expect((await http(api.baseUrl, 'PUT', '/tools/unknown-sop-class-accepted', '1')).status).toBe(200);
   });
 
+  it('answers Orthanc\'s /tools/metrics-prometheus: index, jobs and queue under Orthanc\'s names, and the process', async () => {
+    expect(await http(api.baseUrl, 'GET', '/tools/metrics')).toMatchObject({ status: 200, body: true });
+    const before = await metrics();
+    const upload = await http(api.baseUrl, 'POST', '/instances', readFileSync(samplePath('orthanc-tests/DummyCT.dcm')));
+    expect(upload.status).toBe(200);
+    // An asynchronous job that no worker runs here (EMBEDDED_WORKER=false): pending, one task waiting.
+    const job = await http(api.baseUrl, 'POST', `/studies/${upload.body.ParentStudy}/anonymize`, { Asynchronous: true });
+    expect(job.status).toBe(200);
+
+    const answer = await http(api.baseUrl, 'GET', '/tools/metrics-prometheus');
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+    const after = parseMetrics(answer.body);
+    expect(after.orthanc_count_instances).toBe(before.orthanc_count_instances + (upload.body.Status === 'Success' ? 1 : 0));
+    expect(after.orthanc_count_studies).toBeGreaterThanOrEqual(1);
+    expect(after.orthanc_disk_size_mb).toBeGreaterThan(0);
+    expect(after.orthanc_jobs_pending).toBe(before.orthanc_jobs_pending + 1);
+    // Tasks carry their job's priority: BullMQ keeps them as "prioritized" rather than "waiting".
+    const queued = (m: Record<string, number>) => m['deidflow_queue_tasks{state="waiting"}'] + m['deidflow_queue_tasks{state="prioritized"}'];
+    expect(queued(after)).toBe(queued(before) + 1);
+    expect(after.deidflow_api_process_resident_memory_bytes).toBeGreaterThan(10 * 1024 * 1024);
+    expect(after.orthanc_up_time_s).toBeGreaterThanOrEqual(0);
+    await http(api.baseUrl, 'POST', `/jobs/${job.body.ID}/cancel`);
+  });
+
+  async function metrics(): Promise<Record<string, number>> {
+    return parseMetrics((await http(api.baseUrl, 'GET', '/tools/metrics-prometheus')).body);
+  }
+
   it('refuses Lua scripts with a clear 4xx', async () => {
     const answer = await http(api.baseUrl, 'POST', '/tools/execute-script', 'print(42)', { 'content-type': 'application/lua' });
     expect(answer.status).toBe(400);
@@ -42,3 +73,13 @@ describe('system and client set-up routes', () => {
     expect(health.body).toMatchObject({ status: 'ok', info: { postgres: { status: 'up' }, redis: { status: 'up' }, storage: { status: 'up' } } });
   });
 });
+
+/** Prometheus text format: `name{labels} value` lines, comments skipped. */
+function parseMetrics(text: string): Record<string, number> {
+  const values: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const match = /^([a-z_:][\w:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (match) values[match[1]] = Number(match[2]);
+  }
+  return values;
+}

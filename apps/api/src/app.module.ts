@@ -19,6 +19,7 @@ import { UploadService } from './instances/upload.service';
 import { BrowseService } from './resources/browse.service';
 import { LineageService } from './resources/lineage.service';
 import { ResourcesController } from './resources/resources.controller';
+import { MetricsService } from './system/metrics.service';
 import { SystemController } from './system/system.controller';
 import { BulkDeleteService } from './tools/bulk-delete.service';
 import { CreateDicomService } from './tools/create-dicom.service';
@@ -42,7 +43,7 @@ export class AppModule {
       ],
       // Order matters: static routes of InstancesController before the generic ones.
       controllers: [InstancesController, ModificationController, ResourcesController, JobsController, SystemController, HealthController, ToolsController],
-      providers: [BrowseService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, { provide: APP_FILTER, useClass: OrthancExceptionFilter }],
+      providers: [BrowseService, MetricsService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, { provide: APP_FILTER, useClass: OrthancExceptionFilter }],
     };
   }
 }

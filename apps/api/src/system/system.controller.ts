@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Post, Put } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Post, Put, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import {
@@ -9,7 +9,9 @@ import {
   PRODUCT_NAME,
   PRODUCT_VERSION,
 } from '@deidflow/common';
+import type { FastifyReply } from 'fastify';
 import { BrowseService } from '../resources/browse.service';
+import { MetricsService } from './metrics.service';
 
 @ApiTags('System')
 @Controller()
@@ -17,6 +19,7 @@ export class SystemController {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly browse: BrowseService,
+    private readonly metrics: MetricsService,
   ) {}
 
   @Get('system')
@@ -43,6 +46,18 @@ export class SystemController {
   @Get('statistics')
   statistics() {
     return this.browse.statistics();
+  }
+
+  /** Orthanc's Prometheus endpoint (see MetricsService). */
+  @Get('tools/metrics-prometheus')
+  async metricsPrometheus(@Res() reply: FastifyReply) {
+    return reply.header('content-type', this.metrics.contentType).send(await this.metrics.metrics());
+  }
+
+  /** Whether metrics are collected: always, in DeidFlow (Orthanc's `PUT` to switch them off is not offered). */
+  @Get('tools/metrics')
+  metricsEnabled() {
+    return true;
   }
 
   // Set-up calls that Orthanc clients and orthanc-tests' harness make: harmless answers.

@@ -114,6 +114,11 @@ const FINISH: PreparedStatement = {
          WHERE id = $1::uuid AND state NOT IN ('Success', 'Failure') RETURNING id`,
 };
 
+const JOBS_BY_STATE: PreparedStatement = {
+  name: 'deidflow_jobs_by_state',
+  text: `SELECT state, count(*)::int AS count FROM jobs GROUP BY state`,
+};
+
 const UNFINISHED_JOB_IDS: PreparedStatement = {
   name: 'deidflow_unfinished_job_ids',
   text: `SELECT id FROM jobs WHERE ready AND state IN ('Pending', 'Running', 'Retry')`,
@@ -309,6 +314,12 @@ export class JobRepository {
       ...completionValues(batch),
     ]);
     return new Map(rows.map(({ id, ...counters }) => [id, counters]));
+  }
+
+  /** How many jobs are in each state (metrics). */
+  async countByState(): Promise<Partial<Record<JobState, number>>> {
+    const rows = await this.prisma.prepared<{ state: JobState; count: number }>(JOBS_BY_STATE, []);
+    return Object.fromEntries(rows.map((r) => [r.state, r.count]));
   }
 
   /** Pending → Running when the first instance starts (no-op otherwise). */

@@ -1,0 +1,88 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { JobRepository, JobState, ResourceRepository } from '@deidflow/database';
+import { QueueName } from '@deidflow/queue';
+
+const MEGA_BYTES = 1024 * 1024;
+const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed'] as const;
+
+/**
+ * Orthanc's `/tools/metrics-prometheus`: its index and job metrics under Orthanc's names (so that
+ * existing dashboards work), plus the API process's own (`deidflow_api_*`, prom-client's defaults)
+ * and the depth of the work queue shared with the workers. Index, job and queue figures are read
+ * at scrape time: every API process reports the same values, whichever one is scraped.
+ */
+@Injectable()
+export class MetricsService {
+  private readonly registry = new Registry();
+  private readonly startedAt = Date.now();
+
+  constructor(
+    private readonly resources: ResourceRepository,
+    private readonly jobs: JobRepository,
+    @InjectQueue(QueueName.Modification) private readonly queue: Queue,
+  ) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'deidflow_api_' });
+    const gauge = (name: string, help: string, collect: (this: Gauge) => Promise<void> | void, labelNames: string[] = []) =>
+      new Gauge({ name, help, registers: [this.registry], labelNames, collect });
+    const services = this;
+
+    gauge('orthanc_up_time_s', 'Seconds since this API process started', function () {
+      this.set(Math.floor((Date.now() - services.startedAt) / 1000));
+    });
+    // One statistics query serves the six index gauges of a scrape (prom-client collects them together),
+    // one count by state the four job gauges.
+    let statistics: ReturnType<ResourceRepository['statistics']> | undefined;
+    const stat = async <K extends keyof Awaited<ReturnType<ResourceRepository['statistics']>>>(key: K) => {
+      statistics ??= this.resources.statistics().finally(() => setImmediate(() => (statistics = undefined)));
+      return (await statistics)[key];
+    };
+    for (const level of ['patients', 'studies', 'series', 'instances'] as const) {
+      gauge(`orthanc_count_${level}`, `Number of ${level} in the index`, async function () {
+        this.set(await stat(level));
+      });
+    }
+    for (const name of ['orthanc_disk_size_mb', 'orthanc_uncompressed_size_mb']) {
+      gauge(name, 'Size of the stored DICOM files (MB; stored as received, uncompressed)', async function () {
+        this.set(Number(await stat('totalSize')) / MEGA_BYTES);
+      });
+    }
+    let byState: Promise<Partial<Record<JobState, number>>> | undefined;
+    const jobCount = async (...states: JobState[]) => {
+      byState ??= this.jobs.countByState().finally(() => setImmediate(() => (byState = undefined)));
+      const counts = await byState;
+      return states.reduce((sum, state) => sum + (counts[state] ?? 0), 0);
+    };
+    // Orthanc counts Retry and Paused jobs as pending.
+    const jobGauges: [string, JobState[]][] = [
+      ['orthanc_jobs_pending', [JobState.Pending, JobState.Retry, JobState.Paused]],
+      ['orthanc_jobs_running', [JobState.Running]],
+      ['orthanc_jobs_success', [JobState.Success]],
+      ['orthanc_jobs_failed', [JobState.Failure]],
+    ];
+    for (const [name, states] of jobGauges) {
+      gauge(name, `Jobs in state ${states.join(' or ')}`, async function () {
+        this.set(await jobCount(...states));
+      });
+    }
+    gauge(
+      'deidflow_queue_tasks',
+      'Per-instance tasks in the work queue, by BullMQ state (shared by every worker process)',
+      async function () {
+        const counts = await services.queue.getJobCounts(...QUEUE_STATES);
+        for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
+      },
+      ['state'],
+    );
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  metrics(): Promise<string> {
+    return this.registry.metrics();
+  }
+}
