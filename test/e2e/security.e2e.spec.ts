@@ -31,6 +31,7 @@ const ROUTES: [string, string][] = [
   ['GET', '/jobs'],
   ['GET', '/docs'],
   ['GET', '/openapi.json'],
+  ['GET', '/tools/metrics-prometheus'], // the index's size and the jobs: not for anyone on the network
   ['GET', '/no/such/route'],
 ];
 
