@@ -45,7 +45,10 @@ export class BufferPool {
     return size > 0 && size <= this.options.maxBytes;
   }
 
-  /** Hands a buffer back (no-op for buffers of other origins, and for one already handed back). */
+  /**
+   * Hands a buffer back: once, by its owner. A no-op for buffers of other origins; a repeated release
+   * is ignored while the memory is still free, but would corrupt its next owner's data after that.
+   */
   release(buffer: Uint8Array | undefined): void {
     const memory = buffer?.buffer;
     if (!memory || !this.made.has(memory as ArrayBuffer)) return;
