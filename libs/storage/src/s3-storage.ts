@@ -4,7 +4,7 @@ import * as https from 'node:https';
 import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { Client } from 'minio';
-import { OrthancError, OrthancErrorCode } from '@deidflow/common';
+import { Allocate, OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { assertValidObjectKey } from './object-key';
 import {
   inexistentObject,
@@ -104,9 +104,12 @@ export class S3Storage implements ObjectStorage {
     await this.putMultipart(key, head, parts, size);
   }
 
-  async get(key: string): Promise<Buffer> {
+  async get(key: string, allocate?: Allocate): Promise<Buffer> {
     const stream = await this.getStream(key);
-    return this.call('read', () => buffer(stream), key);
+    const length = Number((stream as Readable & { headers?: Record<string, string | undefined> }).headers?.['content-length']);
+    if (!allocate || !Number.isSafeInteger(length) || length <= 0) return this.call('read', () => buffer(stream), key);
+    // The announced length: read straight into the given memory.
+    return this.call('read', () => readInto(stream, allocate(length), key), key);
   }
 
   async getStream(key: string): Promise<Readable> {
@@ -196,6 +199,23 @@ export class S3Storage implements ObjectStorage {
       throw s3Error(err, operation, key ?? this.bucket, key);
     }
   }
+}
+
+/**
+ * Reads an answer of `target.length` bytes into `target`. Another length is a transport fault (a
+ * cut connection), not bad input: a 5xx error, so that the caller may try again.
+ */
+async function readInto(stream: Readable, target: Buffer, key: string): Promise<Buffer> {
+  let offset = 0;
+  const cut = (received: number) =>
+    new OrthancError(OrthancErrorCode.InternalError, `S3 storage cannot read ${key}: ${received} bytes received, ${target.length} announced`);
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    if (offset + chunk.length > target.length) throw cut(offset + chunk.length);
+    chunk.copy(target, offset);
+    offset += chunk.length;
+  }
+  if (offset !== target.length) throw cut(offset);
+  return target;
 }
 
 function checkSize(key: string, expected: number | undefined, actual: number): void {
