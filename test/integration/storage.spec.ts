@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -393,23 +393,12 @@ describe('S3Storage', () => {
   });
 
   it('reports an answer cut short as a retryable error, read into a pool or not', async () => {
-    // A raw HTTP server: every GET announces 1,000 bytes, sends 500 and closes the connection.
-    const cutting = createServer((socket) => {
+    // Every GET announces 1,000 bytes, sends 500 and closes the connection.
+    const cutting = (socket: Socket) =>
       socket.once('data', () => {
         socket.end('HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n' + 'x'.repeat(500));
       });
-    });
-    await new Promise<void>((resolve) => cutting.listen(0, '127.0.0.1', resolve));
-    const { port } = cutting.address() as AddressInfo;
-    try {
-      const storage = new S3Storage({
-        ...parseS3Endpoint(`http://127.0.0.1:${port}`),
-        accessKey: 'a',
-        secretKey: 'b',
-        bucket: 'any',
-        region: 'us-east-1',
-        idleTimeoutMs: 2000,
-      });
+    await againstRawServer(cutting, 2000, async (storage) => {
       const pool = new BufferPool({ maxBytes: MiB, maxIdleBytes: MiB });
       for (const allocate of [undefined, pool.acquire]) {
         const error = await storage.get('x', allocate).then(
@@ -419,29 +408,28 @@ describe('S3Storage', () => {
         expect(error).toBeInstanceOf(OrthancError);
         expect((error as OrthancError).isPermanent).toBe(false);
       }
-    } finally {
-      cutting.close();
-    }
+    });
   });
 
   it('gives up on a server that accepts but never answers', async () => {
-    const silent = createServer(() => undefined);
-    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
-    const { port } = silent.address() as AddressInfo;
-    try {
-      const storage = new S3Storage({
-        ...parseS3Endpoint(`http://127.0.0.1:${port}`),
-        accessKey: 'a',
-        secretKey: 'b',
-        bucket: 'any',
-        region: 'us-east-1',
-        idleTimeoutMs: 300,
-      });
+    await againstRawServer(() => undefined, 300, async (storage) => {
       const error = await expectOrthancError(storage.stat('x'), OrthancErrorCode.InternalError);
       expect(error.details).toMatch(/ETIMEDOUT/);
       expect(error.isPermanent).toBe(false);
-    } finally {
-      silent.close();
-    }
+    });
   });
 });
+
+/** An S3Storage pointed at a raw TCP server of the test's (`onConnection` plays the server). */
+async function againstRawServer(onConnection: (socket: Socket) => void, idleTimeoutMs: number, use: (storage: S3Storage) => Promise<void>): Promise<void> {
+  const server = createServer(onConnection);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  try {
+    await use(
+      new S3Storage({ ...parseS3Endpoint(`http://127.0.0.1:${port}`), accessKey: 'a', secretKey: 'b', bucket: 'any', region: 'us-east-1', idleTimeoutMs }),
+    );
+  } finally {
+    server.close();
+  }
+}
