@@ -79,6 +79,11 @@ export class InstanceStoreService {
     return this.storage.getStream(instance.objectKey).catch((err: unknown) => this.missingObject(instance, err));
   }
 
+  /** Rows cached (bounded: at most 10,000). */
+  get cachedRows(): number {
+    return this.rows.size;
+  }
+
   /** Deleted instances: their cached rows go at once (other processes find out through readFile). */
   forget(ids: readonly string[]): void {
     for (const id of ids) this.rows.delete(id);

@@ -28,6 +28,11 @@ export class JobEventsService implements OnModuleDestroy {
     this.channel = jobEventsChannel(config.QUEUE_PREFIX);
   }
 
+  /** Jobs that synchronous calls are waiting for (0 once they are answered). */
+  get waitedJobs(): number {
+    return this.waiters.size;
+  }
+
   async publishEnded(event: JobEndedEvent): Promise<void> {
     this.publisher ??= this.connect();
     await this.publisher.publish(this.channel, JSON.stringify(event));

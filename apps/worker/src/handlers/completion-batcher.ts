@@ -35,6 +35,11 @@ export class CompletionBatcher {
     });
   }
 
+  /** Instances waiting for the next statement (0 at rest). */
+  get waitingCount(): number {
+    return this.waiting.length;
+  }
+
   private async flush(): Promise<void> {
     this.flushing = true;
     try {

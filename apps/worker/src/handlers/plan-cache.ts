@@ -37,6 +37,11 @@ export class PlanCache {
     return plan;
   }
 
+  /** Plans held: at most one per recent job, never one per instance. */
+  get size(): number {
+    return this.plans.size;
+  }
+
   private async load(jobId: string): Promise<JobPlan> {
     const job = await this.jobs.find(jobId);
     if (!job) throw new Error(`Job ${jobId} disappeared`);

@@ -1,0 +1,62 @@
+import { BufferPool } from '@deidflow/common';
+import { InstanceStoreService } from '@deidflow/core';
+import { generateSyntheticStudy } from '@deidflow/dicom';
+import { JobEventsService } from '@deidflow/jobs';
+import { CompletionBatcher } from '../../apps/worker/src/handlers/completion-batcher';
+import { PlanCache } from '../../apps/worker/src/handlers/plan-cache';
+import { resetDatabase, RunningApi, startApi, testConfig } from '../support/app-harness';
+import { http } from '../support/http';
+
+/**
+ * Issue 5: memory flat as N grows. No timing here: what the API and an (embedded) worker keep in
+ * memory after a job of 20 instances and after one of 200 must be the same, whatever N. The caches
+ * are bounded by design (plans per job, pooled bytes); the queues drain. The 10,000-instance
+ * figures (RSS at each quarter of a bulk job) are in BENCHMARKS.md.
+ */
+describe('what a job leaves in memory does not grow with its number of instances', () => {
+  let api: RunningApi;
+
+  beforeAll(async () => {
+    await resetDatabase();
+    api = await startApi(await testConfig('fs', { EMBEDDED_WORKER: 'true', WORKER_CONCURRENCY: '8' }));
+  });
+  afterAll(() => api?.close(), 30_000);
+
+  async function uploadStudy(instances: number, seed: number): Promise<string> {
+    const files = generateSyntheticStudy({ instances, series: 2, imageSize: 16, seed });
+    let study = '';
+    for (let start = 0; start < files.length; start += 8) {
+      const answers = await Promise.all(files.slice(start, start + 8).map((f) => http(api.baseUrl, 'POST', '/instances', Buffer.from(f.bytes))));
+      for (const answer of answers) {
+        expect(answer.status).toBe(200);
+        study = answer.body.ParentStudy;
+      }
+    }
+    return study;
+  }
+
+  function retained() {
+    const pool = api.app.get(BufferPool);
+    return {
+      completionsWaiting: api.app.get(CompletionBatcher).waitingCount,
+      plans: api.app.get(PlanCache).size,
+      waitedJobs: api.app.get(JobEventsService).waitedJobs,
+      instanceRowsCached: api.app.get(InstanceStoreService).cachedRows,
+      pooledIdleBytesWithinCap: pool.idleBytes <= 16 * 1024 * 1024,
+    };
+  }
+
+  it('is the same after a 20-instance job and after a 200-instance job', async () => {
+    const after: ReturnType<typeof retained>[] = [];
+    for (const [n, seed] of [[20, 31], [200, 32]]) {
+      const study = await uploadStudy(n, seed);
+      const job = await http(api.baseUrl, 'POST', `/studies/${study}/anonymize`, {}); // synchronous: answered at the end
+      expect(job.status).toBe(200);
+      expect((await http(api.baseUrl, 'GET', `/studies/${job.body.ID}/instances`)).body).toHaveLength(n);
+      after.push(retained());
+    }
+    expect(after[0]).toEqual({ completionsWaiting: 0, plans: 1, waitedJobs: 0, instanceRowsCached: 0, pooledIdleBytesWithinCap: true });
+    // One more plan (one per job, at most 64), nothing per instance.
+    expect(after[1]).toEqual({ ...after[0], plans: 2 });
+  });
+});
