@@ -34,25 +34,20 @@ export class MetricsService {
     });
     // One statistics query serves the six index gauges of a scrape (prom-client collects them together),
     // one count by state the four job gauges.
-    let statistics: ReturnType<ResourceRepository['statistics']> | undefined;
-    const stat = async <K extends keyof Awaited<ReturnType<ResourceRepository['statistics']>>>(key: K) => {
-      statistics ??= this.resources.statistics().finally(() => setImmediate(() => (statistics = undefined)));
-      return (await statistics)[key];
-    };
+    const statistics = sharedPerScrape(() => this.resources.statistics());
     for (const level of ['patients', 'studies', 'series', 'instances'] as const) {
       gauge(`orthanc_count_${level}`, `Number of ${level} in the index`, async function () {
-        this.set(await stat(level));
+        this.set((await statistics())[level]);
       });
     }
     for (const name of ['orthanc_disk_size_mb', 'orthanc_uncompressed_size_mb']) {
       gauge(name, 'Size of the stored DICOM files (MB; stored as received, uncompressed)', async function () {
-        this.set(Number(await stat('totalSize')) / MEGA_BYTES);
+        this.set(Number((await statistics()).totalSize) / MEGA_BYTES);
       });
     }
-    let byState: Promise<Partial<Record<JobState, number>>> | undefined;
+    const jobsByState = sharedPerScrape(() => this.jobs.countByState());
     const jobCount = async (...states: JobState[]) => {
-      byState ??= this.jobs.countByState().finally(() => setImmediate(() => (byState = undefined)));
-      const counts = await byState;
+      const counts = await jobsByState();
       return states.reduce((sum, state) => sum + (counts[state] ?? 0), 0);
     };
     // Orthanc counts Retry and Paused jobs as pending.
@@ -85,4 +80,10 @@ export class MetricsService {
   metrics(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+/** `load`, run once for the gauges collected together in one scrape: callers within it share the answer. */
+function sharedPerScrape<T>(load: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | undefined;
+  return () => (pending ??= load().finally(() => setImmediate(() => (pending = undefined))));
 }

@@ -29,8 +29,9 @@ export const HIERARCHY_PARAMETERS = 23;
  * statement, whose default is now() anyway. LastUpdate is shown to the second (Orthanc's
  * YYYYMMDDTHHMMSS), so an ancestor already updated within the current second is left alone: a job
  * writing hundreds of instances of one series per second updates that series' row once a second,
- * not once per batch (every UPDATE of a row is a new row version, and two workers would queue on it). Rows come sorted by ID (hierarchyInsertValues), so
- * concurrent statements take their locks in the same order.
+ * not once per batch (every UPDATE of a row is a new row version, and two workers would queue on
+ * it). Rows come sorted by ID (hierarchyInsertValues), so concurrent statements take their locks in
+ * the same order.
  *
  * Joins with unnest() are planned for 100 rows of unknown values: a prepared statement's generic
  * plan then prefers a sequential scan of the table. Every UPDATE therefore also names its rows
