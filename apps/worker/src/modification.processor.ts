@@ -1,5 +1,5 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
-import { Inject, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, AppConfig, loadConfig } from '@deidflow/config';
 import type { Job } from 'bullmq';
 import { FinalizeJobPayload, JobName, ProcessInstancePayload, QueueName } from '@deidflow/queue';
@@ -15,7 +15,7 @@ const startupConfig = loadConfig();
   lockDuration: startupConfig.WORKER_LOCK_DURATION_MS,
   stalledInterval: startupConfig.WORKER_STALLED_INTERVAL_MS,
 })
-export class ModificationProcessor extends WorkerHost implements OnApplicationBootstrap {
+export class ModificationProcessor extends WorkerHost implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ModificationProcessor.name);
 
   constructor(
@@ -28,6 +28,16 @@ export class ModificationProcessor extends WorkerHost implements OnApplicationBo
 
   onApplicationBootstrap(): void {
     this.worker.concurrency = this.config.WORKER_CONCURRENCY;
+  }
+
+  /**
+   * Stop taking jobs and let those in hand finish while Postgres and the store are still connected.
+   * @nestjs/bullmq closes the worker only at onApplicationShutdown, after DatabaseModule (a global
+   * module, destroyed after this one) has ended its pool: in-flight instances then failed with
+   * "Cannot use a pool after calling end on the pool" and waited for a retry.
+   */
+  async onModuleDestroy(): Promise<void> {
+    await this.worker.close();
   }
 
   async process(job: Job): Promise<void> {
