@@ -2,12 +2,13 @@ import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as dcmjs from 'dcmjs';
 import type { AppConfig } from '@deidflow/config';
+import { processInstanceJobId, QueueName } from '@deidflow/queue';
 import { objectKeyForInstance } from '@deidflow/storage';
 import { generateSyntheticStudy, SyntheticInstance, SyntheticStudyOptions } from '../../libs/dicom/src/synthetic';
 import { resetDatabase, RunningApi, startApi, testConfig } from '../support/app-harness';
 import { http } from '../support/http';
 import { ensureWorkerBuild, killAllWorkers, startWorker, workerEnvironment, WorkerProcess } from '../support/worker-process';
-import { deleteRedisKeys } from '../setup/services';
+import { deleteRedisKeys, withRedis } from '../setup/services';
 
 /**
  * The distributed jobs end to end: the API (EMBEDDED_WORKER=false) hands the work to separate
@@ -204,6 +205,22 @@ describe('distributed jobs with separate worker processes', () => {
       expect((await get<JobAnswer>(`/jobs/${id}`)).State).toBe('Failure');
     });
 
+    it('an API shut down right after answering a submission has queued every instance of it', async () => {
+      // The queue entries are added after the answer; closing waits for them (deterministically
+      // checked in job-enqueuer.service.spec.ts). A second API: the other tests keep theirs.
+      const answering = await startApi(config);
+      const answer = await http<{ ID: string }>(answering.baseUrl, 'POST', `/studies/${crash[0].study}/anonymize`, { Asynchronous: true });
+      expect(answer.status).toBe(200);
+      await answering.close();
+      const jobId = answer.body.ID;
+      const queued = await withRedis((redis) =>
+        Promise.all(crash.map((source) => redis.exists(`${QUEUE_PREFIX}:${QueueName.Modification}:${processInstanceJobId(jobId, source.id, 0)}`))),
+      );
+      expect(queued.filter((exists) => exists === 1)).toHaveLength(crash.length);
+      // Canceled: no worker will do it (the crash study is used again below).
+      expect((await post(`/jobs/${jobId}/cancel`)).status).toBe(200);
+    });
+
     it('answers 404 to GET and 400 to actions on an unknown job', async () => {
       const unknown = '00000000-0000-4000-8000-000000000000';
       expect((await http(api.baseUrl, 'GET', `/jobs/${unknown}`)).status).toBe(404);
@@ -267,10 +284,10 @@ describe('distributed jobs with separate worker processes', () => {
       await expectOutputs(job.Content.ID!, studyOf(control, 4), 'AnonymizedFrom');
     });
 
-    it('never ran the canceled job', async () => {
+    it('never ran the canceled jobs', async () => {
       const canceled = (await get<JobAnswer[]>('/jobs?expand')).filter((j) => j.ErrorCode === 37);
-      expect(canceled).toHaveLength(1);
-      expect(canceled[0]).toMatchObject({ State: 'Failure', Progress: 0, EffectiveRuntime: 0 });
+      expect(canceled).toHaveLength(2);
+      for (const job of canceled) expect(job).toMatchObject({ State: 'Failure', Progress: 0, EffectiveRuntime: 0 });
     });
   });
 

@@ -1,7 +1,7 @@
 import { BufferPool } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
 import { generateSyntheticStudy } from '@deidflow/dicom';
-import { JobEventsService } from '@deidflow/jobs';
+import { JobEnqueuer, JobEventsService } from '@deidflow/jobs';
 import { CompletionBatcher } from '../../apps/worker/src/handlers/completion-batcher';
 import { PlanCache } from '../../apps/worker/src/handlers/plan-cache';
 import { resetDatabase, RunningApi, startApi, testConfig } from '../support/app-harness';
@@ -41,6 +41,7 @@ describe('what a job leaves in memory does not grow with its number of instances
       completionsWaiting: api.app.get(CompletionBatcher).waitingCount,
       plans: api.app.get(PlanCache).size,
       waitedJobs: api.app.get(JobEventsService).waitedJobs,
+      enqueuing: api.app.get(JobEnqueuer).enqueuingCount,
       instanceRowsCached: api.app.get(InstanceStoreService).cachedRows,
       pooledIdleBytesWithinCap: pool.idleBytes <= 16 * 1024 * 1024,
     };
@@ -55,7 +56,7 @@ describe('what a job leaves in memory does not grow with its number of instances
       expect((await http(api.baseUrl, 'GET', `/studies/${job.body.ID}/instances`)).body).toHaveLength(n);
       after.push(retained());
     }
-    expect(after[0]).toEqual({ completionsWaiting: 0, plans: 1, waitedJobs: 0, instanceRowsCached: 0, pooledIdleBytesWithinCap: true });
+    expect(after[0]).toEqual({ completionsWaiting: 0, plans: 1, waitedJobs: 0, enqueuing: 0, instanceRowsCached: 0, pooledIdleBytesWithinCap: true });
     // One more plan (one per job, at most 64), nothing per instance.
     expect(after[1]).toEqual({ ...after[0], plans: 2 });
   });

@@ -43,7 +43,7 @@ export async function dropDatabase(name: string): Promise<void> {
   await withAdminClient((client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
 }
 
-async function withRedis<T>(use: (redis: Redis) => Promise<T>): Promise<T> {
+export async function withRedis<T>(use: (redis: Redis) => Promise<T>): Promise<T> {
   const redis = new Redis(REDIS_URL, {
     lazyConnect: true,
     connectTimeout: CONNECT_TIMEOUT_MS,

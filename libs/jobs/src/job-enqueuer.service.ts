@@ -1,5 +1,5 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { JobRepository } from '@deidflow/database';
 import {
@@ -21,8 +21,10 @@ const MAX_ADD_BULK_IN_FLIGHT = 4;
  * work twice (recovery, a retried submission) adds nothing, and a stale generation is skipped.
  */
 @Injectable()
-export class JobEnqueuer {
+export class JobEnqueuer implements OnModuleDestroy {
   private readonly logger = new Logger(JobEnqueuer.name);
+  /** enqueuePendingLater calls still adding; shutdown waits for them (before the queue closes). */
+  private readonly enqueuing = new Set<Promise<void>>();
 
   constructor(
     private readonly jobs: JobRepository,
@@ -59,6 +61,35 @@ export class JobEnqueuer {
     }
     await Promise.all(inFlight);
     return added;
+  }
+
+  /**
+   * enqueuePending without waiting: a submitted job is durable once its rows are in Postgres, so its
+   * answer need not wait for 10,000 queue entries. Workers start on the first chunks meanwhile. If
+   * this fails or the process dies, the job stops moving and job recovery enqueues what is PENDING.
+   */
+  enqueuePendingLater(jobId: string): void {
+    const startedAt = performance.now();
+    const enqueuing = this.enqueuePending(jobId).then(
+      (added) => this.logger.log({ jobId, added, ms: Math.round(performance.now() - startedAt) }, 'job enqueued'),
+      (err: Error) =>
+        this.logger.warn({ jobId, err: err.message }, 'enqueueing a submitted job failed; job recovery will enqueue its pending work'),
+    );
+    this.enqueuing.add(enqueuing);
+    void enqueuing.finally(() => this.enqueuing.delete(enqueuing));
+  }
+
+  /**
+   * Work being enqueued at shutdown is finished, not left to recovery's next interval. Nest destroys
+   * JobsModule before DatabaseModule (imported first), and queues close later still.
+   */
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all(this.enqueuing);
+  }
+
+  /** The number of enqueuePendingLater calls not finished yet. */
+  get enqueuingCount(): number {
+    return this.enqueuing.size;
   }
 
   async enqueueFinalize(jobId: string, generation: number, priority: number): Promise<void> {

@@ -21,8 +21,8 @@ export interface SubmittedJob {
 
 /**
  * Turns a REST call into a job: validates the whole request first (a bad request creates nothing),
- * records the job and one row per source instance (set-based, inside Postgres), then enqueues one
- * BullMQ job per instance. The plan is stored once, in the job row.
+ * records the job and one row per source instance (set-based, inside Postgres), answers, and enqueues
+ * one BullMQ job per instance meanwhile. The plan is stored once, in the job row.
  */
 @Injectable()
 export class JobSubmissionService {
@@ -61,8 +61,8 @@ export class JobSubmissionService {
     });
     for (const source of sources) await this.jobs.addInstancesOf(jobId, source.level, source.id);
     const counters = await this.jobs.markReady(jobId);
-    await this.enqueuer.enqueuePending(jobId);
     if (counters.instancesCount === 0) await this.enqueuer.enqueueFinalize(jobId, counters.generation, request.priority);
+    else this.enqueuer.enqueuePendingLater(jobId);
     this.logger.log({ jobId, instances: counters.instancesCount, operation: request.operation }, 'job submitted');
     return { job: (await this.jobs.find(jobId))!, request };
   }
