@@ -177,8 +177,9 @@ export class FsStorage implements ObjectStorage {
     const directory = dirname(path);
     const temporary = temporaryPathFor(path);
     let fd: number;
+    let newDirectories: string | undefined;
     try {
-      fd = openNewSync(temporary);
+      ({ fd, newDirectories } = openNewSync(temporary));
     } catch (err) {
       throw fsError(err, 'create a file for', key);
     }
@@ -199,12 +200,7 @@ export class FsStorage implements ObjectStorage {
       throw err instanceof OrthancError ? err : fsError(err, 'write', key);
     }
     try {
-      const directoryFd = openSync(directory, 'r');
-      try {
-        await fsyncAsync(directoryFd);
-      } finally {
-        closeSync(directoryFd);
-      }
+      await Promise.all(directoriesToSync(directory, newDirectories).map(syncDirectorySync));
     } catch (err) {
       throw fsError(err, 'sync the directory of', key);
     }
@@ -220,7 +216,7 @@ export class FsStorage implements ObjectStorage {
     const path = this.pathOf(key);
     const directory = dirname(path);
     const temporary = temporaryPathFor(path);
-    const file = await openNew(temporary).catch((err) => {
+    const { file, newDirectories } = await openNew(temporary).catch((err) => {
       throw fsError(err, 'create a file for', key);
     });
     try {
@@ -233,7 +229,7 @@ export class FsStorage implements ObjectStorage {
       await unlink(temporary).catch(() => undefined);
       throw err instanceof OrthancError ? err : fsError(err, 'write', key);
     }
-    await syncDirectory(directory).catch((err) => {
+    await Promise.all(directoriesToSync(directory, newDirectories).map(syncDirectory)).catch((err) => {
       throw fsError(err, 'sync the directory of', key);
     });
   }
@@ -292,34 +288,61 @@ function falseIfExisted(err: unknown): false {
 }
 
 /** openNew, synchronously. */
-function openNewSync(path: string): number {
+function openNewSync(path: string): { fd: number; newDirectories?: string } {
   try {
-    return openSync(path, 'wx');
+    return { fd: openSync(path, 'wx') };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    mkdirSync(dirname(path), { recursive: true });
-    return openSync(path, 'wx');
+    const newDirectories = mkdirSync(dirname(path), { recursive: true });
+    return { fd: openSync(path, 'wx'), newDirectories };
   }
 }
 
-/** Opens a fresh file, creating its fan-out directories only the first time they are needed. */
-async function openNew(path: string): Promise<FileHandle> {
+/**
+ * Opens a fresh file, creating its fan-out directories only the first time they are needed.
+ * `newDirectories`: the topmost directory this call created, if any (mkdir -p's answer).
+ */
+async function openNew(path: string): Promise<{ file: FileHandle; newDirectories?: string }> {
   try {
-    return await open(path, 'wx');
+    return { file: await open(path, 'wx') };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    await mkdir(dirname(path), { recursive: true });
-    return open(path, 'wx');
+    const newDirectories = await mkdir(dirname(path), { recursive: true });
+    return { file: await open(path, 'wx'), newDirectories };
   }
 }
 
-/** Makes the rename itself durable: without it a crash can forget a file already reported stored. */
+/**
+ * The directories to fsync once a file is in `directory`: that one (the new name in it), and when
+ * `topmostNew` .. `directory` were just created, the parent of each (their names in them). Without
+ * these a crash can forget a file already reported stored, with the directory it was in.
+ */
+export function directoriesToSync(directory: string, topmostNew?: string): string[] {
+  const directories = [directory];
+  if (topmostNew === undefined) return directories;
+  for (let created = directory; dirname(created) !== created; created = dirname(created)) {
+    directories.push(dirname(created));
+    if (created === topmostNew) break;
+  }
+  return directories;
+}
+
 async function syncDirectory(directory: string): Promise<void> {
   const handle = await open(directory, 'r');
   try {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/** syncDirectory with synchronous open and close: only the fsync goes to the thread pool. */
+async function syncDirectorySync(directory: string): Promise<void> {
+  const fd = openSync(directory, 'r');
+  try {
+    await fsyncAsync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
