@@ -7,6 +7,7 @@ import { objectKeyForInstance } from '@deidflow/storage';
 import { generateSyntheticStudy, SyntheticInstance, SyntheticStudyOptions } from '../../libs/dicom/src/synthetic';
 import { resetDatabase, RunningApi, startApi, testConfig } from '../support/app-harness';
 import { http } from '../support/http';
+import { parseMetrics } from '../support/prometheus';
 import { ensureWorkerBuild, killAllWorkers, startWorker, workerEnvironment, WorkerProcess } from '../support/worker-process';
 import { deleteRedisKeys, withRedis } from '../setup/services';
 
@@ -154,6 +155,7 @@ describe('distributed jobs with separate worker processes', () => {
         WORKER_CONCURRENCY: String(concurrency),
         WORKER_LOCK_DURATION_MS: '5000',
         WORKER_STALLED_INTERVAL_MS: '2000',
+        WORKER_METRICS_PORT: '0',
       }),
     );
     workers.push(worker);
@@ -291,9 +293,21 @@ describe('distributed jobs with separate worker processes', () => {
     });
   });
 
+  /** A worker process's own figures, from its /metrics endpoint (its port is in its log). */
+  async function workerMetrics(worker: WorkerProcess): Promise<Record<string, number>> {
+    const line = worker.output().split('\n').find((l) => l.includes('metrics served at /metrics'));
+    const port = line ? (JSON.parse(line) as { port?: number }).port : undefined;
+    if (!port) throw new Error(`No metrics port in the log of worker ${worker.pid}`);
+    const answer = await http<string>(`http://127.0.0.1:${port}`, 'GET', '/metrics');
+    expect(answer.status).toBe(200);
+    return parseMetrics(answer.bytes.toString('utf8'));
+  }
+
   describe('with two worker processes', () => {
+    const before: Record<string, number>[] = [];
     beforeAll(async () => {
       await addWorker(2);
+      for (const worker of workers) before.push(await workerMetrics(worker));
     }, 60_000);
 
     it.each([
@@ -369,6 +383,17 @@ describe('distributed jobs with separate worker processes', () => {
       // One new patient per source patient, the same for every study of that patient in the job.
       expect([...sourcePatientsOf.values()].map((set) => set.size)).toEqual([1, 1]);
       expect(new Set([...sourcePatientsOf.values()].flatMap((set) => [...set])).size).toBe(2);
+    });
+
+    it('each worker serves its own figures at /metrics: together, every instance of these jobs once', async () => {
+      const after = await Promise.all(workers.map(workerMetrics));
+      const delta = (name: string) => after.reduce((sum, figures, i) => sum + figures[name] - before[i][name], 0);
+      expect(delta('deidflow_worker_instances_total{outcome="processed"}')).toBe(4 * 60 + 12);
+      expect(delta('deidflow_worker_instances_total{outcome="failed"}')).toBe(0);
+      expect(delta('deidflow_worker_instances_total{outcome="retried"}')).toBe(0);
+      expect(delta('deidflow_worker_instance_seconds_count')).toBe(4 * 60 + 12);
+      expect(delta('deidflow_worker_completion_batch_size_sum')).toBe(4 * 60 + 12);
+      for (const figures of after) expect(figures.deidflow_worker_process_resident_memory_bytes).toBeGreaterThan(10 * 1024 * 1024);
     });
   });
 

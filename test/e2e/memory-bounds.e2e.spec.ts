@@ -6,6 +6,7 @@ import { CompletionBatcher } from '../../apps/worker/src/handlers/completion-bat
 import { PlanCache } from '../../apps/worker/src/handlers/plan-cache';
 import { resetDatabase, RunningApi, startApi, testConfig } from '../support/app-harness';
 import { http } from '../support/http';
+import { parseMetrics } from '../support/prometheus';
 
 /**
  * Issue 5: memory flat as N grows. No timing here: what the API and an (embedded) worker keep in
@@ -59,5 +60,11 @@ describe('what a job leaves in memory does not grow with its number of instances
     expect(after[0]).toEqual({ completionsWaiting: 0, plans: 1, waitedJobs: 0, enqueuing: 0, instanceRowsCached: 0, pooledIdleBytesWithinCap: true });
     // One more plan (one per job, at most 64), nothing per instance.
     expect(after[1]).toEqual({ ...after[0], plans: 2 });
+  });
+
+  it('serves the embedded worker\'s figures with the API\'s metrics', async () => {
+    const figures = parseMetrics((await http(api.baseUrl, 'GET', '/tools/metrics-prometheus')).bytes.toString('utf8'));
+    expect(figures['deidflow_worker_instances_total{outcome="processed"}']).toBe(20 + 200);
+    expect(figures.deidflow_api_process_resident_memory_bytes).toBeGreaterThan(0);
   });
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { http } from '../support/http';
+import { parseMetrics } from '../support/prometheus';
 import { samplePath } from '../support/samples';
 import { RunningApi, startApi, testConfig } from '../support/app-harness';
 
@@ -74,12 +75,3 @@ describe('system and client set-up routes', () => {
   });
 });
 
-/** Prometheus text format: `name{labels} value` lines, comments skipped. */
-function parseMetrics(text: string): Record<string, number> {
-  const values: Record<string, number> = {};
-  for (const line of text.split('\n')) {
-    const match = /^([a-z_:][\w:]*(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    if (match) values[match[1]] = Number(match[2]);
-  }
-  return values;
-}

@@ -4,6 +4,7 @@ import { FinalizeJobHandler } from './handlers/finalize-job.handler';
 import { JobRecoveryService } from './handlers/job-recovery.service';
 import { PlanCache } from './handlers/plan-cache';
 import { ProcessInstanceHandler } from './handlers/process-instance.handler';
+import { WorkerMetrics } from './metrics/worker-metrics';
 import { ModificationProcessor } from './modification.processor';
 
 /**
@@ -12,6 +13,7 @@ import { ModificationProcessor } from './modification.processor';
  * core, jobs) from the importing application.
  */
 @Module({
-  providers: [ModificationProcessor, ProcessInstanceHandler, CompletionBatcher, FinalizeJobHandler, PlanCache, JobRecoveryService],
+  providers: [ModificationProcessor, ProcessInstanceHandler, CompletionBatcher, FinalizeJobHandler, PlanCache, JobRecoveryService, WorkerMetrics],
+  exports: [WorkerMetrics],
 })
 export class WorkerModule {}

@@ -28,6 +28,9 @@ export const configSchema = z
     WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
     WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
     /** How often workers look for unfinished jobs that stopped moving (lost queue entries) and enqueue their work again. */
+    /** A worker process serves Prometheus metrics at GET /metrics on this port (unset: no server; 0: any free port). */
+    WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+    WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
     JOB_RECOVERY_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
     /** Run a worker inside the API process (the embedded default of `npm start`). */
     EMBEDDED_WORKER: bool.default(true),

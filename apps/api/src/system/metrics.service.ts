@@ -1,9 +1,10 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Optional } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { JobRepository, JobState, ResourceRepository } from '@deidflow/database';
 import { QueueName } from '@deidflow/queue';
+import { WorkerMetrics } from '../../../worker/src/metrics/worker-metrics';
 
 const MEGA_BYTES = 1024 * 1024;
 const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed'] as const;
@@ -23,6 +24,8 @@ export class MetricsService {
     private readonly resources: ResourceRepository,
     private readonly jobs: JobRepository,
     @InjectQueue(QueueName.Modification) private readonly queue: Queue,
+    /** Present when the worker is embedded (EMBEDDED_WORKER): its figures are served here too. */
+    @Optional() private readonly worker?: WorkerMetrics,
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'deidflow_api_' });
     const gauge = (name: string, help: string, collect: (this: Gauge) => Promise<void> | void, labelNames: string[] = []) =>
@@ -77,8 +80,9 @@ export class MetricsService {
     return this.registry.contentType;
   }
 
-  metrics(): Promise<string> {
-    return this.registry.metrics();
+  async metrics(): Promise<string> {
+    const api = await this.registry.metrics();
+    return this.worker ? `${api}\n${await this.worker.registry.metrics()}` : api;
   }
 }
 

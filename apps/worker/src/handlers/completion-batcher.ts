@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InstanceCompletion, JobCounters, JobRepository, retryOnRace } from '@deidflow/database';
+import { WorkerMetrics } from '../metrics/worker-metrics';
 
 /** At most this many instances per completion statement (its arrays grow with it; 64 is far above a worker's concurrency). */
 const MAX_BATCH = 64;
@@ -25,7 +26,10 @@ export class CompletionBatcher {
   private waiting: Waiting[] = [];
   private flushing = false;
 
-  constructor(private readonly jobs: JobRepository) {}
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly metrics: WorkerMetrics,
+  ) {}
 
   /** The job's counters after this instance moved out of PENDING, or null when it had already moved (a repeat). */
   complete(completion: InstanceCompletion): Promise<JobCounters | null> {
@@ -60,6 +64,7 @@ export class CompletionBatcher {
 
   private async write(batch: Waiting[]): Promise<void> {
     const counters = await retryOnRace(() => this.jobs.completeInstances(batch.map((w) => w.completion)));
+    this.metrics.completionsRecorded(batch.length);
     for (const { completion, resolve } of batch) {
       const job = counters.get(completion.jobId);
       resolve(job?.moved.includes(completion.sourceInstanceId) ? job : null);

@@ -7,6 +7,7 @@ import { JobEnqueuer } from '@deidflow/jobs';
 import type { ProcessInstancePayload } from '@deidflow/queue';
 import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
 import { CompletionBatcher } from './completion-batcher';
+import { WorkerMetrics } from '../metrics/worker-metrics';
 import { JobPlan, PlanCache } from './plan-cache';
 
 const ACTIVE: JobState[] = [JobState.Pending, JobState.Running, JobState.Retry];
@@ -31,17 +32,23 @@ export class ProcessInstanceHandler {
     private readonly enqueuer: JobEnqueuer,
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
     private readonly buffers: BufferPool,
+    private readonly metrics: WorkerMetrics,
   ) {}
 
   /** `isLastAttempt`: a transient failure on the last try counts as a failed instance. */
   async handle(payload: ProcessInstancePayload, isLastAttempt: boolean): Promise<void> {
     const { jobId, sourceInstanceId } = payload;
+    const startedAt = performance.now();
     const context = await this.jobs.instanceContext(jobId, sourceInstanceId);
     // Deleted, canceled, paused or resubmitted since this was queued, or already done: nothing to do.
-    if (!context || context.generation !== payload.generation || !ACTIVE.includes(context.state)) return;
+    if (!context || context.generation !== payload.generation || !ACTIVE.includes(context.state)) {
+      this.metrics.instanceDone('skipped');
+      return;
+    }
     if (context.instanceState !== 'PENDING') {
       // Already done: a redelivery after the completion committed but before the finalize was
       // enqueued (worker killed, connection lost at COMMIT). Enqueueing it again is harmless.
+      this.metrics.instanceDone('skipped');
       await this.finalizeIfLast(jobId, context, context.priority);
       return;
     }
@@ -50,16 +57,19 @@ export class ProcessInstanceHandler {
     let counters: JobCounters | null;
     try {
       counters = await this.derive(payload, context.source);
+      this.metrics.instanceDone(counters ? 'processed' : 'skipped', startedAt);
     } catch (err) {
       const permanent = err instanceof OrthancError && err.isPermanent;
       if (!permanent && !isLastAttempt) {
         // BullMQ retries with backoff. The message names services and codes, not DICOM values.
         this.logger.warn({ jobId, sourceInstanceId, err: (err as Error).message }, 'instance will be retried');
+        this.metrics.instanceDone('retried');
         throw err;
       }
       const reason = err instanceof OrthancError ? (err.details ?? err.message) : 'Internal error';
       this.logger.warn({ jobId, sourceInstanceId, reason, permanent }, 'instance failed');
       counters = await this.jobs.completeInstance(jobId, sourceInstanceId, { error: reason });
+      this.metrics.instanceDone(counters ? 'failed' : 'skipped');
     }
     await this.finalizeIfLast(jobId, counters, context.priority);
   }
@@ -71,6 +81,7 @@ export class ProcessInstanceHandler {
     const counters = await this.jobs.completeInstance(payload.jobId, payload.sourceInstanceId, {
       error: `Processing failed: ${reason.slice(0, 200)}`,
     });
+    if (counters) this.metrics.instanceDone('failed');
     await this.finalizeIfLast(payload.jobId, counters, context.priority);
   }
 
