@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { http, HttpAnswer } from '../support/http';
 import { samplePath } from '../support/samples';
+import { objectKeyForInstance } from '@deidflow/storage';
 import { resetDatabase, RunningApi, startApi, testConfig } from '../support/app-harness';
 
 /**
@@ -60,6 +61,7 @@ describe('Orthanc REST surface: tags, content, create-dicom, bulk-delete, lineag
   beforeAll(async () => {
     api = await startApi(await testConfig('fs', { EMBEDDED_WORKER: 'true' }));
   });
+  const storedPath = (instance: string) => join(api.config.STORAGE_DIR, objectKeyForInstance(instance));
   beforeEach(() => resetDatabase());
   afterAll(() => api?.close(), 30_000);
 
@@ -546,6 +548,46 @@ describe('Orthanc REST surface: tags, content, create-dicom, bulk-delete, lineag
       expect(ok(await get(`/series/${DUMMY_CT.series}/lineage`))).toEqual({ ID: DUMMY_CT.series, Type: 'Series', Ancestors: [], Descendants: [] });
       expect((await get(`/studies/${UNKNOWN_ID}/lineage`)).status).toBe(404);
       expect((await get(`/studies/${DUMMY_CT.series}/lineage`)).status).toBe(404);
+    });
+  });
+
+  describe('GET /instances/{id}/attachments/dicom/...', () => {
+    it('describes the stored file as Orthanc does without MD5, and verifies it against its SHA-256', async () => {
+      await upload('DummyCT.dcm');
+      const base = `/instances/${DUMMY_CT.instance}/attachments`;
+      const bytes = (await get(`/instances/${DUMMY_CT.instance}/file`)).bytes;
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+
+      expect(ok(await get(base))).toEqual(['dicom']);
+      expect(ok(await get(`${base}?full`))).toEqual({ dicom: 1 });
+      expect(ok(await get(`${base}/dicom`))).toEqual(['compressed-data', 'compressed-size', 'data', 'info', 'is-compressed', 'sha256', 'size', 'verify-sha256']);
+      expect(ok(await get(`${base}/dicom/info`))).toEqual({ CompressedSize: bytes.length, ContentType: 1, SHA256: sha256, UncompressedSize: bytes.length });
+      expect(ok(await get(`${base}/dicom/size`))).toBe(String(bytes.length));
+      expect(ok(await get(`${base}/1/compressed-size`))).toBe(String(bytes.length));
+      expect(ok(await get(`${base}/dicom/is-compressed`))).toBe('0');
+      expect(ok(await get(`${base}/dicom/sha256`))).toBe(sha256);
+      expect((await get(`${base}/dicom/data`)).bytes.equals(bytes)).toBe(true);
+      expect(ok(await post(`${base}/dicom/verify-sha256`))).toEqual({});
+
+      // One byte changed behind DeidFlow's back: the check reads the store, not the index.
+      const corrupted = Buffer.from(bytes);
+      corrupted[corrupted.length - 1] ^= 0xff;
+      writeFileSync(storedPath(DUMMY_CT.instance), corrupted);
+      const refused = await post(`${base}/dicom/verify-sha256`);
+      expect(refused.status).toBe(500);
+      expect(refused.body).toMatchObject({
+        HttpStatus: 500,
+        OrthancError: 'Corrupted file (e.g. inconsistent MD5 hash)',
+        OrthancStatus: 20,
+        Details: expect.stringContaining(`recorded ${sha256}, read ${createHash('sha256').update(corrupted).digest('hex')}`),
+      });
+    });
+
+    it('answers 404 for an unknown attachment or instance', async () => {
+      await upload('DummyCT.dcm');
+      expect((await get(`/instances/${DUMMY_CT.instance}/attachments/dicom-as-json/info`)).status).toBe(404);
+      expect((await get(`/instances/${UNKNOWN_ID}/attachments`)).status).toBe(404);
+      expect((await post(`/instances/${UNKNOWN_ID}/attachments/dicom/verify-sha256`)).status).toBe(404);
     });
   });
 });

@@ -24,6 +24,7 @@ const ROUTES: [string, string][] = [
   ['GET', '/system'],
   ['GET', '/patients'],
   ['GET', `/instances/${DUMMY_CT_ID}/file`],
+  ['POST', `/instances/${DUMMY_CT_ID}/attachments/dicom/verify-sha256`],
   ['POST', '/instances'],
   ['POST', `/studies/${DUMMY_CT_ID}/anonymize`],
   ['POST', '/tools/bulk-modify'],

@@ -11,6 +11,7 @@ import { WorkerModule } from '../../worker/src/worker.module';
 import { HealthController } from './health/health.controller';
 import { OrthancExceptionFilter } from './http/orthanc-exception.filter';
 import { InstanceContentService } from './instances/instance-content.service';
+import { AttachmentsController } from './instances/attachments.controller';
 import { InstancesController } from './instances/instances.controller';
 import { JobsController } from './jobs/jobs.controller';
 import { ModificationController } from './modification/modification.controller';
@@ -42,7 +43,7 @@ export class AppModule {
         ...(config.EMBEDDED_WORKER ? [WorkerModule] : []),
       ],
       // Order matters: static routes of InstancesController before the generic ones.
-      controllers: [InstancesController, ModificationController, ResourcesController, JobsController, SystemController, HealthController, ToolsController],
+      controllers: [InstancesController, AttachmentsController, ModificationController, ResourcesController, JobsController, SystemController, HealthController, ToolsController],
       providers: [BrowseService, MetricsService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, { provide: APP_FILTER, useClass: OrthancExceptionFilter }],
     };
   }

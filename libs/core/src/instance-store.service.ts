@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { Allocate, LruCache, OrthancError, OrthancErrorCode } from '@deidflow/common';
@@ -58,7 +58,7 @@ export class InstanceStoreService {
       if (await this.resources.instanceExists(id)) return null;
       await this.storage.put(objectKey, bytes);
     }
-    return { objectKey, fileSize: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+    return { objectKey, fileSize: bytes.length, sha256: objectDigest().update(bytes).digest('hex') };
   }
 
   async findInstanceOrThrow(id: string): Promise<InstanceRow> {
@@ -79,6 +79,16 @@ export class InstanceStoreService {
     return this.storage.getStream(instance.objectKey).catch((err: unknown) => this.missingObject(instance, err));
   }
 
+  /**
+   * The SHA-256 of the bytes in the store now (streamed), to compare with the one recorded when the
+   * object was written: storage corruption or a file changed behind DeidFlow's back.
+   */
+  async digestOfStoredFile(instance: InstanceRow): Promise<string> {
+    const digest = objectDigest();
+    for await (const chunk of await this.readStream(instance)) digest.update(chunk as Buffer);
+    return digest.digest('hex');
+  }
+
   /** Rows cached (bounded: at most 10,000). */
   get cachedRows(): number {
     return this.rows.size;
@@ -95,6 +105,11 @@ export class InstanceStoreService {
     if (isInexistentObject(err) && !(await this.resources.instanceExists(instance.id))) throw OrthancError.unknownResource();
     throw err;
   }
+}
+
+/** The digest recorded for every stored object (instances.sha256). */
+function objectDigest(): Hash {
+  return createHash('sha256');
 }
 
 export function assertFound<T>(value: T | null | undefined, what = 'resource'): T {

@@ -7,9 +7,8 @@ import type { TagsFormat } from '@deidflow/dicom';
 import { queryFlag } from '../http/json-body';
 import { assertId } from '../resources/browse.service';
 import { InstanceContentService } from './instance-content.service';
+import { sendInstanceFile } from './send-instance-file';
 import { UploadService } from './upload.service';
-
-const STREAM_ABOVE_BYTES = 16n * 1024n * 1024n;
 
 @ApiTags('Instances')
 @Controller('instances')
@@ -39,15 +38,7 @@ export class InstancesController {
   @Get(':id/file')
   async file(@Param('id') id: string, @Res() reply: FastifyReply) {
     assertId(id);
-    const instance = await this.store.findInstanceOrThrow(id);
-    // Typical instances go out in one write; large ones (multi-frame, whole-slide) are streamed.
-    const body =
-      instance.fileSize <= STREAM_ABOVE_BYTES ? await this.store.readFile(instance) : await this.store.readStream(instance);
-    return reply
-      .header('content-type', 'application/dicom')
-      .header('content-length', String(instance.fileSize))
-      .header('content-disposition', `attachment; filename="${id}.dcm"`)
-      .send(body);
+    return sendInstanceFile(this.store, await this.store.findInstanceOrThrow(id), reply);
   }
 
   @Get(':id/tags')
