@@ -46,7 +46,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --upload-concurrency N  parallel connections of uploads (default 4)
   --worker-concurrency N  WORKER_CONCURRENCY of each worker process (default 8, the product's default)
   --seed N                seed of the generated data (default 1)
-  --cpu-prof              CPU-profile the worker(s) and the API during scenarios 2, 5 and 6
+  --cpu-prof              CPU-profile the worker(s) and the API during scenarios 1, 2, 5 and 6
   --database-url URL      dedicated database, dropped and recreated (default .../deidflow_bench)
   --redis-url URL         Redis (default redis://127.0.0.1:6379); only --queue-prefix keys are touched
   --queue-prefix P        BullMQ prefix used and cleared by the bench (default deidflowbench)
