@@ -6,8 +6,8 @@ import { parseInstance, ParsedInstance } from '@deidflow/dicom';
 import { JobEnqueuer } from '@deidflow/jobs';
 import type { ProcessInstancePayload } from '@deidflow/queue';
 import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
-import { CompletionBatcher } from './completion-batcher';
 import { WorkerMetrics } from '../metrics/worker-metrics';
+import { CompletionBatcher } from './completion-batcher';
 import { JobPlan, PlanCache } from './plan-cache';
 
 const ACTIVE: JobState[] = [JobState.Pending, JobState.Running, JobState.Retry];

@@ -38,6 +38,9 @@ export class WorkerMetricsServer implements OnApplicationBootstrap, OnModuleDest
       server.once('error', reject);
       server.listen(this.config.WORKER_METRICS_PORT, this.config.WORKER_METRICS_HOST, resolve);
     });
+    server.removeAllListeners('error');
+    // Once listening, a failure (say, of accept) must not end the worker: its jobs matter more.
+    server.on('error', (err) => this.logger.warn({ err: err.message }, 'metrics endpoint error'));
     this.server = server;
     const { address, port } = server.address() as AddressInfo;
     this.logger.log({ host: address, port }, 'metrics served at /metrics');
