@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, existsSync, fstatSync, fsync, linkSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { access, link, mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
 import { Allocate, OrthancError, OrthancErrorCode } from '@deidflow/common';
@@ -179,7 +179,7 @@ export class FsStorage implements ObjectStorage {
     let fd: number;
     let newDirectories: string | undefined;
     try {
-      ({ fd, newDirectories } = openNewSync(temporary));
+      ({ fd, newDirectories } = openNewSync(temporary, this.root));
     } catch (err) {
       throw fsError(err, 'create a file for', key);
     }
@@ -216,7 +216,7 @@ export class FsStorage implements ObjectStorage {
     const path = this.pathOf(key);
     const directory = dirname(path);
     const temporary = temporaryPathFor(path);
-    const { file, newDirectories } = await openNew(temporary).catch((err) => {
+    const { file, newDirectories } = await openNew(temporary, this.root).catch((err) => {
       throw fsError(err, 'create a file for', key);
     });
     try {
@@ -288,28 +288,36 @@ function falseIfExisted(err: unknown): false {
 }
 
 /** openNew, synchronously. */
-function openNewSync(path: string): { fd: number; newDirectories?: string } {
+function openNewSync(path: string, root: string): { fd: number; newDirectories?: string } {
   try {
     return { fd: openSync(path, 'wx') };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    const newDirectories = mkdirSync(dirname(path), { recursive: true });
+    const newDirectories = mkdirSync(dirname(path), { recursive: true }) ?? createdByAnother(root, path);
     return { fd: openSync(path, 'wx'), newDirectories };
   }
 }
 
 /**
  * Opens a fresh file, creating its fan-out directories only the first time they are needed.
- * `newDirectories`: the topmost directory this call created, if any (mkdir -p's answer).
+ * `newDirectories`: the topmost directory that may not be durable in its parent yet, if any.
  */
-async function openNew(path: string): Promise<{ file: FileHandle; newDirectories?: string }> {
+async function openNew(path: string, root: string): Promise<{ file: FileHandle; newDirectories?: string }> {
   try {
     return { file: await open(path, 'wx') };
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    const newDirectories = await mkdir(dirname(path), { recursive: true });
+    const newDirectories = (await mkdir(dirname(path), { recursive: true })) ?? createdByAnother(root, path);
     return { file: await open(path, 'wx'), newDirectories };
   }
+}
+
+/**
+ * The directories were missing, then mkdir found them: another writer created them meanwhile and
+ * may not have synced them yet. This writer syncs the whole chain below the root itself (rare).
+ */
+function createdByAnother(root: string, path: string): string {
+  return join(root, relative(root, path).split(sep)[0]);
 }
 
 /**
