@@ -583,8 +583,12 @@ describe('Orthanc REST surface: tags, content, create-dicom, bulk-delete, lineag
       });
     });
 
-    it('answers 404 for an unknown attachment or instance', async () => {
+    it('answers [] for a patient, study or series (they have none), 404 for an unknown attachment or resource', async () => {
       await upload('DummyCT.dcm');
+      for (const path of [`/patients/${DUMMY_CT.patient}`, `/studies/${DUMMY_CT.study}`, `/series/${DUMMY_CT.series}`]) {
+        expect(ok(await get(`${path}/attachments`))).toEqual([]);
+      }
+      expect((await get(`/studies/${UNKNOWN_ID}/attachments`)).status).toBe(404);
       expect((await get(`/instances/${DUMMY_CT.instance}/attachments/dicom-as-json/info`)).status).toBe(404);
       expect((await get(`/instances/${UNKNOWN_ID}/attachments`)).status).toBe(404);
       expect((await post(`/instances/${UNKNOWN_ID}/attachments/dicom/verify-sha256`)).status).toBe(404);

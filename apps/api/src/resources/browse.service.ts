@@ -95,6 +95,13 @@ export class BrowseService {
     return this.metadata.get(id);
   }
 
+  /** Patients, studies and series have no attachment (Orthanc's user attachments are not supported): [] when they exist. */
+  async attachmentsOf(level: ResourceLevel, id: string): Promise<string[]> {
+    assertId(id);
+    if (!(await this.resources.findResource(level, id))) throw OrthancError.unknownResource();
+    return [];
+  }
+
   async statistics(): Promise<Record<string, unknown>> {
     const s = await this.resources.statistics();
     const mb = Number(s.totalSize / 1048576n);

@@ -77,6 +77,8 @@ export class ResourcesController {
     @Param('relation') relation: string,
     @Query() query: Record<string, unknown>,
   ) {
+    // An instance's attachments: AttachmentsController (a static route, matched first).
+    if (relation === 'attachments') return this.browse.attachmentsOf(level, id);
     const target = RELATION_LEVEL[relation];
     if (!target) throw OrthancError.unknownResource();
     const isPlural = relation === 'studies' || relation === 'instances' || (relation === 'series' && level !== 'Instance');
