@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -409,6 +410,32 @@ describe('S3Storage', () => {
         expect((error as OrthancError).isPermanent).toBe(false);
       }
     });
+  });
+
+  it('writes with If-None-Match: *, and a 412 (created meanwhile by another writer) means already there', async () => {
+    // A server with conditional writes (MinIO, S3), played by hand: the HEAD finds nothing, then
+    // another writer wins the race, so the conditional PUT is refused.
+    const requests: Pick<IncomingMessage, 'method' | 'headers'>[] = [];
+    const server = createHttpServer((request, response) => {
+      requests.push({ method: request.method, headers: request.headers });
+      request.resume().on('end', () => {
+        if (request.method === 'HEAD') response.writeHead(404).end();
+        else {
+          response.writeHead(412, { 'content-type': 'application/xml' });
+          response.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>PreconditionFailed</Code><Message>At least one of the pre-conditions you specified did not hold</Message></Error>');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const storage = new S3Storage({ ...parseS3Endpoint(`http://127.0.0.1:${port}`), accessKey: 'a', secretKey: 'b', bucket: 'any', region: 'us-east-1' });
+      expect(await storage.putIfAbsent('instances/raced.dcm', Buffer.from('mine'))).toBe(false);
+      expect(requests.map((r) => r.method)).toEqual(['HEAD', 'PUT']);
+      expect(requests[1].headers['if-none-match']).toBe('*');
+    } finally {
+      server.close();
+    }
   });
 
   it('gives up on a server that accepts but never answers', async () => {
