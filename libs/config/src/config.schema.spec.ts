@@ -1,4 +1,6 @@
-import { loadConfig } from './config.schema';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CONFIG_VARIABLES, loadConfig } from './config.schema';
 
 describe('loadConfig', () => {
   it('applies the documented defaults', () => {
@@ -19,5 +21,13 @@ describe('loadConfig', () => {
 
   it('refuses the s3 driver without its endpoint and keys', () => {
     expect(() => loadConfig({ STORAGE_DRIVER: 's3' })).toThrow(/S3_ENDPOINT/);
+  });
+});
+
+describe('.env.example', () => {
+  it('documents every setting', () => {
+    const example = readFileSync(join(__dirname, '../../../.env.example'), 'utf8');
+    const documented = new Set([...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]+)=/gm)].map((m) => m[1]));
+    expect(CONFIG_VARIABLES.filter((name) => !documented.has(name))).toEqual([]);
   });
 });

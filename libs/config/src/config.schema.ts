@@ -6,57 +6,61 @@ const bool = z
 
 /**
  * Every setting of DeidFlow, read from the environment and validated at start (fail fast).
- * `.env.example` documents the same list; keep them in step.
+ * `.env.example` documents the same list (config.schema.spec.ts checks it).
  */
-export const configSchema = z
-  .object({
-    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-    DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/deidflow'),
-    REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
-    HTTP_HOST: z.string().default('127.0.0.1'),
-    HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8042),
-    /** Largest accepted request body (uploads, ZIP archives), in bytes. */
-    HTTP_BODY_LIMIT: z.coerce.number().int().positive().default(512 * 1024 * 1024),
-    /** Prefix of the BullMQ keys in Redis: lets several deployments share one Redis. */
-    QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('deidflow'),
-    /** Instances processed in parallel by one worker process. */
-    WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
-    /**
-     * How long a worker's hold on an instance lasts without renewal, and how often workers look for
-     * instances held by a worker that died (BullMQ lockDuration / stalledInterval).
-     */
-    WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
-    WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
-    /** How often workers look for unfinished jobs that stopped moving (lost queue entries) and enqueue their work again. */
-    /** A worker process serves Prometheus metrics at GET /metrics on this port (unset: no server; 0: any free port). */
-    WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
-    WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
-    JOB_RECOVERY_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
-    /** Run a worker inside the API process (the embedded default of `npm start`). */
-    EMBEDDED_WORKER: bool.default(true),
-    /** `s3` when S3_ENDPOINT is set, otherwise the embedded filesystem store. */
-    STORAGE_DRIVER: z.enum(['fs', 's3']).optional(),
-    STORAGE_DIR: z.string().default('./data/storage'),
-    /**
-     * fs driver: objects up to this size are read and written with synchronous system calls, the
-     * fsyncs excepted (0: every call asynchronous, e.g. on a network filesystem). See FsStorage.
-     */
-    STORAGE_FS_SYNC_IO_MAX_BYTES: z.coerce.number().int().min(0).default(4 * 1024 * 1024),
-    S3_ENDPOINT: z.string().url().optional(),
-    S3_ACCESS_KEY: z.string().optional(),
-    S3_SECRET_KEY: z.string().optional(),
-    S3_BUCKET: z.string().default('deidflow'),
-    S3_REGION: z.string().default('us-east-1'),
-    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    /** Orthanc's AuthenticationEnabled; defaults to on whenever HTTP_HOST is not loopback. */
-    AUTHENTICATION_ENABLED: bool.optional(),
-    /** `user:password` pairs separated by commas (Orthanc's RegisteredUsers). */
-    REGISTERED_USERS: z.string().default(''),
-    /** Bearer tokens separated by commas. */
-    API_TOKENS: z.string().default(''),
-    /** Name reported by GET /system. */
-    SERVER_NAME: z.string().default('DeidFlow'),
-  })
+const settings = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/deidflow'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  HTTP_HOST: z.string().default('127.0.0.1'),
+  HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8042),
+  /** Largest accepted request body (uploads, ZIP archives), in bytes. */
+  HTTP_BODY_LIMIT: z.coerce.number().int().positive().default(512 * 1024 * 1024),
+  /** Prefix of the BullMQ keys in Redis: lets several deployments share one Redis. */
+  QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('deidflow'),
+  /** Instances processed in parallel by one worker process. */
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  /**
+   * How long a worker's hold on an instance lasts without renewal, and how often workers look for
+   * instances held by a worker that died (BullMQ lockDuration / stalledInterval).
+   */
+  WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
+  WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
+  /** How often workers look for unfinished jobs that stopped moving (lost queue entries) and enqueue their work again. */
+  /** A worker process serves Prometheus metrics at GET /metrics on this port (unset: no server; 0: any free port). */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
+  JOB_RECOVERY_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
+  /** Run a worker inside the API process (the embedded default of `npm start`). */
+  EMBEDDED_WORKER: bool.default(true),
+  /** `s3` when S3_ENDPOINT is set, otherwise the embedded filesystem store. */
+  STORAGE_DRIVER: z.enum(['fs', 's3']).optional(),
+  STORAGE_DIR: z.string().default('./data/storage'),
+  /**
+   * fs driver: objects up to this size are read and written with synchronous system calls, the
+   * fsyncs excepted (0: every call asynchronous, e.g. on a network filesystem). See FsStorage.
+   */
+  STORAGE_FS_SYNC_IO_MAX_BYTES: z.coerce.number().int().min(0).default(4 * 1024 * 1024),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_ACCESS_KEY: z.string().optional(),
+  S3_SECRET_KEY: z.string().optional(),
+  S3_BUCKET: z.string().default('deidflow'),
+  S3_REGION: z.string().default('us-east-1'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Orthanc's AuthenticationEnabled; defaults to on whenever HTTP_HOST is not loopback. */
+  AUTHENTICATION_ENABLED: bool.optional(),
+  /** `user:password` pairs separated by commas (Orthanc's RegisteredUsers). */
+  REGISTERED_USERS: z.string().default(''),
+  /** Bearer tokens separated by commas. */
+  API_TOKENS: z.string().default(''),
+  /** Name reported by GET /system. */
+  SERVER_NAME: z.string().default('DeidFlow'),
+});
+
+/** The names of every setting (`.env.example` lists each one; a test keeps them in step). */
+export const CONFIG_VARIABLES = Object.keys(settings.shape);
+
+export const configSchema = settings
   .transform((c) => ({
     ...c,
     STORAGE_DRIVER: c.STORAGE_DRIVER ?? (c.S3_ENDPOINT ? ('s3' as const) : ('fs' as const)),
