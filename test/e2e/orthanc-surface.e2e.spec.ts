@@ -551,6 +551,60 @@ describe('Orthanc REST surface: tags, content, create-dicom, bulk-delete, lineag
     });
   });
 
+  describe('POST /tools/find and /tools/lookup', () => {
+    type Created = { ID: string; ParentPatient: string; ParentStudy: string; ParentSeries: string };
+    const create = async (tags: Record<string, string>): Promise<Created> => ok(await post('/tools/create-dicom', { Tags: tags }));
+    const find = async (body: object) => ok(await post('/tools/find', body)) as unknown[];
+    let a: Created;
+    let b: Created;
+    let c: Created;
+
+    beforeEach(async () => {
+      // Created one after the other: the answers list them in this order (oldest first).
+      a = await create({ PatientName: 'DOE^JOHN', PatientID: 'P-1', StudyDate: '20200115', StudyDescription: 'Chest 50%', AccessionNumber: 'ACC1', Modality: 'CT' });
+      b = await create({ PatientName: 'Doe^Jane', PatientID: 'P-2', StudyDate: '20210310', StudyDescription: 'Chest 5', AccessionNumber: 'ACC2', Modality: 'MR' });
+      c = await create({ PatientName: 'ROE^RICHARD', PatientID: 'P-3', StudyDate: '20190101', StudyDescription: 'Head', AccessionNumber: 'ACC3', Modality: 'CT' });
+    });
+
+    it('matches exact values, wildcards, date ranges and lists on the level and its ancestors', async () => {
+      expect(await find({ Level: 'Patient', Query: { PatientName: 'doe*' } })).toEqual([a.ParentPatient, b.ParentPatient]);
+      expect(await find({ Level: 'Study', Query: { StudyDate: '20200101-' } })).toEqual([a.ParentStudy, b.ParentStudy]);
+      expect(await find({ Level: 'Study', Query: { StudyDate: '-20200131', PatientID: 'P-*' } })).toEqual([a.ParentStudy, c.ParentStudy]);
+      expect(await find({ Level: 'Study', Query: { StudyDescription: 'Chest 5*' } })).toEqual([a.ParentStudy, b.ParentStudy]);
+      // 'Chest 5' is padded to an even length in the file; the index holds it without the padding.
+      expect(await find({ Level: 'Study', Query: { StudyDescription: 'Chest 5' } })).toEqual([b.ParentStudy]);
+      // `%` and `_` are characters, not wildcards.
+      expect(await find({ Level: 'Study', Query: { StudyDescription: 'Chest 5?%' } })).toEqual([a.ParentStudy]);
+      expect(await find({ Level: 'Study', Query: { StudyDescription: 'Chest_5' } })).toEqual([]);
+      expect(await find({ Level: 'Series', Query: { Modality: 'CT\\MR' } })).toEqual([a.ParentSeries, b.ParentSeries, c.ParentSeries]);
+      expect(await find({ Level: 'Series', Query: { Modality: 'CT', PatientName: 'ROE*' } })).toEqual([c.ParentSeries]);
+      expect(await find({ Level: 'Instance', Query: { PatientID: 'P-2', AccessionNumber: 'ACC2', Modality: 'MR' } })).toEqual([b.ID]);
+      expect(await find({ Level: 'Study', Query: { StudyDescription: 'chest*' } })).toEqual([]);
+      expect(await find({ Level: 'Study', Query: { StudyDescription: 'chest*' }, CaseSensitive: false })).toEqual([a.ParentStudy, b.ParentStudy]);
+    });
+
+    it('pages with Limit and Since, and expands into the resources GET /{level}/{id} shows', async () => {
+      expect(await find({ Level: 'Patient', Query: {}, Limit: 2 })).toEqual([a.ParentPatient, b.ParentPatient]);
+      expect(await find({ Level: 'Patient', Query: {}, Since: 2, Limit: 5 })).toEqual([c.ParentPatient]);
+      expect(await find({ Level: 'Study', Query: { AccessionNumber: 'ACC1' }, Expand: true })).toEqual([ok(await get(`/studies/${a.ParentStudy}`))]);
+    });
+
+    it('answers 400 for a tag the index cannot search, naming those it can', async () => {
+      const answer = await post('/tools/find', { Level: 'Study', Query: { Modality: 'CT' } });
+      expect(answer.status).toBe(400);
+      expect(answer.body).toMatchObject({ HttpStatus: 400, Details: expect.stringMatching(/"Modality" cannot be searched at the Study level; these can: .*AccessionNumber/) });
+      expect((await post('/tools/find', 'not json')).status).toBe(400);
+    });
+
+    it('looks up a PatientID or a UID', async () => {
+      expect(ok(await post('/tools/lookup', 'P-1\n'))).toEqual([{ ID: a.ParentPatient, Path: `/patients/${a.ParentPatient}`, Type: 'Patient' }]);
+      const studyUid = ok(await get(`/studies/${b.ParentStudy}`)).MainDicomTags.StudyInstanceUID;
+      expect(ok(await post('/tools/lookup', studyUid))).toEqual([{ ID: b.ParentStudy, Path: `/studies/${b.ParentStudy}`, Type: 'Study' }]);
+      expect(ok(await post('/tools/lookup', 'no-such-identifier'))).toEqual([]);
+      expect((await post('/tools/lookup', '')).status).toBe(400);
+    });
+  });
+
   describe('GET /instances/{id}/attachments/dicom/...', () => {
     it('describes the stored file as Orthanc does without MD5, and verifies it against its SHA-256', async () => {
       await upload('DummyCT.dcm');

@@ -14,6 +14,7 @@ import { InstanceContentService } from './instances/instance-content.service';
 import { AttachmentsController } from './instances/attachments.controller';
 import { InstancesController } from './instances/instances.controller';
 import { JobsController } from './jobs/jobs.controller';
+import { FindService } from './tools/find.service';
 import { ModificationController } from './modification/modification.controller';
 import { ModificationService } from './modification/modification.service';
 import { UploadService } from './instances/upload.service';
@@ -44,7 +45,7 @@ export class AppModule {
       ],
       // Order matters: static routes of InstancesController before the generic ones.
       controllers: [InstancesController, AttachmentsController, ModificationController, ResourcesController, JobsController, SystemController, HealthController, ToolsController],
-      providers: [BrowseService, MetricsService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, { provide: APP_FILTER, useClass: OrthancExceptionFilter }],
+      providers: [BrowseService, MetricsService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, FindService, { provide: APP_FILTER, useClass: OrthancExceptionFilter }],
     };
   }
 }

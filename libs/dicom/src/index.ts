@@ -5,3 +5,4 @@ export * from './anonymization/profiles';
 export * from './modification';
 export * from './tags';
 export * from './synthetic';
+export * from './find';

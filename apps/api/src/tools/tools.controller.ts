@@ -3,6 +3,7 @@ import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { parseJsonBody } from '../http/json-body';
 import { BulkDeleteService } from './bulk-delete.service';
 import { CreateDicomService } from './create-dicom.service';
+import { FindService } from './find.service';
 
 @ApiTags('Tools')
 @Controller('tools')
@@ -10,7 +11,31 @@ export class ToolsController {
   constructor(
     private readonly creator: CreateDicomService,
     private readonly bulkDeleter: BulkDeleteService,
+    private readonly finder: FindService,
   ) {}
+
+  @Post('find')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Find patients, studies, series or instances by their main DICOM tags',
+    description:
+      'Orthanc\'s C-FIND-like search: "Level", "Query" (tag name or "gggg,eeee" → pattern: exact value, `*`/`?` ' +
+      'wildcards, a date or time range "20200101-20201231" with either end open, or values separated by `\\`), ' +
+      '"Expand", "Limit", "Since", "CaseSensitive" (person names always match case-insensitively). The main DICOM ' +
+      'tags of the level and of its ancestors can be searched; another tag is a 400 that lists them.',
+  })
+  @ApiBody({ schema: { type: 'object', example: { Level: 'Study', Query: { PatientName: 'DOE*', StudyDate: '20200101-' }, Expand: false } } })
+  find(@Body() body: Buffer) {
+    return this.finder.find(parseJsonBody(body));
+  }
+
+  @Post('lookup')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'The resources whose PatientID, StudyInstanceUID, SeriesInstanceUID or SOPInstanceUID is the body' })
+  @ApiBody({ schema: { type: 'string', example: '1.2.840.113619.2.176.2025.1499492.7391.1171285944.390' } })
+  lookup(@Body() body: Buffer | undefined) {
+    return this.finder.lookup(body);
+  }
 
   @Post('create-dicom')
   @HttpCode(200)

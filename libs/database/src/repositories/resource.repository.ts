@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import type { ResourceLevel } from '@deidflow/common';
-import type { ParsedInstance } from '@deidflow/dicom';
+import type { FindRequest, ParsedInstance } from '@deidflow/dicom';
 import { PreparedStatement, PrismaService } from '../prisma.service';
 import { Prisma } from '../generated/client';
+import { findIdsSql } from './find-sql';
 import { hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance, StoredObject } from './hierarchy-sql';
 import { instanceJoin, levelColumn } from './instance-scope';
 import { INSTANCE_COLUMNS, InstanceRecord, instanceRow } from './instance-row-sql';
@@ -137,6 +138,20 @@ export class ResourceRepository {
       case 'Instance':
         return (await this.prisma.instance.findMany({ ...args, orderBy: [{ receivedAt: 'asc' }, { id: 'asc' }] })).map((r) => r.id);
     }
+  }
+
+  /** The IDs a /tools/find selects (main DICOM tags of the level and its ancestors), oldest first. */
+  async find(request: FindRequest): Promise<string[]> {
+    return (await this.prisma.$queryRaw<{ id: string }[]>(findIdsSql(request))).map((r) => r.id);
+  }
+
+  /** Resources whose DICOM identifier is `value` (Orthanc's /tools/lookup), top level first. */
+  async lookup(value: string): Promise<{ level: ResourceLevel; id: string }[]> {
+    return this.prisma.$queryRaw<{ level: ResourceLevel; id: string }[]>`
+      SELECT 'Patient' AS level, id FROM patients WHERE patient_id = ${value}
+      UNION ALL SELECT 'Study', id FROM studies WHERE study_instance_uid = ${value}
+      UNION ALL SELECT 'Series', id FROM series WHERE series_instance_uid = ${value}
+      UNION ALL SELECT 'Instance', id FROM instances WHERE sop_instance_uid = ${value}`;
   }
 
   /** Instances below a resource of any level, in batches, never as one giant array. */

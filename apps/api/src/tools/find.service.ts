@@ -1,0 +1,30 @@
+import { Injectable } from '@nestjs/common';
+import { LEVEL_PATH, OrthancError } from '@deidflow/common';
+import { ResourceRepository } from '@deidflow/database';
+import { parseFindRequest } from '@deidflow/dicom';
+import { BrowseService } from '../resources/browse.service';
+
+/** Orthanc's /tools/find and /tools/lookup, answered from the index (no file is read). */
+@Injectable()
+export class FindService {
+  constructor(
+    private readonly resources: ResourceRepository,
+    private readonly browse: BrowseService,
+  ) {}
+
+  /** IDs, or with `Expand` the resources as GET /{level}/{id} shows them, oldest first. */
+  async find(body: unknown): Promise<unknown[]> {
+    const request = parseFindRequest(body);
+    const ids = await this.resources.find(request);
+    return request.expand ? Promise.all(ids.map((id) => this.browse.get(request.level, id))) : ids;
+  }
+
+  /** The resources whose PatientID, StudyInstanceUID, SeriesInstanceUID or SOPInstanceUID is the body. */
+  async lookup(body: Buffer | undefined): Promise<{ ID: string; Path: string; Type: string }[]> {
+    // Surrounding whitespace (`echo`'s newline) is not part of an identifier.
+    const value = (body?.toString('utf8') ?? '').trim();
+    if (value === '') throw OrthancError.badRequest('The body must be the DICOM identifier to look up (PatientID or a UID)');
+    const found = await this.resources.lookup(value);
+    return found.map(({ level, id }) => ({ ID: id, Path: `/${LEVEL_PATH[level]}/${id}`, Type: level }));
+  }
+}
