@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { http, HttpAnswer } from '../support/http';
 import { samplePath } from '../support/samples';
+import { unzipSync } from 'fflate';
 import { objectKeyForInstance } from '@deidflow/storage';
 import { resetDatabase, RunningApi, startApi, testConfig } from '../support/app-harness';
 
@@ -548,6 +549,53 @@ describe('Orthanc REST surface: tags, content, create-dicom, bulk-delete, lineag
       expect(ok(await get(`/series/${DUMMY_CT.series}/lineage`))).toEqual({ ID: DUMMY_CT.series, Type: 'Series', Ancestors: [], Descendants: [] });
       expect((await get(`/studies/${UNKNOWN_ID}/lineage`)).status).toBe(404);
       expect((await get(`/studies/${DUMMY_CT.series}/lineage`)).status).toBe(404);
+    });
+  });
+
+  describe('ZIP archives: GET /{level}/{id}/archive, POST /tools/create-archive', () => {
+    const unzip = (bytes: Buffer) => unzipSync(new Uint8Array(bytes));
+    const fileOf = async (instance: string) => (await get(`/instances/${instance}/file`)).bytes;
+
+    it('lays the instances out in Orthanc\'s folders, byte for byte', async () => {
+      await upload('DummyCT.dcm');
+      // A second instance in the same series (create-dicom with a Parent), numbered after the first.
+      const second = ok(await post('/tools/create-dicom', { Parent: DUMMY_CT.series, Tags: { InstanceNumber: '2' } })).ID as string;
+      const answer = await get(`/studies/${DUMMY_CT.study}/archive`);
+      expect(answer.status).toBe(200);
+      expect(answer.headers.get('content-type')).toBe('application/zip');
+      expect(answer.headers.get('content-disposition')).toBe(`attachment; filename="${DUMMY_CT.study}.zip"`);
+      const files = unzip(answer.bytes);
+      const names = Object.keys(files).sort();
+      expect(names).toHaveLength(2);
+      const folder = names[0].slice(0, names[0].lastIndexOf('/'));
+      expect(folder).toMatch(/^ozp00SjY2xG KNIX\/[^/]+\/MR [^/]+$/);
+      expect(names).toEqual([`${folder}/MR000000.dcm`, `${folder}/MR000001.dcm`]);
+      const contents = new Set(names.map((name) => Buffer.from(files[name]).toString('base64')));
+      expect(contents).toEqual(new Set([(await fileOf(DUMMY_CT.instance)).toString('base64'), (await fileOf(second)).toString('base64')]));
+      // The same series alone, and the patient: the same two files under the same names.
+      expect(Object.keys(unzip((await get(`/series/${DUMMY_CT.series}/archive`)).bytes)).sort()).toEqual(names);
+      expect(Object.keys(unzip((await get(`/patients/${DUMMY_CT.patient}/archive`)).bytes)).sort()).toEqual(names);
+    });
+
+    it('archives resources of any level together with create-archive', async () => {
+      await upload('DummyCT.dcm');
+      const other = ok(await post('/tools/create-dicom', { Tags: { PatientID: 'P9', PatientName: 'Doe^Jane', Modality: 'OT', AccessionNumber: 'A1' } }));
+      const answer = await post('/tools/create-archive', { Resources: [DUMMY_CT.instance, other.ParentStudy] });
+      expect(answer.status).toBe(200);
+      const names = Object.keys(unzip(answer.bytes)).sort();
+      expect(names).toHaveLength(2);
+      expect(names[0]).toMatch(/^P9 Doe Jane\/A1\/OT\/OT000000\.dcm$/);
+      expect(names[1]).toMatch(/^ozp00SjY2xG KNIX\/.+\/MR000000\.dcm$/);
+      expect(Object.keys(unzip((await post('/tools/create-archive', [other.ID])).bytes))).toEqual([names[0]]);
+    });
+
+    it('refuses unknown resources and unsupported options before streaming anything', async () => {
+      await upload('DummyCT.dcm');
+      expect((await get(`/studies/${UNKNOWN_ID}/archive`)).status).toBe(404);
+      expect((await post('/tools/create-archive', { Resources: [DUMMY_CT.study, UNKNOWN_ID] })).status).toBe(404);
+      expect((await post('/tools/create-archive', { Resources: [] })).status).toBe(400);
+      expect((await post('/tools/create-archive', { Resources: [DUMMY_CT.study], Asynchronous: true })).status).toBe(400);
+      expect((await post('/tools/create-archive', { Resources: [DUMMY_CT.study], Transcode: '1.2.840.10008.1.2.1' })).status).toBe(400);
     });
   });
 

@@ -15,6 +15,8 @@ import { AttachmentsController } from './instances/attachments.controller';
 import { InstancesController } from './instances/instances.controller';
 import { JobsController } from './jobs/jobs.controller';
 import { FindService } from './tools/find.service';
+import { ArchiveController } from './resources/archive.controller';
+import { ArchiveService } from './resources/archive.service';
 import { ModificationController } from './modification/modification.controller';
 import { ModificationService } from './modification/modification.service';
 import { UploadService } from './instances/upload.service';
@@ -44,8 +46,8 @@ export class AppModule {
         ...(config.EMBEDDED_WORKER ? [WorkerModule] : []),
       ],
       // Order matters: static routes of InstancesController before the generic ones.
-      controllers: [InstancesController, AttachmentsController, ModificationController, ResourcesController, JobsController, SystemController, HealthController, ToolsController],
-      providers: [BrowseService, MetricsService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, FindService, { provide: APP_FILTER, useClass: OrthancExceptionFilter }],
+      controllers: [InstancesController, AttachmentsController, ArchiveController, ModificationController, ResourcesController, JobsController, SystemController, HealthController, ToolsController],
+      providers: [BrowseService, MetricsService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, FindService, ArchiveService, { provide: APP_FILTER, useClass: OrthancExceptionFilter }],
     };
   }
 }

@@ -6,3 +6,4 @@ export * from './modification';
 export * from './tags';
 export * from './synthetic';
 export * from './find';
+export * from './archive';

@@ -1,0 +1,127 @@
+import type { Readable } from 'node:stream';
+import { Injectable, Logger } from '@nestjs/common';
+import archiver, { type Archiver } from 'archiver';
+import { OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
+import { InstanceStoreService } from '@deidflow/core';
+import { InstanceRow, ResourceRepository, ResourceRow } from '@deidflow/database';
+import { ArchiveEntry, ArchivePatient, archiveEntries } from '@deidflow/dicom';
+
+const STREAM_ABOVE_BYTES = 16n * 1024n * 1024n;
+
+/**
+ * Orthanc's ZIP archives (`GET /{level}/{id}/archive`, `POST /tools/create-archive`): the instances
+ * of the resources, in Orthanc's folders (libs/dicom archiveEntries). The ZIP is streamed: one file is
+ * read from the store and added at a time, as fast as the client takes it, so memory does not grow
+ * with the archive. Files are stored, not deflated (the archive goes out at storage speed; ZIP64 is
+ * used when the sizes need it).
+ */
+@Injectable()
+export class ArchiveService {
+  private readonly logger = new Logger(ArchiveService.name);
+
+  constructor(
+    private readonly resources: ResourceRepository,
+    private readonly store: InstanceStoreService,
+  ) {}
+
+  /** Validates every resource first (404 for an unknown one), then starts the stream. */
+  async archive(resources: readonly { level: ResourceLevel; id: string }[]): Promise<Readable> {
+    const { entries, instances } = await this.plan(resources);
+    const zip = archiver('zip', { store: true });
+    void this.fill(zip, entries, instances);
+    return zip;
+  }
+
+  /** Resources of mixed levels; Orthanc's create-archive accepts any level. */
+  async levelsOf(ids: readonly string[]): Promise<{ level: ResourceLevel; id: string }[]> {
+    return Promise.all(
+      ids.map(async (id) => {
+        const level = await this.resources.findLevel(id);
+        if (!level) throw OrthancError.unknownResource(`Unknown resource: ${id}`);
+        return { level, id };
+      }),
+    );
+  }
+
+  private async plan(resources: readonly { level: ResourceLevel; id: string }[]) {
+    const instances = new Map<string, InstanceRow>();
+    for (const { level, id } of resources) {
+      if (!(await this.resources.findResource(level, id))) throw OrthancError.unknownResource();
+      for await (const batch of this.resources.iterateInstances(level, id)) {
+        // Only what reading and ordering need: not each instance's tags.
+        for (const row of batch) instances.set(row.id, { ...row, mainDicomTags: {} });
+      }
+    }
+    const parents = new Map<string, ResourceRow>();
+    const resource = async (level: ResourceLevel, id: string): Promise<ResourceRow> => {
+      let row = parents.get(id);
+      if (!row) {
+        row = (await this.resources.findResource(level, id)) ?? undefined;
+        if (!row) throw OrthancError.unknownResource(); // deleted meanwhile
+        parents.set(id, row);
+      }
+      return row;
+    };
+    const patients = new Map<string, ArchivePatient>();
+    const ordered = [...instances.values()].sort((a, b) => (a.indexInSeries ?? Infinity) - (b.indexInSeries ?? Infinity) || (a.id < b.id ? -1 : 1));
+    for (const instance of ordered) {
+      const series = await resource('Series', instance.seriesId);
+      const study = await resource('Study', series.parentId!);
+      const patient = await resource('Patient', study.parentId!);
+      let p = patients.get(patient.id);
+      if (!p) patients.set(patient.id, (p = { id: patient.id, mainDicomTags: patient.mainDicomTags, studies: [] }));
+      let st = p.studies.find((s) => s.id === study.id);
+      if (!st) p.studies.push((st = { id: study.id, mainDicomTags: study.mainDicomTags, series: [] }));
+      let se = st.series.find((s) => s.id === series.id);
+      if (!se) st.series.push((se = { id: series.id, mainDicomTags: series.mainDicomTags, instanceIds: [] }));
+      se.instanceIds.push(instance.id);
+    }
+    return { entries: archiveEntries([...patients.values()]), instances };
+  }
+
+  private async fill(zip: Archiver, entries: readonly ArchiveEntry[], instances: ReadonlyMap<string, InstanceRow>): Promise<void> {
+    let closed = false;
+    zip.once('close', () => (closed = true));
+    try {
+      for (const entry of entries) {
+        if (closed) return; // the client went away
+        const instance = instances.get(entry.instanceId)!;
+        let content: Buffer | Readable;
+        try {
+          content = instance.fileSize > STREAM_ABOVE_BYTES ? await this.store.readStream(instance) : await this.store.readFile(instance);
+        } catch (err) {
+          // As Orthanc: an instance deleted since the archive started is left out.
+          if (err instanceof OrthancError && (err.code === OrthancErrorCode.UnknownResource || err.code === OrthancErrorCode.InexistentFile)) {
+            this.logger.warn({ instanceId: entry.instanceId }, 'an instance was deleted while its archive was written: left out');
+            continue;
+          }
+          throw err;
+        }
+        await appended(zip, content, entry.path);
+      }
+      await zip.finalize();
+    } catch (err) {
+      if (closed) return; // the client went away mid-file
+      // The answer is already under way: all that can be done is to cut it short (the client sees a broken ZIP).
+      this.logger.error({ err: (err as Error).message }, 'archive cut short');
+      zip.destroy(err as Error);
+    }
+  }
+}
+
+/** Adds one file and waits until the archive has taken it (and so the client most of it). */
+function appended(zip: Archiver, content: Buffer | Readable, name: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onEntry = () => {
+      zip.off('close', onClose);
+      resolve();
+    };
+    const onClose = () => {
+      zip.off('entry', onEntry);
+      reject(new Error('The archive was closed'));
+    };
+    zip.once('entry', onEntry);
+    zip.once('close', onClose);
+    zip.append(content, { name });
+  });
+}
