@@ -2,6 +2,7 @@ import { BufferPool } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
 import { generateSyntheticStudy } from '@deidflow/dicom';
 import { JobEnqueuer, JobEventsService } from '@deidflow/jobs';
+import { ArchiveService } from '../../apps/api/src/resources/archive.service';
 import { CompletionBatcher } from '../../apps/worker/src/handlers/completion-batcher';
 import { PlanCache } from '../../apps/worker/src/handlers/plan-cache';
 import { resetDatabase, RunningApi, startApi, testConfig } from '../support/app-harness';
@@ -23,8 +24,8 @@ describe('what a job leaves in memory does not grow with its number of instances
   });
   afterAll(() => api?.close(), 30_000);
 
-  async function uploadStudy(instances: number, seed: number): Promise<string> {
-    const files = generateSyntheticStudy({ instances, series: 2, imageSize: 16, seed });
+  async function uploadStudy(instances: number, seed: number, imageSize = 16): Promise<string> {
+    const files = generateSyntheticStudy({ instances, series: 2, imageSize, seed });
     let study = '';
     for (let start = 0; start < files.length; start += 8) {
       const answers = await Promise.all(files.slice(start, start + 8).map((f) => http(api.baseUrl, 'POST', '/instances', Buffer.from(f.bytes))));
@@ -60,6 +61,22 @@ describe('what a job leaves in memory does not grow with its number of instances
     expect(after[0]).toEqual({ completionsWaiting: 0, plans: 1, waitedJobs: 0, enqueuing: 0, instanceRowsCached: 0, pooledIdleBytesWithinCap: true });
     // One more plan (one per job, at most 64), nothing per instance.
     expect(after[1]).toEqual({ ...after[0], plans: 2 });
+  });
+
+  it('ends an archive whose client went away mid-download (nothing left waiting), and serves the next one whole', async () => {
+    const study = await uploadStudy(100, 33, 256); // 100 x 131 kB: more than the sockets buffer
+    const archives = api.app.get(ArchiveService);
+    const abort = new AbortController();
+    const answer = await fetch(`${api.baseUrl}/studies/${study}/archive`, { signal: abort.signal });
+    expect(answer.status).toBe(200);
+    const reader = answer.body!.getReader();
+    await reader.read();
+    expect(archives.inProgress).toBe(1);
+    abort.abort();
+    for (const deadline = Date.now() + 5000; archives.inProgress > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    expect(archives.inProgress).toBe(0);
+    // And the next download is whole.
+    expect((await http(api.baseUrl, 'GET', `/studies/${study}/archive`)).bytes.length).toBeGreaterThan(100 * 131_072);
   });
 
   it('serves the embedded worker\'s figures with the API\'s metrics', async () => {

@@ -18,6 +18,7 @@ const STREAM_ABOVE_BYTES = 16n * 1024n * 1024n;
 @Injectable()
 export class ArchiveService {
   private readonly logger = new Logger(ArchiveService.name);
+  private writing = 0;
 
   constructor(
     private readonly resources: ResourceRepository,
@@ -30,6 +31,11 @@ export class ArchiveService {
     const zip = archiver('zip', { store: true });
     void this.fill(zip, entries, instances);
     return zip;
+  }
+
+  /** Archives being written (0 at rest: one whose client went away is dropped, not left waiting). */
+  get inProgress(): number {
+    return this.writing;
   }
 
   /** Resources of mixed levels; Orthanc's create-archive accepts any level. */
@@ -82,6 +88,7 @@ export class ArchiveService {
   private async fill(zip: Archiver, entries: readonly ArchiveEntry[], instances: ReadonlyMap<string, InstanceRow>): Promise<void> {
     let closed = false;
     zip.once('close', () => (closed = true));
+    this.writing++;
     try {
       for (const entry of entries) {
         if (closed) return; // the client went away
@@ -105,6 +112,8 @@ export class ArchiveService {
       // The answer is already under way: all that can be done is to cut it short (the client sees a broken ZIP).
       this.logger.error({ err: (err as Error).message }, 'archive cut short');
       zip.destroy(err as Error);
+    } finally {
+      this.writing--;
     }
   }
 }
