@@ -627,6 +627,9 @@ describe('Orthanc REST surface: tags, content, create-dicom, bulk-delete, lineag
       expect(await find({ Level: 'Series', Query: { Modality: 'CT\\MR' } })).toEqual([a.ParentSeries, b.ParentSeries, c.ParentSeries]);
       expect(await find({ Level: 'Series', Query: { Modality: 'CT', PatientName: 'ROE*' } })).toEqual([c.ParentSeries]);
       expect(await find({ Level: 'Instance', Query: { PatientID: 'P-2', AccessionNumber: 'ACC2', Modality: 'MR' } })).toEqual([b.ID]);
+      expect(await find({ Level: 'Study', Query: { ModalitiesInStudy: 'MR' } })).toEqual([b.ParentStudy]);
+      expect(await find({ Level: 'Study', Query: { ModalitiesInStudy: 'C*', StudyDate: '20190101-20201231' } })).toEqual([a.ParentStudy, c.ParentStudy]);
+      expect(await find({ Level: 'Study', Query: { ModalitiesInStudy: 'CT\\MR' } })).toEqual([a.ParentStudy, b.ParentStudy, c.ParentStudy]);
       expect(await find({ Level: 'Study', Query: { StudyDescription: 'chest*' } })).toEqual([]);
       expect(await find({ Level: 'Study', Query: { StudyDescription: 'chest*' }, CaseSensitive: false })).toEqual([a.ParentStudy, b.ParentStudy]);
     });

@@ -18,7 +18,8 @@ const TOP_DOWN: readonly ResourceLevel[] = ['Patient', 'Study', 'Series', 'Insta
  */
 export function findIdsSql(request: FindRequest): Prisma.Sql {
   const target = LEVEL_TABLES[request.level];
-  const highest = Math.min(TOP_DOWN.indexOf(request.level), ...request.constraints.map((c) => TOP_DOWN.indexOf(c.level)));
+  const ownLevels = request.constraints.filter((c) => !c.anySeriesOfStudy).map((c) => TOP_DOWN.indexOf(c.level));
+  const highest = Math.min(TOP_DOWN.indexOf(request.level), ...ownLevels);
   const joins = TOP_DOWN.slice(highest + 1, TOP_DOWN.indexOf(request.level) + 1).map((level) => {
     const { table, alias, parentJoin } = LEVEL_TABLES[level];
     return Prisma.raw(`JOIN ${table} ${alias} ON ${parentJoin}`);
@@ -35,7 +36,12 @@ export function findIdsSql(request: FindRequest): Prisma.Sql {
     OFFSET ${request.since ?? 0} ${limit}`;
 }
 
-function condition({ level, name, matcher }: FindConstraint): Prisma.Sql {
+function condition({ level, name, matcher, anySeriesOfStudy }: FindConstraint): Prisma.Sql {
+  if (anySeriesOfStudy) {
+    // ModalitiesInStudy: some series of the study (the query's level) has a matching Modality.
+    const value = Prisma.sql`(ms.main_dicom_tags ->> ${name})`;
+    return Prisma.sql`EXISTS (SELECT 1 FROM series ms WHERE ms.study_id = st.id AND ${matches(value, matcher)})`;
+  }
   const value = Prisma.sql`(${Prisma.raw(LEVEL_TABLES[level].alias)}.main_dicom_tags ->> ${name})`;
   return matches(value, matcher);
 }

@@ -37,6 +37,13 @@ describe('parseFindRequest (POST /tools/find)', () => {
     expect(constraintsOf('Study', { StudyDescription: 'chest' })[0].matcher).toMatchObject({ caseSensitive: true });
   });
 
+  it('reads ModalitiesInStudy at the Study level as a match on some series of the study', () => {
+    expect(constraintsOf('Study', { ModalitiesInStudy: 'CT\\MR' })).toEqual([
+      { level: 'Series', name: 'Modality', matcher: { kind: 'list', values: ['CT', 'MR'], caseSensitive: true }, anySeriesOfStudy: true },
+    ]);
+    expect(() => constraintsOf('Series', { ModalitiesInStudy: 'CT' })).toThrow(/"ModalitiesInStudy" cannot be searched at the Series level/);
+  });
+
   it('reads Expand, Limit (0: none) and Since', () => {
     expect(parseFindRequest({ Level: 'Patient', Query: {}, Expand: true, Limit: 10, Since: 5 })).toMatchObject({ expand: true, limit: 10, since: 5 });
     expect(parseFindRequest({ Level: 'Patient', Query: {}, Limit: 0 }).limit).toBeUndefined();
@@ -47,7 +54,7 @@ describe('parseFindRequest (POST /tools/find)', () => {
     [{ Level: 'Frame', Query: {} }, /"Level" must be one of/],
     [{ Level: 'Study' }, /"Query" must be a JSON object/],
     [{ Level: 'Study', Query: { StudyDate: 20200101 } }, /pattern of "StudyDate" must be a string/],
-    [{ Level: 'Study', Query: { Modality: 'CT' } }, /"Modality" cannot be searched at the Study level; these can: .*StudyDate.*PatientName/],
+    [{ Level: 'Study', Query: { Modality: 'CT' } }, /"Modality" cannot be searched at the Study level; these can: .*StudyDate.*PatientName.*ModalitiesInStudy/],
     [{ Level: 'Study', Query: { NoSuchTag: 'x' } }, /Unknown DICOM tag: "NoSuchTag"/],
     [{ Level: 'Study', Query: { StudyDate: '2020-01-01' } }, /Not a range/],
     [{ Level: 'Study', Query: {}, Limit: -1 }, /"Limit" must be a non-negative integer/],

@@ -25,6 +25,11 @@ export interface FindConstraint {
   /** The tag's keyword: its key in the stored main DICOM tags. */
   name: string;
   matcher: FindMatcher;
+  /**
+   * ModalitiesInStudy (a Study-level query): the constraint holds when some series of the study
+   * matches on its Modality.
+   */
+  anySeriesOfStudy?: true;
 }
 
 /** A validated POST /tools/find. */
@@ -44,6 +49,7 @@ const MAIN_TAGS: Record<ResourceLevel, Record<string, string>> = {
   Instance: INSTANCE_MAIN_DICOM_TAGS,
 };
 const RANGE_VRS = new Set(['DA', 'TM', 'DT']);
+const MODALITIES_IN_STUDY = '00080061';
 
 function badRequest(details: string): OrthancError {
   return new OrthancError(OrthancErrorCode.BadRequest, details);
@@ -52,9 +58,10 @@ function badRequest(details: string): OrthancError {
 /**
  * Parses Orthanc's `/tools/find` body: `Level`, `Query` (tag → pattern), `Expand`, `Limit`, `Since`,
  * `CaseSensitive`. Person names match case-insensitively, as with Orthanc's default
- * `CaseSensitivePN: false`. Only the main DICOM tags of the level and of its ancestors are searched
- * (they are in the index); another tag is a 400 naming the searchable ones, where Orthanc would read
- * every candidate file.
+ * `CaseSensitivePN: false`. At the Study level, ModalitiesInStudy selects the studies with a series
+ * of one of the modalities, as in Orthanc. Otherwise only the main DICOM tags of the level and of
+ * its ancestors are searched (they are in the index); another tag is a 400 naming the searchable
+ * ones, where Orthanc would read every candidate file.
  */
 export function parseFindRequest(body: unknown): FindRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The body must be a JSON object');
@@ -72,6 +79,11 @@ export function parseFindRequest(body: unknown): FindRequest {
   const constraints: FindConstraint[] = [];
   for (const [key, pattern] of Object.entries(request.Query as Record<string, unknown>)) {
     if (typeof pattern !== 'string') throw badRequest(`The pattern of "${key}" must be a string`);
+    if (level === 'Study' && tagKey(parseTag(key)).toUpperCase() === MODALITIES_IN_STUDY) {
+      const matcher = parseMatcher(pattern, 'CS', caseSensitive);
+      if (matcher) constraints.push({ level: 'Series', name: 'Modality', matcher, anySeriesOfStudy: true });
+      continue;
+    }
     const { name, owner, vr } = searchableTag(key, level);
     const matcher = parseMatcher(pattern, vr, vr === 'PN' ? false : caseSensitive);
     if (matcher) constraints.push({ level: owner, name, matcher });
@@ -98,7 +110,7 @@ function searchableTag(key: string, level: ResourceLevel): { name: string; owner
   const candidates = LEVELS.slice(0, LEVELS.indexOf(level) + 1).reverse();
   const owner = candidates.find((l) => MAIN_TAGS[l][hex] !== undefined);
   if (!owner) {
-    const searchable = candidates.flatMap((l) => Object.values(MAIN_TAGS[l]));
+    const searchable = [...candidates.flatMap((l) => Object.values(MAIN_TAGS[l])), ...(level === 'Study' ? ['ModalitiesInStudy'] : [])];
     throw badRequest(`"${key}" cannot be searched at the ${level} level; these can: ${[...new Set(searchable)].join(', ')}`);
   }
   return { name: MAIN_TAGS[owner][hex], owner, vr: dictionaryVr(tag) };
