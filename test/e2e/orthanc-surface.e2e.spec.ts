@@ -552,6 +552,30 @@ describe('Orthanc REST surface: tags, content, create-dicom, bulk-delete, lineag
     });
   });
 
+  describe('GET /{level}/{id}/statistics', () => {
+    it('counts what is below the resource and sums its files, as Orthanc 1.10 answers', async () => {
+      await upload('DummyCT.dcm');
+      const second = ok(await post('/tools/create-dicom', { Parent: DUMMY_CT.series, Tags: { InstanceNumber: '2' } })).ID as string;
+      const sizes = [(await get(`/instances/${DUMMY_CT.instance}/file`)).bytes.length, (await get(`/instances/${second}/file`)).bytes.length];
+      const total = String(sizes[0] + sizes[1]);
+      const sized = (bytes: string) => ({
+        DicomDiskSize: bytes,
+        DicomDiskSizeMB: 0,
+        DicomUncompressedSize: bytes,
+        DicomUncompressedSizeMB: 0,
+        DiskSize: bytes,
+        DiskSizeMB: 0,
+        UncompressedSize: bytes,
+        UncompressedSizeMB: 0,
+      });
+      expect(ok(await get(`/patients/${DUMMY_CT.patient}/statistics`))).toEqual({ CountStudies: 1, CountSeries: 1, CountInstances: 2, ...sized(total) });
+      expect(ok(await get(`/studies/${DUMMY_CT.study}/statistics`))).toEqual({ CountSeries: 1, CountInstances: 2, ...sized(total) });
+      expect(ok(await get(`/series/${DUMMY_CT.series}/statistics`))).toEqual({ CountInstances: 2, ...sized(total) });
+      expect(ok(await get(`/instances/${second}/statistics`))).toEqual(sized(String(sizes[1])));
+      expect((await get(`/studies/${UNKNOWN_ID}/statistics`)).status).toBe(404);
+    });
+  });
+
   describe('ZIP archives: GET /{level}/{id}/archive, POST /tools/create-archive', () => {
     const unzip = (bytes: Buffer) => unzipSync(new Uint8Array(bytes));
     const fileOf = async (instance: string) => (await get(`/instances/${instance}/file`)).bytes;

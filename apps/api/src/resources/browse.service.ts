@@ -102,6 +102,28 @@ export class BrowseService {
     return [];
   }
 
+  /** Orthanc's GET /{level}/{id}/statistics; DeidFlow stores DICOM files only, so Dicom* and the totals agree. */
+  async resourceStatistics(level: ResourceLevel, id: string): Promise<Record<string, unknown>> {
+    assertId(id);
+    if (!(await this.resources.findResource(level, id))) throw OrthancError.unknownResource();
+    const s = await this.resources.resourceStatistics(level, id);
+    const size = s.totalSize.toString();
+    const mb = Number(s.totalSize / 1048576n);
+    return {
+      ...(level === 'Patient' ? { CountStudies: s.studies } : {}),
+      ...(level === 'Patient' || level === 'Study' ? { CountSeries: s.series } : {}),
+      ...(level !== 'Instance' ? { CountInstances: s.instances } : {}),
+      DicomDiskSize: size,
+      DicomDiskSizeMB: mb,
+      DicomUncompressedSize: size,
+      DicomUncompressedSizeMB: mb,
+      DiskSize: size,
+      DiskSizeMB: mb,
+      UncompressedSize: size,
+      UncompressedSizeMB: mb,
+    };
+  }
+
   async statistics(): Promise<Record<string, unknown>> {
     const s = await this.resources.statistics();
     const mb = Number(s.totalSize / 1048576n);

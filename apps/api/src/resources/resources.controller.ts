@@ -79,6 +79,7 @@ export class ResourcesController {
   ) {
     // An instance's attachments: AttachmentsController (a static route, matched first).
     if (relation === 'attachments') return this.browse.attachmentsOf(level, id);
+    if (relation === 'statistics') return this.browse.resourceStatistics(level, id);
     const target = RELATION_LEVEL[relation];
     if (!target) throw OrthancError.unknownResource();
     const isPlural = relation === 'studies' || relation === 'instances' || (relation === 'series' && level !== 'Instance');

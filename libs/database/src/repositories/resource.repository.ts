@@ -227,6 +227,16 @@ export class ResourceRepository {
     });
   }
 
+  /** Counts and size below one resource (GET /{level}/{id}/statistics), from its instances. */
+  async resourceStatistics(level: ResourceLevel, id: string): Promise<{ studies: number; series: number; instances: number; totalSize: bigint }> {
+    const studies = level === 'Patient' ? Prisma.sql`count(DISTINCT s.study_id)` : Prisma.sql`0`;
+    const series = level === 'Patient' || level === 'Study' ? Prisma.sql`count(DISTINCT i.series_id)` : Prisma.sql`0`;
+    const [row] = await this.prisma.$queryRaw<{ studies: bigint; series: bigint; instances: bigint; total: bigint | null }[]>`
+      SELECT ${studies} AS studies, ${series} AS series, count(*) AS instances, sum(i.file_size)::bigint AS total
+      FROM instances i ${instanceJoin(level)} WHERE ${levelColumn(level)} = ${id}`;
+    return { studies: Number(row.studies), series: Number(row.series), instances: Number(row.instances), totalSize: row.total ?? 0n };
+  }
+
   async statistics(): Promise<{ patients: number; studies: number; series: number; instances: number; totalSize: bigint }> {
     const [row] = await this.prisma.$queryRaw<
       { patients: bigint; studies: bigint; series: bigint; instances: bigint; total: bigint | null }[]
