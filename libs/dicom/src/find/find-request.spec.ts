@@ -1,4 +1,4 @@
-import { OrthancError } from '@deidflow/common';
+import { orthancErrorOf } from '../testing/orthanc-error-of';
 import { parseFindRequest, toLikePattern } from './find-request';
 
 describe('parseFindRequest (POST /tools/find)', () => {
@@ -62,15 +62,9 @@ describe('parseFindRequest (POST /tools/find)', () => {
     [{ Level: 'Study', Query: {}, Limt: 5 }, /Unknown field in a find request: "Limt"/],
     [[], /must be a JSON object/],
   ])('refuses %j with a clear 400', (body, message) => {
-    let error: unknown;
-    try {
-      parseFindRequest(body);
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(OrthancError);
-    expect((error as OrthancError).httpStatus).toBe(400);
-    expect((error as OrthancError).details ?? (error as OrthancError).message).toMatch(message);
+    const error = orthancErrorOf(() => parseFindRequest(body));
+    expect(error.httpStatus).toBe(400);
+    expect(error.details ?? error.message).toMatch(message);
   });
 
   it('escapes LIKE metacharacters before translating the DICOM wildcards', () => {
