@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { http, HttpAnswer } from '../support/http';
 import { samplePath } from '../support/samples';
@@ -710,6 +710,24 @@ describe('Orthanc REST surface: tags, content, create-dicom, bulk-delete, lineag
         OrthancStatus: 20,
         Details: expect.stringContaining(`recorded ${sha256}, read ${createHash('sha256').update(corrupted).digest('hex')}`),
       });
+    });
+
+    it('checks every file of a study, series or patient at once, naming the corrupted and the missing ones', async () => {
+      await upload('DummyCT.dcm');
+      const second = ok(await post('/tools/create-dicom', { Parent: DUMMY_CT.series, Tags: { InstanceNumber: '2' } })).ID as string;
+      const clean = { InstancesCount: 2, CorruptedInstances: [], MissingInstances: [] };
+      for (const path of [`/patients/${DUMMY_CT.patient}`, `/studies/${DUMMY_CT.study}`, `/series/${DUMMY_CT.series}`]) {
+        expect(ok(await post(`${path}/verify-sha256`))).toEqual(clean);
+      }
+      const bytes = (await get(`/instances/${DUMMY_CT.instance}/file`)).bytes;
+      writeFileSync(storedPath(DUMMY_CT.instance), Buffer.concat([bytes, Buffer.from('tail')]));
+      rmSync(storedPath(second));
+      expect(ok(await post(`/studies/${DUMMY_CT.study}/verify-sha256`))).toEqual({
+        InstancesCount: 2,
+        CorruptedInstances: [DUMMY_CT.instance],
+        MissingInstances: [second],
+      });
+      expect((await post(`/studies/${UNKNOWN_ID}/verify-sha256`)).status).toBe(404);
     });
 
     it('answers [] for a patient, study or series (they have none), 404 for an unknown attachment or resource', async () => {

@@ -17,6 +17,7 @@ import { JobsController } from './jobs/jobs.controller';
 import { FindService } from './tools/find.service';
 import { ArchiveController } from './resources/archive.controller';
 import { ArchiveService } from './resources/archive.service';
+import { IntegrityService } from './resources/integrity.service';
 import { ModificationController } from './modification/modification.controller';
 import { ModificationService } from './modification/modification.service';
 import { UploadService } from './instances/upload.service';
@@ -47,7 +48,7 @@ export class AppModule {
       ],
       // Order matters: static routes of InstancesController before the generic ones.
       controllers: [InstancesController, AttachmentsController, ArchiveController, ModificationController, ResourcesController, JobsController, SystemController, HealthController, ToolsController],
-      providers: [BrowseService, MetricsService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, FindService, ArchiveService, { provide: APP_FILTER, useClass: OrthancExceptionFilter }],
+      providers: [BrowseService, MetricsService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, FindService, ArchiveService, IntegrityService, { provide: APP_FILTER, useClass: OrthancExceptionFilter }],
     };
   }
 }

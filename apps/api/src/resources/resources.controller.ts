@@ -1,8 +1,9 @@
-import { Controller, Delete, Get, Param, Query } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
 import { queryFlag, queryInt } from '../http/json-body';
 import { BrowseService } from './browse.service';
+import { IntegrityService } from './integrity.service';
 import { LineageService } from './lineage.service';
 import { LINEAGE_SCHEMA } from './lineage.schema';
 import { Level } from './resource-level.decorator';
@@ -22,6 +23,7 @@ export class ResourcesController {
   constructor(
     private readonly browse: BrowseService,
     private readonly lineages: LineageService,
+    private readonly integrity: IntegrityService,
   ) {}
 
   @Get()
@@ -67,6 +69,16 @@ export class ResourcesController {
   @ApiNotFoundResponse({ description: 'Unknown resource' })
   lineage(@Level() level: ResourceLevel, @Param('id') id: string) {
     return this.lineages.of(level, id);
+  }
+
+  @Post(':id/verify-sha256')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Reads back every stored file of the resource and checks it against its recorded SHA-256 (DeidFlow, not in Orthanc)',
+    description: 'Answers {"InstancesCount", "CorruptedInstances": [ids], "MissingInstances": [ids]}; both lists empty when all is well.',
+  })
+  verify(@Level() level: ResourceLevel, @Param('id') id: string) {
+    return this.integrity.verify(level, id);
   }
 
   /** `/studies/{id}/series`, `/instances/{id}/study`, `/patients/{id}/instances`, ... */
