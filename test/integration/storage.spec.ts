@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -311,6 +311,18 @@ describe.each([
     await storage.putIfAbsent('a/b/three', Buffer.from('3'));
     await storage.putIfAbsent('a/b/three', Buffer.from('3 again'));
     expect((await listFiles(directory)).sort()).toEqual([join(directory, 'a/b/one'), join(directory, 'a/b/three'), join(directory, 'a/b/two')]);
+  });
+
+  it('sweeps away the temporary files of writers that died, and nothing else', async () => {
+    await storage.put('instances/ab/cd/kept.dcm', Buffer.from('kept'));
+    const abandoned = join(directory, 'instances/ab/cd/.lost.dcm~0123456789ab.tmp');
+    const inFlight = join(directory, 'instances/ab/.new.dcm~ba9876543210.tmp');
+    const lookalike = join(directory, 'instances/ab/cd/notes.tmp');
+    for (const path of [abandoned, inFlight, lookalike]) await writeFile(path, 'x');
+    const twoHoursAgo = new Date(Date.now() - 2 * 3_600_000);
+    for (const path of [abandoned, lookalike]) await utimes(path, twoHoursAgo, twoHoursAgo);
+    expect(await storage.sweepAbandonedTemporaries()).toBe(1);
+    expect((await listFiles(directory)).sort()).toEqual([inFlight, join(directory, 'instances/ab/cd/kept.dcm'), lookalike].sort());
   });
 
   it('removes the temporary file of a failed stream', async () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, existsSync, fstatSync, fsync, linkSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { access, link, mkdir, open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { access, link, mkdir, open, opendir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
@@ -16,6 +16,10 @@ import {
 } from './object-storage';
 
 const DELETE_CONCURRENCY = 32;
+/** temporaryPathFor's names. */
+const TEMPORARY_NAME = /^\..+~[0-9a-f]{12}\.tmp$/;
+/** A temporary file this old belongs to no write in progress: its writer died. */
+const ABANDONED_AFTER_MS = 60 * 60_000;
 
 export interface FsStorageOptions {
   /**
@@ -52,6 +56,30 @@ export class FsStorage implements ObjectStorage {
     await mkdir(this.root, { recursive: true }).catch((err) => {
       throw fsError(err, 'create the storage directory', this.root);
     });
+    // In the background: a large store has many directories, and nothing waits for this.
+    void this.sweepAbandonedTemporaries().catch(() => undefined);
+  }
+
+  /**
+   * Removes the temporary files of writes whose process died before renaming or linking them
+   * (older than an hour: no write takes that long). Walks the store one directory at a time.
+   * Resolves to the number removed.
+   */
+  async sweepAbandonedTemporaries(olderThanMs = ABANDONED_AFTER_MS): Promise<number> {
+    const cutoff = Date.now() - olderThanMs;
+    let removed = 0;
+    const walk = async (directory: string): Promise<void> => {
+      for await (const entry of await opendir(directory)) {
+        const path = join(directory, entry.name);
+        if (entry.isDirectory()) await walk(path);
+        else if (entry.isFile() && TEMPORARY_NAME.test(entry.name)) {
+          const info = await stat(path).catch(() => undefined);
+          if (info && info.mtimeMs < cutoff && (await unlink(path).then(() => true, () => false))) removed++;
+        }
+      }
+    };
+    await walk(this.root);
+    return removed;
   }
 
   async put(key: string, data: Buffer): Promise<void> {
