@@ -228,7 +228,7 @@ export class FsStorage implements ObjectStorage {
       throw err instanceof OrthancError ? err : fsError(err, 'write', key);
     }
     try {
-      await Promise.all(directoriesToSync(directory, newDirectories).map(syncDirectorySync));
+      await Promise.all(directoriesToSync(directory, newDirectories).map(syncDirectoryOpenedSync));
     } catch (err) {
       throw fsError(err, 'sync the directory of', key);
     }
@@ -373,7 +373,7 @@ async function syncDirectory(directory: string): Promise<void> {
 }
 
 /** syncDirectory with synchronous open and close: only the fsync goes to the thread pool. */
-async function syncDirectorySync(directory: string): Promise<void> {
+async function syncDirectoryOpenedSync(directory: string): Promise<void> {
   const fd = openSync(directory, 'r');
   try {
     await fsyncAsync(fd);
