@@ -5,6 +5,7 @@ import { OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common'
 import { InstanceStoreService } from '@deidflow/core';
 import { InstanceRow, ResourceRepository, ResourceRow } from '@deidflow/database';
 import { ArchiveEntry, ArchivePatient, archiveEntries } from '@deidflow/dicom';
+import { existingResource } from './browse.service';
 
 const STREAM_ABOVE_BYTES = 16n * 1024n * 1024n;
 
@@ -52,7 +53,7 @@ export class ArchiveService {
   private async plan(resources: readonly { level: ResourceLevel; id: string }[]) {
     const instances = new Map<string, InstanceRow>();
     for (const { level, id } of resources) {
-      if (!(await this.resources.findResource(level, id))) throw OrthancError.unknownResource();
+      await existingResource(this.resources, level, id);
       for await (const batch of this.resources.iterateInstances(level, id)) {
         // Only what reading and ordering need: not each instance's tags.
         for (const row of batch) instances.set(row.id, { ...row, mainDicomTags: {} });

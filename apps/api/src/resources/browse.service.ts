@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LEVEL_PATH, OrthancError, ResourceLevel, isOrthancId } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
-import { MetadataRepository, ResourceRepository } from '@deidflow/database';
+import { MetadataRepository, ResourceRepository, ResourceRow } from '@deidflow/database';
 import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
 import { CHILD_LEVEL, PARENT_LEVEL, formatResource } from './resource-formatter';
 
@@ -23,9 +23,7 @@ export class BrowseService {
   }
 
   async get(level: ResourceLevel, id: string): Promise<Record<string, unknown>> {
-    assertId(id);
-    const resource = await this.resources.findResource(level, id);
-    if (!resource) throw OrthancError.unknownResource();
+    const resource = await existingResource(this.resources, level, id);
     const [children, metadata, instance, patient] = await Promise.all([
       this.resources.childIds(level, id),
       this.metadata.get(id),
@@ -42,8 +40,7 @@ export class BrowseService {
 
   /** `GET /studies/{id}/series`, `/patients/{id}/studies`, ... : the expanded resources of a lower level. */
   async descendants(level: ResourceLevel, id: string, target: ResourceLevel, expand = true): Promise<unknown[]> {
-    assertId(id);
-    if (!(await this.resources.findResource(level, id))) throw OrthancError.unknownResource();
+    await existingResource(this.resources, level, id);
     let ids = [id];
     let current = level;
     while (current !== target) {
@@ -90,22 +87,19 @@ export class BrowseService {
   }
 
   async metadataOf(level: ResourceLevel, id: string): Promise<Record<string, string>> {
-    assertId(id);
-    if (!(await this.resources.findResource(level, id))) throw OrthancError.unknownResource();
+    await existingResource(this.resources, level, id);
     return this.metadata.get(id);
   }
 
   /** Patients, studies and series have no attachment (Orthanc's user attachments are not supported): [] when they exist. */
   async attachmentsOf(level: ResourceLevel, id: string): Promise<string[]> {
-    assertId(id);
-    if (!(await this.resources.findResource(level, id))) throw OrthancError.unknownResource();
+    await existingResource(this.resources, level, id);
     return [];
   }
 
   /** Orthanc's GET /{level}/{id}/statistics; DeidFlow stores DICOM files only, so Dicom* and the totals agree. */
   async resourceStatistics(level: ResourceLevel, id: string): Promise<Record<string, unknown>> {
-    assertId(id);
-    if (!(await this.resources.findResource(level, id))) throw OrthancError.unknownResource();
+    await existingResource(this.resources, level, id);
     const s = await this.resources.resourceStatistics(level, id);
     const size = s.totalSize.toString();
     const mb = Number(s.totalSize / 1048576n);
@@ -143,4 +137,12 @@ export class BrowseService {
 /** IDs are checked before anything touches the index or storage with them. */
 export function assertId(id: string): void {
   if (!isOrthancId(id)) throw OrthancError.unknownResource();
+}
+
+/** The resource's index row; Orthanc's 404 (UnknownResource) for a malformed or unknown ID. */
+export async function existingResource(resources: ResourceRepository, level: ResourceLevel, id: string): Promise<ResourceRow> {
+  assertId(id);
+  const row = await resources.findResource(level, id);
+  if (!row) throw OrthancError.unknownResource();
+  return row;
 }

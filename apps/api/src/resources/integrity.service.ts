@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
 import { ResourceRepository } from '@deidflow/database';
-import { assertId } from './browse.service';
+import { existingResource } from './browse.service';
 
 export interface IntegrityReport {
   InstancesCount: number;
@@ -27,8 +27,7 @@ export class IntegrityService {
   ) {}
 
   async verify(level: ResourceLevel, id: string): Promise<IntegrityReport> {
-    assertId(id);
-    if (!(await this.resources.findResource(level, id))) throw OrthancError.unknownResource();
+    await existingResource(this.resources, level, id);
     const report: IntegrityReport = { InstancesCount: 0, CorruptedInstances: [], MissingInstances: [] };
     for await (const batch of this.resources.iterateInstances(level, id)) {
       for (const instance of batch) {

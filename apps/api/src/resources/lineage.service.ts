@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { orthancTimestamp, OrthancError, ResourceLevel } from '@deidflow/common';
+import { orthancTimestamp, ResourceLevel } from '@deidflow/common';
 import { LineageEdge, LineageRepository, ResourceRepository } from '@deidflow/database';
-import { assertId } from './browse.service';
+import { existingResource } from './browse.service';
 
 /** One step of a lineage: the instances one job derived by one operation, at one generation. */
 export interface LineageStep {
@@ -44,8 +44,7 @@ export class LineageService {
   ) {}
 
   async of(level: ResourceLevel, id: string): Promise<Lineage> {
-    assertId(id);
-    if (!(await this.resources.findResource(level, id))) throw OrthancError.unknownResource();
+    await existingResource(this.resources, level, id);
     const instanceIds = await this.instancesOf(level, id);
     const [ancestors, descendants] = await Promise.all([
       this.lineage.ancestors(instanceIds),
