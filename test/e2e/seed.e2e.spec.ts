@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { privateTags, readDataset } from '../support/dicom';
@@ -51,7 +51,10 @@ describe('the seed\'s curl calls, verbatim', () => {
     }
     ids = { instance: ct.ID, series: knee.ParentSeries, study: knee.ParentStudy, patient: knee.ParentPatient };
   });
-  afterAll(() => api?.close(), 30_000);
+  afterAll(async () => {
+    await api?.close();
+    rmSync(workdir, { recursive: true, force: true });
+  }, 30_000);
 
   it('finds the nine documented calls', () => {
     expect(SEED_CALLS).toHaveLength(9);

@@ -25,7 +25,8 @@ export async function testConfig(storage: StorageKind, overrides: Record<string,
   };
   if (storage === 'fs') {
     env.STORAGE_DRIVER = 'fs';
-    env.STORAGE_DIR = overrides.STORAGE_DIR ?? (await mkdtemp(join(tmpdir(), 'deidflow-e2e-')));
+    // Inside the run's directory (global-setup.ts), which the global teardown removes.
+    env.STORAGE_DIR = overrides.STORAGE_DIR ?? (await mkdtemp(join(process.env.STORAGE_DIR ?? tmpdir(), 'e2e-')));
   } else {
     Object.assign(env, {
       STORAGE_DRIVER: 's3',
