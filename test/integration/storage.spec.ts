@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import {
   objectKeyForInstance,
   parseS3Endpoint,
   S3Storage,
+  SWEEP_MARKER,
   type ObjectStorage,
 } from '@deidflow/storage';
 import { startS3Server, type S3Server } from '../setup/s3-server';
@@ -247,9 +248,10 @@ function describeObjectStorage(
   });
 }
 
+/** The files under `directory`, but the store's own sweep marker. */
 async function listFiles(directory: string): Promise<string[]> {
   const entries = await readdir(directory, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+  return entries.filter((e) => e.isFile() && e.name !== SWEEP_MARKER).map((e) => join(e.parentPath, e.name));
 }
 
 describeObjectStorage(
@@ -311,6 +313,24 @@ describe.each([
     await storage.putIfAbsent('a/b/three', Buffer.from('3'));
     await storage.putIfAbsent('a/b/three', Buffer.from('3 again'));
     expect((await listFiles(directory)).sort()).toEqual([join(directory, 'a/b/one'), join(directory, 'a/b/three'), join(directory, 'a/b/two')]);
+  });
+
+  it('sweeps at start at most once a day among the processes sharing the store', async () => {
+    const marker = join(directory, SWEEP_MARKER);
+    // init() (beforeEach) swept and left the marker; a second process starting now does not sweep.
+    for (let i = 0; i < 50 && !(await stat(marker).catch(() => undefined)); i++) await new Promise((r) => setTimeout(r, 10));
+    const abandoned = join(directory, '.lost~0123456789ab.tmp');
+    await writeFile(abandoned, 'x');
+    const yesterday = new Date(Date.now() - 25 * 3_600_000);
+    await utimes(abandoned, yesterday, yesterday);
+    await new FsStorage(directory, { syncIoMaxBytes }).init();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await stat(abandoned).then(() => true, () => false)).toBe(true);
+    // A day later, the next start sweeps.
+    await utimes(marker, yesterday, yesterday);
+    await new FsStorage(directory, { syncIoMaxBytes }).init();
+    for (let i = 0; i < 50 && (await stat(abandoned).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(await stat(abandoned).then(() => true, () => false)).toBe(false);
   });
 
   it('sweeps away the temporary files of writers that died, and nothing else', async () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, existsSync, fstatSync, fsync, linkSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { access, link, mkdir, open, opendir, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { access, link, mkdir, open, opendir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
@@ -20,6 +20,12 @@ const DELETE_CONCURRENCY = 32;
 const TEMPORARY_NAME = /^\..+~[0-9a-f]{12}\.tmp$/;
 /** A temporary file this old belongs to no write in progress: its writer died. */
 const ABANDONED_AFTER_MS = 60 * 60_000;
+/**
+ * When the last sweep started (its mtime), so that the processes sharing a store walk it at most
+ * once a day between them. `~` is in no valid key: it cannot clash with an object.
+ */
+export const SWEEP_MARKER = '~last-sweep';
+const SWEEP_EVERY_MS = 24 * 60 * 60_000;
 
 export interface FsStorageOptions {
   /**
@@ -57,7 +63,16 @@ export class FsStorage implements ObjectStorage {
       throw fsError(err, 'create the storage directory', this.root);
     });
     // In the background: a large store has many directories, and nothing waits for this.
-    void this.sweepAbandonedTemporaries().catch(() => undefined);
+    void this.sweepIfDue().catch(() => undefined);
+  }
+
+  /** sweepAbandonedTemporaries, unless a process sharing this store started one within a day. */
+  private async sweepIfDue(): Promise<void> {
+    const marker = join(this.root, SWEEP_MARKER);
+    const last = await stat(marker).then((info) => info.mtimeMs, () => 0);
+    if (Date.now() - last < SWEEP_EVERY_MS) return;
+    await writeFile(marker, `${new Date().toISOString()}\n`);
+    await this.sweepAbandonedTemporaries();
   }
 
   /**
@@ -69,6 +84,8 @@ export class FsStorage implements ObjectStorage {
     const cutoff = Date.now() - olderThanMs;
     let removed = 0;
     const walk = async (directory: string): Promise<void> => {
+      // One directory at a time, letting the requests and jobs of this process run in between.
+      await new Promise(setImmediate);
       for await (const entry of await opendir(directory)) {
         const path = join(directory, entry.name);
         if (entry.isDirectory()) await walk(path);
