@@ -75,6 +75,11 @@ export class InstanceStoreService {
     return this.storage.get(instance.objectKey, allocate).catch((err: unknown) => this.missingObject(instance, err));
   }
 
+  /** The file to answer with: in memory when typical, streamed when large (multi-frame, whole-slide). */
+  async readForAnswer(instance: InstanceRow): Promise<Buffer | Readable> {
+    return instance.fileSize <= STREAM_ABOVE_BYTES ? this.readFile(instance) : this.readStream(instance);
+  }
+
   async readStream(instance: InstanceRow): Promise<Readable> {
     return this.storage.getStream(instance.objectKey).catch((err: unknown) => this.missingObject(instance, err));
   }
@@ -106,6 +111,8 @@ export class InstanceStoreService {
     throw err;
   }
 }
+
+const STREAM_ABOVE_BYTES = 16n * 1024n * 1024n;
 
 /** The digest recorded for every stored object (instances.sha256). */
 function objectDigest(): Hash {

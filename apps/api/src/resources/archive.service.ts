@@ -7,8 +7,6 @@ import { InstanceRow, ResourceRepository, ResourceRow } from '@deidflow/database
 import { ArchiveEntry, ArchivePatient, archiveEntries } from '@deidflow/dicom';
 import { existingResource } from './browse.service';
 
-const STREAM_ABOVE_BYTES = 16n * 1024n * 1024n;
-
 /**
  * Orthanc's ZIP archives (`GET /{level}/{id}/archive`, `POST /tools/create-archive`): the instances
  * of the resources, in Orthanc's folders (libs/dicom archiveEntries). The ZIP is streamed: one file is
@@ -62,11 +60,7 @@ export class ArchiveService {
     const parents = new Map<string, ResourceRow>();
     const resource = async (level: ResourceLevel, id: string): Promise<ResourceRow> => {
       let row = parents.get(id);
-      if (!row) {
-        row = (await this.resources.findResource(level, id)) ?? undefined;
-        if (!row) throw OrthancError.unknownResource(); // deleted meanwhile
-        parents.set(id, row);
-      }
+      if (!row) parents.set(id, (row = await existingResource(this.resources, level, id))); // 404 if deleted meanwhile
       return row;
     };
     const patients = new Map<string, ArchivePatient>();
@@ -96,7 +90,7 @@ export class ArchiveService {
         const instance = instances.get(entry.instanceId)!;
         let content: Buffer | Readable;
         try {
-          content = instance.fileSize > STREAM_ABOVE_BYTES ? await this.store.readStream(instance) : await this.store.readFile(instance);
+          content = await this.store.readForAnswer(instance);
         } catch (err) {
           // As Orthanc: an instance deleted since the archive started is left out.
           if (err instanceof OrthancError && (err.code === OrthancErrorCode.UnknownResource || err.code === OrthancErrorCode.InexistentFile)) {
