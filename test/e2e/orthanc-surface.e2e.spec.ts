@@ -658,6 +658,31 @@ describe('Orthanc REST surface: tags, content, create-dicom, bulk-delete, lineag
       expect(await find({ Level: 'Study', Query: { StudyDescription: 'chest*' }, CaseSensitive: false })).toEqual([a.ParentStudy, b.ParentStudy]);
     });
 
+    it('matches identifiers, exact values and person names with the same answers through the indexed paths', async () => {
+      const uid = async (path: string, tag: string) => ok(await get(path)).MainDicomTags[tag] as string;
+      const studyUid = await uid(`/studies/${b.ParentStudy}`, 'StudyInstanceUID');
+      const seriesUid = await uid(`/series/${b.ParentSeries}`, 'SeriesInstanceUID');
+      const sopUid = await uid(`/instances/${b.ID}`, 'SOPInstanceUID');
+      // Identifiers: their own indexed columns.
+      expect(await find({ Level: 'Patient', Query: { PatientID: 'P-2' } })).toEqual([b.ParentPatient]);
+      expect(await find({ Level: 'Study', Query: { PatientID: 'P-1\\P-3' } })).toEqual([a.ParentStudy, c.ParentStudy]);
+      expect(await find({ Level: 'Study', Query: { StudyInstanceUID: studyUid } })).toEqual([b.ParentStudy]);
+      expect(await find({ Level: 'Instance', Query: { SeriesInstanceUID: seriesUid } })).toEqual([b.ID]);
+      expect(await find({ Level: 'Instance', Query: { SOPInstanceUID: sopUid } })).toEqual([b.ID]);
+      expect(await find({ Level: 'Patient', Query: { PatientID: 'p-2' } })).toEqual([]);
+      expect(await find({ Level: 'Patient', Query: { PatientID: 'p-2' }, CaseSensitive: false })).toEqual([b.ParentPatient]);
+      // Other exact values: containment in the main tags.
+      expect(await find({ Level: 'Study', Query: { AccessionNumber: 'ACC2' } })).toEqual([b.ParentStudy]);
+      expect(await find({ Level: 'Study', Query: { AccessionNumber: 'acc2' } })).toEqual([]);
+      expect(await find({ Level: 'Study', Query: { AccessionNumber: 'acc2' }, CaseSensitive: false })).toEqual([b.ParentStudy]);
+      expect(await find({ Level: 'Study', Query: { StudyDate: '20210310' } })).toEqual([b.ParentStudy]);
+      expect(await find({ Level: 'Series', Query: { Modality: 'MR', StudyDescription: 'Chest 5' } })).toEqual([b.ParentSeries]);
+      // Person names: lower() on both sides, exact or prefix.
+      expect(await find({ Level: 'Patient', Query: { PatientName: 'doe^jane' } })).toEqual([b.ParentPatient]);
+      expect(await find({ Level: 'Study', Query: { PatientName: 'DOE^J*' } })).toEqual([a.ParentStudy, b.ParentStudy]);
+      expect(await find({ Level: 'Study', Query: { PatientName: '*^RICH?RD' } })).toEqual([c.ParentStudy]);
+    });
+
     it('pages with Limit and Since, and expands into the resources GET /{level}/{id} shows', async () => {
       expect(await find({ Level: 'Patient', Query: {}, Limit: 2 })).toEqual([a.ParentPatient, b.ParentPatient]);
       expect(await find({ Level: 'Patient', Query: {}, Since: 2, Limit: 5 })).toEqual([c.ParentPatient]);

@@ -36,16 +36,52 @@ export function findIdsSql(request: FindRequest): Prisma.Sql {
     OFFSET ${request.since ?? 0} ${limit}`;
 }
 
+/**
+ * The identifier of each level has its own indexed column (the same text as the main tag, both
+ * read from the file by parseInstance; a missing PatientID is '' in the column and absent from
+ * the tags). A case-sensitive exact match also names the column, so that its index finds the rows.
+ */
+const IDENTIFIER_COLUMNS: Record<ResourceLevel, { tag: string; column: string }> = {
+  Patient: { tag: 'PatientID', column: 'patient_id' },
+  Study: { tag: 'StudyInstanceUID', column: 'study_instance_uid' },
+  Series: { tag: 'SeriesInstanceUID', column: 'series_instance_uid' },
+  Instance: { tag: 'SOPInstanceUID', column: 'sop_instance_uid' },
+};
+
+/**
+ * Levels whose main tags have a GIN index (jsonb_path_ops): a case-sensitive exact match of any
+ * of their tags is also written as containment (`@>`), which that index serves. Instances have
+ * none: they are searched through their identifier or their parents, and one more index on the
+ * largest table would slow every upload and job.
+ */
+const CONTAINMENT_INDEXED: ReadonlySet<ResourceLevel> = new Set(['Patient', 'Study', 'Series']);
+
 function condition({ level, name, matcher, anySeriesOfStudy }: FindConstraint): Prisma.Sql {
   if (anySeriesOfStudy) {
     // ModalitiesInStudy: some series of the study (the query's level) has a matching Modality.
     const value = Prisma.sql`(ms.main_dicom_tags ->> ${name})`;
     return Prisma.sql`EXISTS (SELECT 1 FROM series ms WHERE ms.study_id = st.id AND ${matches(value, matcher)})`;
   }
-  const value = Prisma.sql`(${Prisma.raw(LEVEL_TABLES[level].alias)}.main_dicom_tags ->> ${name})`;
-  return matches(value, matcher);
+  const alias = LEVEL_TABLES[level].alias;
+  const value = Prisma.sql`(${Prisma.raw(alias)}.main_dicom_tags ->> ${name})`;
+  const exact = matches(value, matcher);
+  const identifier = IDENTIFIER_COLUMNS[level];
+  if (identifier.tag === name && (matcher.kind === 'equal' || matcher.kind === 'list') && matcher.caseSensitive) {
+    const column = Prisma.raw(`${alias}.${identifier.column}`);
+    const indexed = matcher.kind === 'equal' ? Prisma.sql`${column} = ${matcher.value}` : Prisma.sql`${column} = ANY(${matcher.values}::text[])`;
+    return Prisma.sql`${indexed} AND ${exact}`;
+  }
+  if (CONTAINMENT_INDEXED.has(level) && matcher.kind === 'equal' && matcher.caseSensitive) {
+    const contained = JSON.stringify({ [name]: matcher.value });
+    return Prisma.sql`${Prisma.raw(alias)}.main_dicom_tags @> ${contained}::jsonb AND ${exact}`;
+  }
+  return exact;
 }
 
+/**
+ * The matcher as SQL. Case-insensitive matching compares lower() of both sides (what ILIKE does),
+ * so that an index on lower(tag) serves exact names and prefixes (patients' PatientName).
+ */
 function matches(value: Prisma.Sql, matcher: FindMatcher): Prisma.Sql {
   switch (matcher.kind) {
     case 'equal':
@@ -53,7 +89,7 @@ function matches(value: Prisma.Sql, matcher: FindMatcher): Prisma.Sql {
     case 'wildcard':
       return matcher.caseSensitive
         ? Prisma.sql`${value} LIKE ${matcher.likePattern} ESCAPE '\\'`
-        : Prisma.sql`${value} ILIKE ${matcher.likePattern} ESCAPE '\\'`;
+        : Prisma.sql`lower(${value}) LIKE lower(${matcher.likePattern}) ESCAPE '\\'`;
     case 'list': {
       const values = matcher.caseSensitive ? matcher.values : matcher.values.map((v) => v.toLowerCase());
       return matcher.caseSensitive ? Prisma.sql`${value} = ANY(${values}::text[])` : Prisma.sql`lower(${value}) = ANY(${values}::text[])`;
