@@ -689,6 +689,24 @@ describe('Orthanc REST surface: tags, content, create-dicom, bulk-delete, lineag
       expect(await find({ Level: 'Study', Query: { AccessionNumber: 'ACC1' }, Expand: true })).toEqual([ok(await get(`/studies/${a.ParentStudy}`))]);
     });
 
+    it('expands lists, finds and children in their order, each resource as GET /{level}/{id} shows it', async () => {
+      const each = (path: string, ids: string[]) => Promise.all(ids.map(async (id) => ok(await get(`/${path}/${id}`))));
+      for (const [path, ids] of [
+        ['patients', [a.ParentPatient, b.ParentPatient, c.ParentPatient]],
+        ['studies', [a.ParentStudy, b.ParentStudy, c.ParentStudy]],
+        ['series', [a.ParentSeries, b.ParentSeries, c.ParentSeries]],
+        ['instances', [a.ID, b.ID, c.ID]],
+      ] as const) {
+        expect(ok(await get(`/${path}`))).toEqual(ids);
+        expect(ok(await get(`/${path}?expand`))).toEqual(await each(path, [...ids]));
+        expect(ok(await get(`/${path}?expand&since=1&limit=1`))).toEqual(await each(path, [ids[1]]));
+      }
+      expect(await find({ Level: 'Series', Query: { Modality: 'CT' }, Expand: true })).toEqual(await each('series', [a.ParentSeries, c.ParentSeries]));
+      expect(ok(await get(`/patients/${b.ParentPatient}/instances`))).toEqual(await each('instances', [b.ID]));
+      expect(ok(await get(`/studies/${c.ParentStudy}/series`))).toEqual(await each('series', [c.ParentSeries]));
+      expect(ok(await get(`/patients/${a.ParentPatient}`)).Studies).toEqual([a.ParentStudy]);
+    });
+
     it('answers 400 for a tag the index cannot search, naming those it can', async () => {
       const answer = await post('/tools/find', { Level: 'Study', Query: { Modality: 'CT' } });
       expect(answer.status).toBe(400);

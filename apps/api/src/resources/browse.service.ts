@@ -1,9 +1,12 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LEVEL_PATH, OrthancError, ResourceLevel, isOrthancId } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
-import { MetadataRepository, ResourceRepository, ResourceRow } from '@deidflow/database';
+import { instanceResource, MetadataRepository, ResourceRepository, ResourceRow } from '@deidflow/database';
 import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
 import { CHILD_LEVEL, PARENT_LEVEL, formatResource } from './resource-formatter';
+
+/** Resources expanded per batch of queries (bounds each query's list of IDs). */
+const EXPAND_PAGE = 500;
 
 /** Reads of the index in Orthanc's shapes, and deletions with Orthanc's cascade. */
 @Injectable()
@@ -19,22 +22,51 @@ export class BrowseService {
 
   async list(level: ResourceLevel, expand: boolean, page: { since?: number; limit?: number }): Promise<unknown[]> {
     const ids = await this.resources.listIds(level, page);
-    return expand ? Promise.all(ids.map((id) => this.get(level, id))) : ids;
+    return expand ? this.expand(level, ids) : ids;
   }
 
   async get(level: ResourceLevel, id: string): Promise<Record<string, unknown>> {
-    const resource = await existingResource(this.resources, level, id);
-    const [children, metadata, instance, patient] = await Promise.all([
-      this.resources.childIds(level, id),
-      this.metadata.get(id),
-      level === 'Instance' ? this.resources.findInstance(id) : undefined,
-      level === 'Study' && resource.parentId ? this.resources.findResource('Patient', resource.parentId) : undefined,
+    assertId(id);
+    const [resource] = await this.expandPage(level, [id]);
+    if (!resource) throw OrthancError.unknownResource();
+    return resource;
+  }
+
+  /**
+   * The resources as GET /{level}/{id} shows them, in the order of `ids`, for the `expand` of a
+   * list, a find or the children of a resource. A resource deleted since its ID was read is left
+   * out. A few queries per page of EXPAND_PAGE resources, not several per resource.
+   */
+  async expand(level: ResourceLevel, ids: readonly string[]): Promise<Record<string, unknown>[]> {
+    const expanded: Record<string, unknown>[] = [];
+    for (let start = 0; start < ids.length; start += EXPAND_PAGE) {
+      expanded.push(...(await this.expandPage(level, ids.slice(start, start + EXPAND_PAGE))));
+    }
+    return expanded;
+  }
+
+  private async expandPage(level: ResourceLevel, ids: readonly string[]): Promise<Record<string, unknown>[]> {
+    const instances = level === 'Instance' ? await this.resources.findInstances(ids) : [];
+    const rows = level === 'Instance' ? undefined : await this.resources.findResources(level, ids);
+    const byId = new Map<string, ResourceRow>((rows ?? instances.map(instanceResource)).map((r) => [r.id, r]));
+    const present = ids.filter((id) => byId.has(id));
+    if (present.length === 0) return [];
+    const patientIds = level === 'Study' ? [...new Set(present.map((id) => byId.get(id)!.parentId!))] : [];
+    const [children, metadata, patients] = await Promise.all([
+      this.resources.childIdsOf(level, present),
+      this.metadata.getMany(present),
+      patientIds.length > 0 ? this.resources.findResources('Patient', patientIds) : [],
     ]);
-    return formatResource(resource, {
-      children,
-      metadata,
-      instance: instance ?? undefined,
-      patientMainDicomTags: patient?.mainDicomTags,
+    const instanceById = new Map(instances.map((row) => [row.id, row]));
+    const patientTags = new Map(patients.map((p) => [p.id, p.mainDicomTags]));
+    return present.map((id) => {
+      const resource = byId.get(id)!;
+      return formatResource(resource, {
+        children: children.get(id) ?? [],
+        metadata: metadata.get(id) ?? {},
+        instance: instanceById.get(id),
+        patientMainDicomTags: resource.parentId ? patientTags.get(resource.parentId) : undefined,
+      });
     });
   }
 
@@ -46,10 +78,10 @@ export class BrowseService {
     while (current !== target) {
       const next = CHILD_LEVEL[current];
       if (!next) throw OrthancError.badRequest(`A ${level.toLowerCase()} has no ${LEVEL_PATH[target]}`);
-      ids = (await Promise.all(ids.map((i) => this.resources.childIds(current, i)))).flat();
+      ids = [...(await this.resources.childIdsOf(current, ids)).values()].flat();
       current = next;
     }
-    return expand ? Promise.all(ids.map((i) => this.get(target, i))) : ids;
+    return expand ? this.expand(target, ids) : ids;
   }
 
   /** `GET /instances/{id}/study`, `/series/{id}/patient`, ... : the ancestor at a higher level. */

@@ -16,7 +16,7 @@ export class FindService {
   async find(body: unknown): Promise<unknown[]> {
     const request = parseFindRequest(body);
     const ids = await this.resources.find(request);
-    return request.expand ? Promise.all(ids.map((id) => this.browse.get(request.level, id))) : ids;
+    return request.expand ? this.browse.expand(request.level, ids) : ids;
   }
 
   /** The resources whose PatientID, StudyInstanceUID, SeriesInstanceUID or SOPInstanceUID is the body. */

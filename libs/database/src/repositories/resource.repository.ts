@@ -102,27 +102,69 @@ export class ResourceRepository {
       }
       case 'Instance': {
         const r = await this.prisma.instance.findUnique({ where: { id } });
-        return r && { id: r.id, level, parentId: r.seriesId, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.receivedAt };
+        return r && instanceResource({ ...r, mainDicomTags: tags(r.mainDicomTags) });
       }
     }
   }
 
-  /** IDs of the direct children, in a stable order. */
-  async childIds(level: ResourceLevel, id: string): Promise<string[]> {
-    const select = { id: true } as const;
-    const orderBy = { id: 'asc' } as const;
+  /** The rows of many resources of one level (those that exist), in no particular order. */
+  async findResources(level: ResourceLevel, ids: readonly string[]): Promise<ResourceRow[]> {
+    const where = { id: { in: [...ids] } };
     switch (level) {
       case 'Patient':
-        return (await this.prisma.study.findMany({ where: { patientId: id }, select, orderBy })).map((r) => r.id);
+        return (await this.prisma.patient.findMany({ where })).map((r) => ({
+          id: r.id, level, parentId: null, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate,
+        }));
       case 'Study':
-        return (await this.prisma.series.findMany({ where: { studyId: id }, select, orderBy })).map((r) => r.id);
+        return (await this.prisma.study.findMany({ where })).map((r) => ({
+          id: r.id, level, parentId: r.patientId, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate,
+        }));
       case 'Series':
-        return (
-          await this.prisma.instance.findMany({ where: { seriesId: id }, select, orderBy: [{ indexInSeries: 'asc' }, { id: 'asc' }] })
-        ).map((r) => r.id);
+        return (await this.prisma.series.findMany({ where })).map((r) => ({
+          id: r.id, level, parentId: r.studyId, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate,
+        }));
       case 'Instance':
-        return [];
+        return (await this.findInstances(ids)).map(instanceResource);
     }
+  }
+
+  /** The rows of many instances (those that exist), in no particular order. */
+  async findInstances(ids: readonly string[]): Promise<InstanceRow[]> {
+    const rows = await this.prisma.instance.findMany({ where: { id: { in: [...ids] } } });
+    return rows.map((r) => ({ ...r, mainDicomTags: tags(r.mainDicomTags) }));
+  }
+
+  /**
+   * The direct children of many resources of one level, in one query: parent ID → its children's
+   * IDs, in a stable order (by ID; instances by their index in the series, then ID).
+   */
+  async childIdsOf(level: ResourceLevel, ids: readonly string[]): Promise<Map<string, string[]>> {
+    const children = new Map<string, string[]>(ids.map((id) => [id, []]));
+    const parents = [...ids];
+    let rows: { id: string; parent: string }[];
+    switch (level) {
+      case 'Patient':
+        rows = (await this.prisma.study.findMany({ where: { patientId: { in: parents } }, select: { id: true, patientId: true }, orderBy: { id: 'asc' } }))
+          .map((r) => ({ id: r.id, parent: r.patientId }));
+        break;
+      case 'Study':
+        rows = (await this.prisma.series.findMany({ where: { studyId: { in: parents } }, select: { id: true, studyId: true }, orderBy: { id: 'asc' } }))
+          .map((r) => ({ id: r.id, parent: r.studyId }));
+        break;
+      case 'Series':
+        rows = (
+          await this.prisma.instance.findMany({
+            where: { seriesId: { in: parents } },
+            select: { id: true, seriesId: true },
+            orderBy: [{ indexInSeries: 'asc' }, { id: 'asc' }],
+          })
+        ).map((r) => ({ id: r.id, parent: r.seriesId }));
+        break;
+      case 'Instance':
+        rows = [];
+    }
+    for (const { id, parent } of rows) children.get(parent)?.push(id);
+    return children;
   }
 
   /** Page of IDs of one level (`GET /studies?since=&limit=`), oldest first like Orthanc. */
@@ -255,6 +297,11 @@ export class ResourceRepository {
 
 function tags(value: unknown): Record<string, string> {
   return (value ?? {}) as Record<string, string>;
+}
+
+/** An instance as a resource: its series is its parent, its reception its last update. */
+export function instanceResource(r: InstanceRow): ResourceRow {
+  return { id: r.id, level: 'Instance', parentId: r.seriesId, mainDicomTags: r.mainDicomTags, lastUpdate: r.receivedAt };
 }
 
 const FIND_INSTANCE: PreparedStatement = {
