@@ -105,6 +105,7 @@ function probes(patients: number): Probe[] {
     { label: 'lookup: SOPInstanceUID', lookup: sopUid(instance) },
     { label: 'GET /studies?expand&limit=100', get: '/studies?expand&limit=100' },
     { label: 'GET /patients/{id}/studies (expanded)', get: '' },
+    { label: 'GET /statistics', get: '/statistics' },
   ];
 }
 
@@ -289,8 +290,8 @@ async function main(): Promise<void> {
           let answer;
           if ('find' in probe) answer = await http.json<unknown[]>('POST', '/tools/find', probe.find);
           else if ('lookup' in probe) answer = await lookup(http, probe.lookup);
-          else answer = await http.json<unknown[]>('GET', probe.get || `/patients/${patient.ID}/studies`);
-          return answer.length;
+          else answer = await http.json<unknown[] | object>('GET', probe.get || `/patients/${patient.ID}/studies`);
+          return Array.isArray(answer) ? answer.length : 1;
         };
         let results = 0;
         for (let i = 0; i < WARM_UP_CALLS; i++) results = await call();
