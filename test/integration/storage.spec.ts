@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage } from 'node:http';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
@@ -465,6 +465,38 @@ describe('S3Storage', () => {
       expect(await storage.putIfAbsent('instances/raced.dcm', Buffer.from('mine'))).toBe(false);
       expect(requests.map((r) => r.method)).toEqual(['HEAD', 'PUT']);
       expect(requests[1].headers['if-none-match']).toBe('*');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('signs and checksums a PUT with the SHA-256 it is given (or its own), and hashes nothing else', async () => {
+    const puts: { headers: IncomingMessage['headers']; body: Buffer }[] = [];
+    const server = createHttpServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        puts.push({ headers: request.headers, body: Buffer.concat(chunks) });
+        response.writeHead(200, { etag: '"e"' }).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const storage = new S3Storage({ ...parseS3Endpoint(`http://127.0.0.1:${port}`), accessKey: 'a', secretKey: 'b', bucket: 'any', region: 'us-east-1' });
+      const data = Buffer.from('DICM bytes');
+      const digest = createHash('sha256').update(data).digest();
+      const other = createHash('sha256').update('other bytes').digest();
+      await storage.put('instances/a.dcm', data);
+      await storage.put('instances/b.dcm', data, digest.toString('hex'));
+      // The caller's digest is trusted as given: S3 and MinIO refuse bytes that do not match it.
+      await storage.put('instances/c.dcm', data, other.toString('hex'));
+      expect(puts.map((p) => [p.headers['x-amz-content-sha256'], p.headers['x-amz-checksum-sha256'], p.headers['content-md5']])).toEqual([
+        [digest.toString('hex'), digest.toString('base64'), undefined],
+        [digest.toString('hex'), digest.toString('base64'), undefined],
+        [other.toString('hex'), other.toString('base64'), undefined],
+      ]);
+      expect(puts.every((p) => p.body.equals(data) && p.headers['content-length'] === String(data.length))).toBe(true);
     } finally {
       server.close();
     }

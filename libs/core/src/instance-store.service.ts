@@ -54,11 +54,13 @@ export class InstanceStoreService {
   async writeObject(bytes: Buffer, parsed: ParsedInstance): Promise<StoredObject | null> {
     const id = parsed.ids.instance;
     const objectKey = objectKeyForInstance(id);
-    if (!(await this.storage.putIfAbsent(objectKey, bytes))) {
+    // Hashed once: recorded in the index, and the S3 driver signs and checksums its upload with it.
+    const sha256 = objectDigest().update(bytes).digest('hex');
+    if (!(await this.storage.putIfAbsent(objectKey, bytes, sha256))) {
       if (await this.resources.instanceExists(id)) return null;
-      await this.storage.put(objectKey, bytes);
+      await this.storage.put(objectKey, bytes, sha256);
     }
-    return { objectKey, fileSize: bytes.length, sha256: objectDigest().update(bytes).digest('hex') };
+    return { objectKey, fileSize: bytes.length, sha256 };
   }
 
   async findInstanceOrThrow(id: string): Promise<InstanceRow> {

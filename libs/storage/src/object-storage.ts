@@ -16,13 +16,17 @@ export interface ObjectStorage {
   readonly driver: 'fs' | 's3';
   /** fs: creates the directory; s3: creates the bucket when missing. */
   init(): Promise<void>;
-  /** Atomic: readers see the previous object or the whole new one, never a partial one. */
-  put(key: string, data: Buffer): Promise<void>;
+  /**
+   * Atomic: readers see the previous object or the whole new one, never a partial one. `sha256`:
+   * the hex SHA-256 of `data` when the caller has it; a driver that sends one (S3) uses it instead
+   * of hashing the bytes again.
+   */
+  put(key: string, data: Buffer, sha256?: string): Promise<void>;
   /**
    * Atomic like put(), but an object already under `key` is left as it is (Orthanc keeps the first
    * copy of an instance). True when this call wrote the object.
    */
-  putIfAbsent(key: string, data: Buffer): Promise<boolean>;
+  putIfAbsent(key: string, data: Buffer, sha256?: string): Promise<boolean>;
   /** Atomic like put(); when `size` is given, a stream of another length is rejected. */
   putStream(key: string, stream: Readable, size?: number): Promise<void>;
   /**
