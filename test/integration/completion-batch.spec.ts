@@ -92,6 +92,8 @@ describe('CompletionBatcher (worker completions, real Postgres)', () => {
               (SELECT count(*)::int FROM job_instances WHERE state = 'DONE' AND output_instance_id IS NOT NULL) AS done`,
     );
     expect(counts[0]).toEqual({ instances: 8, series: 4, studies: 2, patients: 1, lineage: 8, done: 8 });
+    // The index's counters saw the outputs a batch statement inserted together (migration index_counters).
+    expect(await new ResourceRepository(prisma).statistics()).toEqual({ patients: 1, studies: 2, series: 4, instances: 8, totalSize: 8n });
 
     // A repeat (redelivery) records nothing twice and moves no counter.
     statements.mockClear();
