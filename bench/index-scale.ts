@@ -1,5 +1,4 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -8,6 +7,7 @@ import { findIdsSql } from '../libs/database/src/repositories/find-sql';
 import { parseFindRequest } from '../libs/dicom/src/find/find-request';
 import { killStartedProcesses, readyWhen, startService } from './child-process';
 import { HttpClient } from './http-client';
+import { freePort } from './stack';
 import { markdownTable } from './report';
 import { percentile } from './stats';
 
@@ -177,17 +177,6 @@ SELECT pg_temp.orthanc_id('i' || i), pg_temp.orthanc_id('se' || ((i - 1) / ${INS
   timestamptz '2024-01-01' + i * interval '1 second'
 FROM generate_series(1, ${patients * STUDIES_PER_PATIENT * SERIES_PER_STUDY * INSTANCES_PER_SERIES}) AS i;
 `;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
 
 /** POST /tools/lookup takes the identifier as the raw body, not as JSON. */
 async function lookup(http: HttpClient, identifier: string): Promise<{ ID: string }[]> {

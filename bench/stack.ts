@@ -25,7 +25,8 @@ const S3_BUCKET = 'deidflow-bench';
 const S3_CREDENTIAL = 'S3RVER'; // s3rver accepts any credentials; these are its documented defaults
 const PROFILE_TIMEOUT_MS = 120_000;
 
-function freePort(): Promise<number> {
+/** A free loopback port for a service of the benchmark. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

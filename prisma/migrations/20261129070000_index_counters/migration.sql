@@ -60,44 +60,35 @@ BEGIN
   RETURN NULL;
 END $$;
 
--- The counts from the tables themselves: at creation, and after a TRUNCATE (which has no transition table).
-CREATE FUNCTION index_counters_recount() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
+-- The counts from the tables themselves: at creation, and after a TRUNCATE (which has no
+-- transition table).
+CREATE FUNCTION index_counters_reset() RETURNS void LANGUAGE sql AS $$
   DELETE FROM index_counters;
   INSERT INTO index_counters (patients, studies, series, instances, total_size)
   SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM studies), (SELECT count(*) FROM series),
          (SELECT count(*) FROM instances), COALESCE((SELECT sum(file_size) FROM instances), 0);
+$$;
+
+CREATE FUNCTION index_counters_recount() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM index_counters_reset();
   RETURN NULL;
 END $$;
 
 -- A trigger with a transition table takes one event: one trigger for INSERT and one for DELETE.
 -- Creating them locks each table against writes until this migration commits, so the counts
 -- below miss nothing and count nothing twice.
-CREATE TRIGGER index_counters_insert AFTER INSERT ON patients REFERENCING NEW TABLE AS changed
-  FOR EACH STATEMENT EXECUTE FUNCTION index_counters_track();
-CREATE TRIGGER index_counters_delete AFTER DELETE ON patients REFERENCING OLD TABLE AS changed
-  FOR EACH STATEMENT EXECUTE FUNCTION index_counters_track();
-CREATE TRIGGER index_counters_truncate AFTER TRUNCATE ON patients
-  FOR EACH STATEMENT EXECUTE FUNCTION index_counters_recount();
-CREATE TRIGGER index_counters_insert AFTER INSERT ON studies REFERENCING NEW TABLE AS changed
-  FOR EACH STATEMENT EXECUTE FUNCTION index_counters_track();
-CREATE TRIGGER index_counters_delete AFTER DELETE ON studies REFERENCING OLD TABLE AS changed
-  FOR EACH STATEMENT EXECUTE FUNCTION index_counters_track();
-CREATE TRIGGER index_counters_truncate AFTER TRUNCATE ON studies
-  FOR EACH STATEMENT EXECUTE FUNCTION index_counters_recount();
-CREATE TRIGGER index_counters_insert AFTER INSERT ON series REFERENCING NEW TABLE AS changed
-  FOR EACH STATEMENT EXECUTE FUNCTION index_counters_track();
-CREATE TRIGGER index_counters_delete AFTER DELETE ON series REFERENCING OLD TABLE AS changed
-  FOR EACH STATEMENT EXECUTE FUNCTION index_counters_track();
-CREATE TRIGGER index_counters_truncate AFTER TRUNCATE ON series
-  FOR EACH STATEMENT EXECUTE FUNCTION index_counters_recount();
-CREATE TRIGGER index_counters_insert AFTER INSERT ON instances REFERENCING NEW TABLE AS changed
-  FOR EACH STATEMENT EXECUTE FUNCTION index_counters_track();
-CREATE TRIGGER index_counters_delete AFTER DELETE ON instances REFERENCING OLD TABLE AS changed
-  FOR EACH STATEMENT EXECUTE FUNCTION index_counters_track();
-CREATE TRIGGER index_counters_truncate AFTER TRUNCATE ON instances
-  FOR EACH STATEMENT EXECUTE FUNCTION index_counters_recount();
+DO $$
+DECLARE indexed text;
+BEGIN
+  FOREACH indexed IN ARRAY ARRAY['patients', 'studies', 'series', 'instances'] LOOP
+    EXECUTE format('CREATE TRIGGER index_counters_insert AFTER INSERT ON %I REFERENCING NEW TABLE AS changed
+                    FOR EACH STATEMENT EXECUTE FUNCTION index_counters_track()', indexed);
+    EXECUTE format('CREATE TRIGGER index_counters_delete AFTER DELETE ON %I REFERENCING OLD TABLE AS changed
+                    FOR EACH STATEMENT EXECUTE FUNCTION index_counters_track()', indexed);
+    EXECUTE format('CREATE TRIGGER index_counters_truncate AFTER TRUNCATE ON %I
+                    FOR EACH STATEMENT EXECUTE FUNCTION index_counters_recount()', indexed);
+  END LOOP;
+END $$;
 
-INSERT INTO index_counters (patients, studies, series, instances, total_size)
-SELECT (SELECT count(*) FROM patients), (SELECT count(*) FROM studies), (SELECT count(*) FROM series),
-       (SELECT count(*) FROM instances), COALESCE((SELECT sum(file_size) FROM instances), 0);
+SELECT index_counters_reset();
