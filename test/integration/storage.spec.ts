@@ -301,6 +301,8 @@ describe.each([
 
   beforeEach(async () => {
     directory = await mkdtemp(join(tmpdir(), 'deidflow-fs-atomic-'));
+    // A store swept just now: init() starts no background sweep that would race with a test's files.
+    await writeFile(join(directory, SWEEP_MARKER), '');
     storage = new FsStorage(directory, { syncIoMaxBytes });
     await storage.init();
   });
@@ -317,20 +319,33 @@ describe.each([
 
   it('sweeps at start at most once a day among the processes sharing the store', async () => {
     const marker = join(directory, SWEEP_MARKER);
-    // init() (beforeEach) swept and left the marker; a second process starting now does not sweep.
-    for (let i = 0; i < 50 && !(await stat(marker).catch(() => undefined)); i++) await new Promise((r) => setTimeout(r, 10));
     const abandoned = join(directory, '.lost~0123456789ab.tmp');
-    await writeFile(abandoned, 'x');
     const yesterday = new Date(Date.now() - 25 * 3_600_000);
-    await utimes(abandoned, yesterday, yesterday);
+    const exists = (path: string) => stat(path).then(() => true, () => false);
+    const waitUntilSwept = async () => {
+      for (let i = 0; i < 100 && (await exists(abandoned)); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    const leaveAbandoned = async () => {
+      await writeFile(abandoned, 'x');
+      await utimes(abandoned, yesterday, yesterday);
+    };
+    // The first start of a store (no marker) sweeps, and leaves the marker.
+    await rm(marker);
+    await leaveAbandoned();
+    await new FsStorage(directory, { syncIoMaxBytes }).init();
+    await waitUntilSwept();
+    expect(await exists(abandoned)).toBe(false);
+    expect(await exists(marker)).toBe(true);
+    // A second process starting now does not sweep.
+    await leaveAbandoned();
     await new FsStorage(directory, { syncIoMaxBytes }).init();
     await new Promise((r) => setTimeout(r, 100));
-    expect(await stat(abandoned).then(() => true, () => false)).toBe(true);
+    expect(await exists(abandoned)).toBe(true);
     // A day later, the next start sweeps.
     await utimes(marker, yesterday, yesterday);
     await new FsStorage(directory, { syncIoMaxBytes }).init();
-    for (let i = 0; i < 50 && (await stat(abandoned).then(() => true, () => false)); i++) await new Promise((r) => setTimeout(r, 10));
-    expect(await stat(abandoned).then(() => true, () => false)).toBe(false);
+    await waitUntilSwept();
+    expect(await exists(abandoned)).toBe(false);
   });
 
   it('sweeps away the temporary files of writers that died, and nothing else', async () => {
