@@ -46,9 +46,10 @@ export class BrowseService {
   }
 
   private async expandPage(level: ResourceLevel, ids: readonly string[]): Promise<Record<string, unknown>[]> {
+    // An instance's answer also needs its file's row (size, index in the series).
     const instances = level === 'Instance' ? await this.resources.findInstances(ids) : [];
-    const rows = level === 'Instance' ? undefined : await this.resources.findResources(level, ids);
-    const byId = new Map<string, ResourceRow>((rows ?? instances.map(instanceResource)).map((r) => [r.id, r]));
+    const rows = level === 'Instance' ? instances.map(instanceResource) : await this.resources.findResources(level, ids);
+    const byId = new Map<string, ResourceRow>(rows.map((r) => [r.id, r]));
     const present = ids.filter((id) => byId.has(id));
     if (present.length === 0) return [];
     const patientIds = level === 'Study' ? [...new Set(present.map((id) => byId.get(id)!.parentId!))] : [];
