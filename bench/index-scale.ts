@@ -7,7 +7,7 @@ import { findIdsSql } from '../libs/database/src/repositories/find-sql';
 import { parseFindRequest } from '../libs/dicom/src/find/find-request';
 import { killStartedProcesses, readyWhen, startService } from './child-process';
 import { HttpClient } from './http-client';
-import { freePort } from './stack';
+import { clearQueuePrefix, freePort } from './stack';
 import { markdownTable } from './report';
 import { percentile } from './stats';
 
@@ -30,6 +30,10 @@ const STUDIES_PER_PATIENT = 2;
 const SERIES_PER_STUDY = 4;
 const INSTANCES_PER_SERIES = 4;
 const WARM_UP_CALLS = 3;
+/** Studies of the cohort submitted at once by the bulk submission measurement (16 instances each). */
+const COHORT_STUDIES = 2000;
+const COHORT_SUBMISSIONS = 3;
+const QUEUE_PREFIX = 'deidflowbenchindex';
 
 interface Options {
   patients: number;
@@ -178,6 +182,32 @@ SELECT pg_temp.orthanc_id('i' || i), pg_temp.orthanc_id('se' || ((i - 1) / ${INS
 FROM generate_series(1, ${patients * STUDIES_PER_PATIENT * SERIES_PER_STUDY * INSTANCES_PER_SERIES}) AS i;
 `;
 
+/**
+ * A research cohort submitted at once: POST /tools/bulk-anonymize of `count` studies, asynchronous
+ * (no worker runs here: the time is the submission's). Each job is canceled and deleted after.
+ */
+async function cohortSubmission(http: HttpClient, count: number): Promise<string[]> {
+  const studies = await http.json<string[]>('POST', '/tools/find', { Level: 'Study', Query: {}, Limit: count });
+  const times: number[] = [];
+  let instances = 0;
+  for (let i = 0; i < COHORT_SUBMISSIONS; i++) {
+    const start = process.hrtime.bigint();
+    const job = await http.json<{ ID: string }>('POST', '/tools/bulk-anonymize', { Resources: studies, Asynchronous: true });
+    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+    instances = (await http.json<{ Content: { InstancesCount?: number } }>('GET', `/jobs/${job.ID}`)).Content.InstancesCount ?? 0;
+    await http.json('POST', `/jobs/${job.ID}/cancel`, {});
+    await http.json('DELETE', `/jobs/${job.ID}`);
+  }
+  times.sort((a, b) => a - b);
+  return [
+    `POST /tools/bulk-anonymize of ${count} studies (${instances} instances), ${COHORT_SUBMISSIONS} calls`,
+    '1',
+    percentile(times, 50).toFixed(1),
+    percentile(times, 95).toFixed(1),
+    '',
+  ];
+}
+
 /** POST /tools/lookup takes the identifier as the raw body, not as JSON. */
 async function lookup(http: HttpClient, identifier: string): Promise<{ ID: string }[]> {
   const answer = await http.send('POST', '/tools/lookup', identifier, 'text/plain');
@@ -243,7 +273,7 @@ async function main(): Promise<void> {
       LOG_LEVEL: 'warn',
       DATABASE_URL: options.databaseUrl,
       REDIS_URL: 'redis://127.0.0.1:6379',
-      QUEUE_PREFIX: 'deidflowbenchindex',
+      QUEUE_PREFIX,
       STORAGE_DRIVER: 'fs',
       STORAGE_DIR: storeDir,
       EMBEDDED_WORKER: 'false',
@@ -295,6 +325,7 @@ async function main(): Promise<void> {
         rows.push([probe.label, String(results), percentile(times, 50).toFixed(1), percentile(times, 95).toFixed(1), scans]);
       }
     });
+    rows.push(await cohortSubmission(http, Math.min(COHORT_STUDIES, studies)));
     console.log(
       `\nIndex of ${options.patients} patients, ${studies} studies, ${studies * SERIES_PER_STUDY} series, ${instances} instances;` +
         ` ${options.calls} sequential calls per request after ${WARM_UP_CALLS} untimed ones\n`,
@@ -304,6 +335,7 @@ async function main(): Promise<void> {
     http.close();
     await api.stop();
     await rm(storeDir, { recursive: true, force: true });
+    await clearQueuePrefix('redis://127.0.0.1:6379', QUEUE_PREFIX);
     if (!options.keep) await withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
   }
 }

@@ -54,7 +54,7 @@ async function resetDatabase(databaseUrl: string, mode: 'recreate' | 'drop'): Pr
 }
 
 /** Deletes the keys of the benchmark's queue prefix only (BullMQ keys are `<prefix>:<queue>:...`). */
-async function clearQueuePrefix(redisUrl: string, prefix: string): Promise<void> {
+export async function clearQueuePrefix(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   try {
     let cursor = '0';

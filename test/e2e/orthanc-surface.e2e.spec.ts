@@ -470,6 +470,20 @@ describe('Orthanc REST surface: tags, content, create-dicom, bulk-delete, lineag
       expect(ok(await get('/instances'))).toEqual([instance]);
       expect(ok(await get('/patients'))).toEqual([DUMMY_CT.patient]);
     });
+
+    it('a bulk job of overlapping resources of every level takes each instance once; an unknown one is a 404 before any job', async () => {
+      const a = await upload('DummyCT.dcm');
+      const b = await upload('ColorTestImageJ.dcm');
+      const listed = [a.ParentPatient, a.ParentStudy, a.ParentSeries, a.ID, b.ID, b.ID];
+      const answer = ok(await post('/tools/bulk-anonymize', { Resources: listed }));
+      expect(answer).toMatchObject({ InstancesCount: 2, FailedInstancesCount: 0 });
+      expect(await count('instances')).toBe(4);
+      const jobsBefore = ok(await get('/jobs')).length;
+      const unknown = await post('/tools/bulk-anonymize', { Resources: [a.ID, '01234567-89abcdef-01234567-89abcdef-01234567'] });
+      expect(unknown.status).toBe(404);
+      expect(unknown.body.Details).toContain('01234567-89abcdef-01234567-89abcdef-01234567');
+      expect(ok(await get('/jobs'))).toHaveLength(jobsBefore);
+    });
   });
 
   describe('GET /{level}/{id}/lineage', () => {

@@ -59,7 +59,11 @@ export class JobSubmissionService {
       userData: request.userData as Prisma.InputJsonValue | undefined,
       patientName,
     });
-    for (const source of sources) await this.jobs.addInstancesOf(jobId, source.level, source.id);
+    // One statement per level, whatever the number of resources (a cohort of thousands of studies).
+    for (const level of ['Patient', 'Study', 'Series', 'Instance'] as const) {
+      const ids = sources.filter((source) => source.level === level).map((source) => source.id);
+      if (ids.length > 0) await this.jobs.addInstancesOf(jobId, level, ids);
+    }
     const counters = await this.jobs.markReady(jobId);
     if (counters.instancesCount === 0) await this.enqueuer.enqueueFinalize(jobId, counters.generation, request.priority);
     else this.enqueuer.enqueuePendingLater(jobId);
@@ -73,9 +77,11 @@ export class JobSubmissionService {
     if (submission.target === 'Bulk' && ids.length === 0) {
       throw OrthancError.badRequest('"Resources" must list at least one Orthanc ID');
     }
+    const distinct = [...new Set(ids)];
+    const levels = await this.resources.findLevels(distinct.filter(isOrthancId));
     const out: { id: string; level: ResourceLevel }[] = [];
-    for (const id of new Set(ids)) {
-      const level = isOrthancId(id) ? await this.resources.findLevel(id) : null;
+    for (const id of distinct) {
+      const level = levels.get(id);
       if (!level) throw OrthancError.unknownResource(submission.target === 'Bulk' ? `Unknown resource in "Resources": ${id}` : undefined);
       out.push({ id, level });
     }

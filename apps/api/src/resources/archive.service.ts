@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Injectable, Logger } from '@nestjs/common';
 import archiver, { type Archiver } from 'archiver';
-import { OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
+import { isOrthancId, OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
 import { InstanceRow, ResourceRepository, ResourceRow } from '@deidflow/database';
 import { ArchiveEntry, ArchivePatient, archiveEntries } from '@deidflow/dicom';
@@ -39,13 +39,12 @@ export class ArchiveService {
 
   /** Resources of mixed levels; Orthanc's create-archive accepts any level. */
   async levelsOf(ids: readonly string[]): Promise<{ level: ResourceLevel; id: string }[]> {
-    return Promise.all(
-      ids.map(async (id) => {
-        const level = await this.resources.findLevel(id);
-        if (!level) throw OrthancError.unknownResource(`Unknown resource: ${id}`);
-        return { level, id };
-      }),
-    );
+    const levels = await this.resources.findLevels(ids.filter(isOrthancId));
+    return ids.map((id) => {
+      const level = levels.get(id);
+      if (!level) throw OrthancError.unknownResource(`Unknown resource: ${id}`);
+      return { level, id };
+    });
   }
 
   private async plan(resources: readonly { level: ResourceLevel; id: string }[]) {

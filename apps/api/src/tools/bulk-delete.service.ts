@@ -16,8 +16,10 @@ export class BulkDeleteService {
   ) {}
 
   async delete(body: unknown): Promise<void> {
-    for (const id of resourcesOf(body)) {
-      const level = isOrthancId(id) ? await this.resources.findLevel(id) : null;
+    const ids = resourcesOf(body);
+    const levels = await this.resources.findLevels(ids.filter(isOrthancId));
+    for (const id of ids) {
+      const level = levels.get(id);
       if (!level) continue;
       await this.browse.delete(level, id).catch((err: unknown) => {
         // Deleted in the meantime (by an earlier item's cascade or another client): nothing left to do.

@@ -235,14 +235,16 @@ export class JobRepository {
   }
 
   /**
-   * Adds every instance below a resource to a job, in one statement: the list never goes through
-   * Node, whatever its size. Idempotent (an instance is counted once). Returns how many were new.
+   * Adds every instance below resources of one level to a job, in one statement: the list never
+   * goes through Node, whatever its size. Idempotent (an instance is counted once, also when two of
+   * the resources contain it). Returns how many were new.
    */
-  async addInstancesOf(jobId: string, level: ResourceLevel, resourceId: string): Promise<number> {
+  async addInstancesOf(jobId: string, level: ResourceLevel, resourceIds: readonly string[]): Promise<number> {
+    // bpchar[]: the ID columns are char(44) (see ResourceRepository.findLevels).
     const [row] = await this.prisma.$queryRaw<{ added: number }[]>(Prisma.sql`
       WITH added AS (
         INSERT INTO job_instances (job_id, source_instance_id)
-        SELECT ${jobId}::uuid, i.id FROM instances i ${instanceJoin(level)} WHERE ${levelColumn(level)} = ${resourceId}
+        SELECT ${jobId}::uuid, i.id FROM instances i ${instanceJoin(level)} WHERE ${levelColumn(level)} = ANY(${resourceIds}::bpchar[])
         ON CONFLICT DO NOTHING
         RETURNING 1
       )
