@@ -35,7 +35,11 @@ function dcmdump(file: string): { status: number | null; errors: string[] } {
 }
 
 (hasDcmdump ? describe : describe.skip)('dcmdump', () => {
-  const directory = fs.mkdtempSync(path.join(os.tmpdir(), 'deidflow-dcmdump-'));
+  // Made in beforeAll, not while collecting: a skipped describe (no dcmdump) runs no afterAll to remove it.
+  let directory: string;
+  beforeAll(() => {
+    directory = fs.mkdtempSync(path.join(os.tmpdir(), 'deidflow-dcmdump-'));
+  });
   afterAll(() => fs.rmSync(directory, { recursive: true, force: true }));
 
   it.each(FILES)('reads the anonymized and the modified %s', (file) => {
