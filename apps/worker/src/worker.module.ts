@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { CompletionBatcher } from './handlers/completion-batcher';
 import { FinalizeJobHandler } from './handlers/finalize-job.handler';
 import { JobRecoveryService } from './handlers/job-recovery.service';
+import { JobRetentionService } from './handlers/job-retention.service';
 import { PlanCache } from './handlers/plan-cache';
 import { ProcessInstanceHandler } from './handlers/process-instance.handler';
 import { WorkerMetrics } from './metrics/worker-metrics';
@@ -13,7 +14,7 @@ import { ModificationProcessor } from './modification.processor';
  * core, jobs) from the importing application.
  */
 @Module({
-  providers: [ModificationProcessor, ProcessInstanceHandler, CompletionBatcher, FinalizeJobHandler, PlanCache, JobRecoveryService, WorkerMetrics],
+  providers: [ModificationProcessor, ProcessInstanceHandler, CompletionBatcher, FinalizeJobHandler, PlanCache, JobRecoveryService, JobRetentionService, WorkerMetrics],
   exports: [WorkerMetrics],
 })
 export class WorkerModule {}

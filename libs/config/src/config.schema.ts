@@ -26,11 +26,16 @@ const settings = z.object({
    */
   WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
   WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
-  /** How often workers look for unfinished jobs that stopped moving (lost queue entries) and enqueue their work again. */
   /** A worker process serves Prometheus metrics at GET /metrics on this port (unset: no server; 0: any free port). */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
+  /** How often workers look for unfinished jobs that stopped moving (lost queue entries) and enqueue their work again. */
   JOB_RECOVERY_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
+  /**
+   * Finished jobs (Success or Failure) are deleted this many days after they ended, with their
+   * per-instance rows; the lineage of their outputs stays. 0 keeps every job.
+   */
+  JOB_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
   /** Run a worker inside the API process (the embedded default of `npm start`). */
   EMBEDDED_WORKER: bool.default(true),
   /** `s3` when S3_ENDPOINT is set, otherwise the embedded filesystem store. */

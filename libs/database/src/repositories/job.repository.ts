@@ -130,6 +130,20 @@ const FAIL_ABANDONED_SUBMISSIONS: PreparedStatement = {
          WHERE NOT ready AND created_at < $1 AND state NOT IN ('Success', 'Failure') RETURNING id`,
 };
 
+/**
+ * Finished jobs that ended before $1, oldest first, at most $2 of them, with their job_instances
+ * (ON DELETE CASCADE). SKIP LOCKED: several workers pruning at once take different jobs.
+ */
+const DELETE_FINISHED_BEFORE: PreparedStatement = {
+  name: 'deidflow_delete_finished_before',
+  text: `WITH gone AS (
+      DELETE FROM jobs WHERE id IN (
+        SELECT id FROM jobs WHERE state IN ('Success', 'Failure') AND completed_at < $1
+        ORDER BY completed_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+      RETURNING 1)
+    SELECT count(*)::int AS deleted FROM gone`,
+};
+
 /** The end of one instance with an output, as the worker records it (JobRepository.completeInstances). */
 export interface InstanceCompletion {
   jobId: string;
@@ -426,6 +440,12 @@ export class JobRepository {
   /** Jobs whose submission never completed (the API died while listing instances). */
   async failAbandonedSubmissions(olderThan: Date): Promise<number> {
     return (await this.prisma.prepared(FAIL_ABANDONED_SUBMISSIONS, [olderThan])).length;
+  }
+
+  /** Deletes up to `limit` jobs that finished before `cutoff` (see DELETE_FINISHED_BEFORE); how many went. */
+  async deleteFinishedBefore(cutoff: Date, limit: number): Promise<number> {
+    const [row] = await this.prisma.prepared<{ deleted: number }>(DELETE_FINISHED_BEFORE, [cutoff, limit]);
+    return row.deleted;
   }
 
   async delete(jobId: string): Promise<boolean> {
