@@ -43,13 +43,19 @@ describe('system and client set-up routes', () => {
     const answer = await http(api.baseUrl, 'GET', '/tools/metrics-prometheus');
     expect(answer.status).toBe(200);
     expect(answer.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
-    const after = parseMetrics(answer.body);
+    // Tasks carry their job's priority: BullMQ keeps them as "prioritized" rather than "waiting".
+    const queued = (m: Record<string, number>) => m['deidflow_queue_tasks{state="waiting"}'] + m['deidflow_queue_tasks{state="prioritized"}'];
+    // The submission answers once its rows are committed and queues the task just after
+    // (JobEnqueuer.enqueuePendingLater): a scrape may come first.
+    let after = parseMetrics(answer.body);
+    for (let i = 0; i < 100 && queued(after) < queued(before) + 1; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      after = await metrics();
+    }
     expect(after.orthanc_count_instances).toBe(before.orthanc_count_instances + (upload.body.Status === 'Success' ? 1 : 0));
     expect(after.orthanc_count_studies).toBeGreaterThanOrEqual(1);
     expect(after.orthanc_disk_size_mb).toBeGreaterThan(0);
     expect(after.orthanc_jobs_pending).toBe(before.orthanc_jobs_pending + 1);
-    // Tasks carry their job's priority: BullMQ keeps them as "prioritized" rather than "waiting".
-    const queued = (m: Record<string, number>) => m['deidflow_queue_tasks{state="waiting"}'] + m['deidflow_queue_tasks{state="prioritized"}'];
     expect(queued(after)).toBe(queued(before) + 1);
     expect(after.deidflow_api_process_resident_memory_bytes).toBeGreaterThan(10 * 1024 * 1024);
     expect(after.orthanc_up_time_s).toBeGreaterThanOrEqual(0);
