@@ -4,7 +4,7 @@ import archiver, { type Archiver } from 'archiver';
 import { isOrthancId, OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
 import { InstanceRow, ResourceRepository, ResourceRow } from '@deidflow/database';
-import { ArchiveEntry, ArchivePatient, archiveEntries } from '@deidflow/dicom';
+import { ArchiveEntry, ArchivePatient, ArchiveSeries, ArchiveStudy, archiveEntries } from '@deidflow/dicom';
 import { existingResource } from './browse.service';
 
 /**
@@ -56,27 +56,47 @@ export class ArchiveService {
         for (const row of batch) instances.set(row.id, { ...row, mainDicomTags: {} });
       }
     }
-    const parents = new Map<string, ResourceRow>();
-    const resource = async (level: ResourceLevel, id: string): Promise<ResourceRow> => {
-      let row = parents.get(id);
-      if (!row) parents.set(id, (row = await existingResource(this.resources, level, id))); // 404 if deleted meanwhile
-      return row;
-    };
-    const patients = new Map<string, ArchivePatient>();
     const ordered = [...instances.values()].sort((a, b) => (a.indexInSeries ?? Infinity) - (b.indexInSeries ?? Infinity) || (a.id < b.id ? -1 : 1));
+    // The hierarchy above the instances: one query per level.
+    const seriesRows = await this.rowsOf('Series', ordered.map((instance) => instance.seriesId));
+    const studyRows = await this.rowsOf('Study', [...seriesRows.values()].map((row) => row.parentId!));
+    const patientRows = await this.rowsOf('Patient', [...studyRows.values()].map((row) => row.parentId!));
+    // Patients, studies and series in the order of their first instance.
+    const patients = new Map<string, ArchivePatient>();
+    const studies = new Map<string, ArchiveStudy>();
+    const series = new Map<string, ArchiveSeries>();
     for (const instance of ordered) {
-      const series = await resource('Series', instance.seriesId);
-      const study = await resource('Study', series.parentId!);
-      const patient = await resource('Patient', study.parentId!);
-      let p = patients.get(patient.id);
-      if (!p) patients.set(patient.id, (p = { id: patient.id, mainDicomTags: patient.mainDicomTags, studies: [] }));
-      let st = p.studies.find((s) => s.id === study.id);
-      if (!st) p.studies.push((st = { id: study.id, mainDicomTags: study.mainDicomTags, series: [] }));
-      let se = st.series.find((s) => s.id === series.id);
-      if (!se) st.series.push((se = { id: series.id, mainDicomTags: series.mainDicomTags, instanceIds: [] }));
+      const seriesRow = seriesRows.get(instance.seriesId)!;
+      const studyRow = studyRows.get(seriesRow.parentId!)!;
+      const patientRow = patientRows.get(studyRow.parentId!)!;
+      let p = patients.get(patientRow.id);
+      if (!p) {
+        p = { id: patientRow.id, mainDicomTags: patientRow.mainDicomTags, studies: [] };
+        patients.set(p.id, p);
+      }
+      let st = studies.get(studyRow.id);
+      if (!st) {
+        st = { id: studyRow.id, mainDicomTags: studyRow.mainDicomTags, series: [] };
+        studies.set(st.id, st);
+        p.studies.push(st);
+      }
+      let se = series.get(seriesRow.id);
+      if (!se) {
+        se = { id: seriesRow.id, mainDicomTags: seriesRow.mainDicomTags, instanceIds: [] };
+        series.set(se.id, se);
+        st.series.push(se);
+      }
       se.instanceIds.push(instance.id);
     }
     return { entries: archiveEntries([...patients.values()]), instances };
+  }
+
+  /** The rows of these resources of one level, by ID; a 404 when one was deleted meanwhile. */
+  private async rowsOf(level: ResourceLevel, ids: readonly string[]): Promise<Map<string, ResourceRow>> {
+    const unique = [...new Set(ids)];
+    const rows = new Map((await this.resources.findResources(level, unique)).map((row) => [row.id, row]));
+    if (rows.size < unique.length) throw OrthancError.unknownResource();
+    return rows;
   }
 
   private async fill(zip: Archiver, entries: readonly ArchiveEntry[], instances: ReadonlyMap<string, InstanceRow>): Promise<void> {
