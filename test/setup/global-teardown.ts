@@ -8,7 +8,8 @@ export default async function globalTeardown(): Promise<void> {
   if (!run) return;
   const results = await Promise.allSettled([
     run.s3.stop(),
-    rm(run.storageDir, { recursive: true, force: true }),
+    // Retried: a store's background sweep may still be writing its marker as the directory goes (ENOTEMPTY).
+    rm(run.storageDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }),
     dropDatabase(run.databaseName),
     deleteRedisKeys(run.queuePrefix),
   ]);
