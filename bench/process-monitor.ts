@@ -30,6 +30,17 @@ const SAMPLE_EVERY_MS = 200;
 const RESCAN_SERVICES_EVERY_MS = 1000;
 /** Shared services whose CPU time counts as the benchmark's own (not "other load"). */
 const SERVICE_COMMANDS: Record<string, string> = { postgres: 'postgres', 'redis-server': 'redis' };
+/**
+ * The kernel's own threads: write-back, the ext4 journal, block I/O completions, reclaim. Part of
+ * their work is the stack's I/O done out of its processes' sight, so it is shown apart from the
+ * "other load" (the machine's CPU nobody here accounts for).
+ */
+export const KERNEL_THREADS = 'kernel threads';
+const KERNEL_THREAD_COMMAND = /^(kworker|jbd2|kswapd|kcompactd|kdamond|ksoftirqd|kblockd)/;
+
+function groupOfCommand(command: string): string | undefined {
+  return SERVICE_COMMANDS[command] ?? (KERNEL_THREAD_COMMAND.test(command) ? KERNEL_THREADS : undefined);
+}
 
 const CLOCK_TICKS = (() => {
   try {
@@ -76,7 +87,7 @@ function scanServices(): Map<number, string> {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const group = SERVICE_COMMANDS[readFileSync(`/proc/${entry}/comm`, 'utf8').trim()];
+      const group = groupOfCommand(readFileSync(`/proc/${entry}/comm`, 'utf8').trim());
       if (group) found.set(Number(entry), group);
     } catch {
       // The process ended between readdir and read.

@@ -1,5 +1,5 @@
 import type { BenchOptions, ScenarioNumber, StorageDriver } from './options';
-import type { WindowUsage } from './process-monitor';
+import { KERNEL_THREADS, type WindowUsage } from './process-monitor';
 import { formatProfileSummary } from './profile-summary';
 import type { ScenarioResult } from './scenarios';
 import { ratio, Spread } from './stats';
@@ -185,7 +185,7 @@ function sumUsage(usages: WindowUsage[]): {
 
 /** Where the CPU went during the measured windows of each scenario (all repetitions together). */
 export function cpuTable(report: BenchReport): string {
-  const groups = ['api', 'workers', 'postgres', 'redis', 's3rver', 'storage-probe'];
+  const groups = ['api', 'workers', 'postgres', 'redis', 's3rver', 'storage-probe', KERNEL_THREADS];
   const rows: string[][] = [];
   for (const column of report.columns) {
     for (const result of column.scenarios) {
@@ -228,17 +228,20 @@ export function cpuPerInstanceTable(report: BenchReport): string {
       const perInstance = (cpu: number) => ((1000 * cpu) / instances).toFixed(2);
       const ours = groups.reduce((sum, g) => sum + (total.groups[g] ?? 0), 0);
       const workersKernel = total.groups.workers === undefined ? '-' : perInstance(total.systemOfGroups.workers);
+      const kernelThreads = total.groups[KERNEL_THREADS];
       rows.push([
         `${result.scenario}`,
         column.storage,
         ...groups.map((g) => (total.groups[g] === undefined ? '-' : perInstance(total.groups[g]))),
         workersKernel,
         perInstance(ours),
+        kernelThreads === undefined ? '-' : perInstance(kernelThreads),
       ]);
     }
   }
   // The workers' kernel time apart: reading sources that are no longer in the page cache shows there.
-  const header = ['scenario', 'storage', ...groups, 'workers: of which kernel', 'stack total'];
+  // Kernel threads apart from the stack's total: the machine's write-back and journal, partly others' work.
+  const header = ['scenario', 'storage', ...groups, 'workers: of which kernel', 'stack total', 'kernel threads'];
   return markdownTable(header, rows, header.map((_, i) => i >= 2));
 }
 
