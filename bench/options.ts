@@ -44,7 +44,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --bulk-studies N        studies of scenario 6, each of --instances (default 20)
   --instance-calls N      sequential calls of scenario 5 (default 200)
   --upload-concurrency N  parallel connections of uploads (default 4)
-  --worker-concurrency N  WORKER_CONCURRENCY of each worker process (default 8, the product's default)
+  --worker-concurrency N  WORKER_CONCURRENCY of each worker process (default 16, the product's default)
   --seed N                seed of the generated data (default 1)
   --cpu-prof              CPU-profile the worker(s) and the API during scenarios 1, 2, 5 and 6
   --database-url URL      dedicated database, dropped and recreated (default .../deidflow_bench)
@@ -121,7 +121,7 @@ export function parseOptions(argv: string[], repositoryRoot: string): BenchOptio
     bulkStudies: positiveInteger('bulk-studies', values['bulk-studies']) ?? defaults.bulkStudies,
     instanceCalls: positiveInteger('instance-calls', values['instance-calls']) ?? defaults.instanceCalls,
     uploadConcurrency: positiveInteger('upload-concurrency', values['upload-concurrency']) ?? 4,
-    workerConcurrency: positiveInteger('worker-concurrency', values['worker-concurrency']) ?? 8,
+    workerConcurrency: positiveInteger('worker-concurrency', values['worker-concurrency']) ?? 16,
     seed: positiveInteger('seed', values.seed) ?? 1,
     cpuProf: values['cpu-prof'],
     databaseUrl: values['database-url'] ?? 'postgresql://postgres@127.0.0.1:5432/deidflow_bench',

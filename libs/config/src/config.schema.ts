@@ -18,8 +18,12 @@ const settings = z.object({
   HTTP_BODY_LIMIT: z.coerce.number().int().positive().default(512 * 1024 * 1024),
   /** Prefix of the BullMQ keys in Redis: lets several deployments share one Redis. */
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('deidflow'),
-  /** Instances processed in parallel by one worker process. */
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  /**
+   * Instances processed in parallel by one worker process. Most of an instance's time is spent
+   * waiting for fsyncs and commits, not computing: 16 fill those waits better than 8, and bigger
+   * completion batches cost Postgres less per instance (BENCHMARKS.md, sixth session: +9-12%).
+   */
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   /**
    * How long a worker's hold on an instance lasts without renewal, and how often workers look for
    * instances held by a worker that died (BullMQ lockDuration / stalledInterval).
