@@ -11,6 +11,12 @@ const bool = z
 const settings = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/deidflow'),
+  /**
+   * Postgres connections of one process (API or worker). A worker with 16 instances in flight waited
+   * for connections with 10 (BENCHMARKS.md, sixth session: +12-14% with 20). Every process may open
+   * this many: (workers + API) x this must stay under the server's max_connections (100 by default).
+   */
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(20),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   HTTP_HOST: z.string().default('127.0.0.1'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8042),

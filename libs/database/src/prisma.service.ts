@@ -25,7 +25,7 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
   private readonly pool: Pool;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    const pool = new Pool({ connectionString: config.DATABASE_URL, max: 10 });
+    const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE });
     // An idle connection closed by the server (restart, terminate) is dropped by the pool and the
     // next query opens another; without a listener the event would end the process.
     pool.on('error', () => undefined);
