@@ -10,6 +10,8 @@ import { ProcessInstanceHandler } from './handlers/process-instance.handler';
 // Decorator options are fixed when the class is defined: read from the environment, like the rest
 // of the worker's configuration (validated again at start by AppConfigModule).
 const startupConfig = loadConfig();
+/** How long instances in hand get to finish at shutdown (a container's stop timeout is usually 30 s). */
+const CLOSE_GRACE_MS = 15_000;
 
 @Processor(QueueName.Modification, {
   lockDuration: startupConfig.WORKER_LOCK_DURATION_MS,
@@ -37,7 +39,19 @@ export class ModificationProcessor extends WorkerHost implements OnApplicationBo
    * "Cannot use a pool after calling end on the pool" and waited for a retry.
    */
   async onModuleDestroy(): Promise<void> {
-    await this.worker.close();
+    // BullMQ's close() has been seen to never settle (a blocking connection that does not end; it
+    // also held a test run's shutdown here once): past the grace period shutdown goes on. Instances
+    // still in hand are then delivered again by stall detection: each is idempotent.
+    let timer: NodeJS.Timeout | undefined;
+    const graceEnded = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), CLOSE_GRACE_MS);
+    });
+    const outcome = await Promise.race([this.worker.close().then(() => 'closed' as const), graceEnded]);
+    clearTimeout(timer);
+    if (outcome === 'timeout') {
+      this.logger.warn({ graceMs: CLOSE_GRACE_MS }, 'the BullMQ worker did not close in time: shutting down without it');
+      void this.worker.close(true).catch(() => undefined);
+    }
   }
 
   async process(job: Job): Promise<void> {
