@@ -39,9 +39,9 @@ export class ModificationProcessor extends WorkerHost implements OnApplicationBo
    * "Cannot use a pool after calling end on the pool" and waited for a retry.
    */
   async onModuleDestroy(): Promise<void> {
-    // BullMQ's close() has been seen to never settle (a blocking connection that does not end; it
-    // also held a test run's shutdown here once): past the grace period shutdown goes on. Instances
-    // still in hand are then delivered again by stall detection: each is idempotent.
+    // BullMQ's close() is known to never settle in some cases (a connection that never ends; a test
+    // run's shutdown hung here once, where exactly is not confirmed): past the grace period shutdown
+    // goes on. Instances still in hand are then delivered again by stall detection: each is idempotent.
     let timer: NodeJS.Timeout | undefined;
     const graceEnded = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(() => resolve('timeout'), CLOSE_GRACE_MS);
