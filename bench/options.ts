@@ -1,6 +1,7 @@
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { loadConfig } from '../libs/config/src/config.schema';
 
 export type StorageDriver = 'fs' | 's3';
 
@@ -34,6 +35,9 @@ export interface BenchOptions {
   render?: string;
 }
 
+/** The workers' concurrency when the command line does not set it: the product's default, whatever it becomes. */
+const PRODUCT_CONCURRENCY = loadConfig({}).WORKER_CONCURRENCY;
+
 export const USAGE = `Usage: npm run bench -- [options]
   --quick                 smoke run: small N, 2 repetitions (explicit options still win)
   --reps N                repetitions of each figure (default 3)
@@ -44,7 +48,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --bulk-studies N        studies of scenario 6, each of --instances (default 20)
   --instance-calls N      sequential calls of scenario 5 (default 200)
   --upload-concurrency N  parallel connections of uploads (default 4)
-  --worker-concurrency N  WORKER_CONCURRENCY of each worker process (default 16, the product's default)
+  --worker-concurrency N  WORKER_CONCURRENCY of each worker process (default: the product's, ${PRODUCT_CONCURRENCY})
   --seed N                seed of the generated data (default 1)
   --cpu-prof              CPU-profile the worker(s) and the API during scenarios 1, 2, 5 and 6
   --database-url URL      dedicated database, dropped and recreated (default .../deidflow_bench)
@@ -121,7 +125,7 @@ export function parseOptions(argv: string[], repositoryRoot: string): BenchOptio
     bulkStudies: positiveInteger('bulk-studies', values['bulk-studies']) ?? defaults.bulkStudies,
     instanceCalls: positiveInteger('instance-calls', values['instance-calls']) ?? defaults.instanceCalls,
     uploadConcurrency: positiveInteger('upload-concurrency', values['upload-concurrency']) ?? 4,
-    workerConcurrency: positiveInteger('worker-concurrency', values['worker-concurrency']) ?? 16,
+    workerConcurrency: positiveInteger('worker-concurrency', values['worker-concurrency']) ?? PRODUCT_CONCURRENCY,
     seed: positiveInteger('seed', values.seed) ?? 1,
     cpuProf: values['cpu-prof'],
     databaseUrl: values['database-url'] ?? 'postgresql://postgres@127.0.0.1:5432/deidflow_bench',
