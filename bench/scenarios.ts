@@ -433,7 +433,7 @@ async function storageLimitScenario(ctx: ScenarioContext): Promise<ScenarioResul
     metrics: throughput(instanceIds.length, bytes, reps.map((r) => r.ms)),
     usage: [usage],
     notes: [
-      "one process (the product's storage driver, the worker's environment); copies go to new keys, deleted after each repetition (not measured)",
+      "one process (the product's storage driver, the worker's environment); copies go, like a job's outputs, to fresh instance keys (putIfAbsent), deleted after each repetition (not measured)",
       'its CPU figures cover the whole probe process, start and deletions included',
     ],
   };
