@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { generateSyntheticStudy } from '@deidflow/dicom';
+import { generateSyntheticStudy, parseInstance } from '@deidflow/dicom';
+import { OBJECT_STORAGE, ObjectStorage, objectKeyForInstance } from '@deidflow/storage';
 import { readDataset } from '../support/dicom';
 import { allSampleFiles, samplePath } from '../support/samples';
 import { http } from '../support/http';
@@ -90,6 +91,21 @@ describe.each<StorageKind>(['fs', 's3'])('platform with the %s storage driver', 
       expect(replaced.bytes.subarray(-1000).equals(files[n].subarray(-1000))).toBe(true);
       expect(after.InstitutionName).toBe(`Site ${n}`);
     });
+  });
+
+  it('replaces an object that a writer left, whole or cut short, without indexing it', async () => {
+    // A process killed between writing an instance's object and indexing it; the next store of that
+    // instance must not keep the leftover (putIfAbsent finds the name taken, the index says no).
+    const storage = api.app.get<ObjectStorage>(OBJECT_STORAGE);
+    for (const [seed, leftover] of [[950, (b: Buffer) => b.subarray(0, 1000)], [951, (b: Buffer) => Buffer.concat([b, b])]] as const) {
+      const bytes = Buffer.from(generateSyntheticStudy({ instances: 1, imageSize: 64, seed })[0].bytes);
+      const id = parseInstance(bytes).ids.instance;
+      await storage.put(objectKeyForInstance(id), leftover(bytes));
+      const stored = await http(api.baseUrl, 'POST', '/instances', bytes, { 'content-type': 'application/dicom' });
+      expect(stored.body).toMatchObject({ ID: id, Status: 'Success' });
+      expect((await get(`/instances/${id}/file`)).bytes.equals(bytes)).toBe(true);
+      expect((await http(api.baseUrl, 'POST', `/instances/${id}/attachments/dicom/verify-sha256`, {})).status).toBe(200);
+    }
   });
 
   it('answers 404 in Orthanc\'s error shape for unknown and malformed IDs', async () => {

@@ -48,8 +48,9 @@ export class InstanceStoreService {
    * Writes the object of an instance about to be indexed; the caller indexes it next (the object
    * is always written before the index points to it). Null when the instance is already stored:
    * Orthanc keeps the first copy (OverwriteInstances is off by default), so its object is left
-   * alone. An object without an index row was left by a write interrupted before its indexing:
-   * it is replaced, so that the index describes the bytes it points to.
+   * alone. An object without an index row was left by a write interrupted before its indexing,
+   * whole or in part (ObjectStorage.putIfAbsent): it is replaced, so that the index describes the
+   * bytes it points to.
    */
   async writeObject(bytes: Buffer, parsed: ParsedInstance): Promise<StoredObject | null> {
     const id = parsed.ids.instance;
