@@ -27,6 +27,8 @@ export interface BenchReport {
     os: string;
     loadAverageAtStart: number[];
     loadAverageAtEnd: number[];
+    /** Bytes of page cache filled before the scenarios (0: not filled; see page-cache.ts). */
+    pageCacheFillBytes?: number;
   };
   git?: { commit: string; dirty: boolean };
   options: BenchOptions;
@@ -250,6 +252,9 @@ export function renderReport(report: BenchReport): string {
   const parts = [
     `DeidFlow benchmark, ${report.startedAt} -> ${report.finishedAt}`,
     `${m.cores} x ${m.cpuModel}, ${m.memoryGb.toFixed(1)} GB, Node ${m.node}, ${m.os}; load average ${m.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')} at start`,
+    m.pageCacheFillBytes === undefined
+      ? ''
+      : `page cache filled first: ${(m.pageCacheFillBytes / 2 ** 30).toFixed(1)} GiB${m.pageCacheFillBytes === 0 ? ' (not filled: the memory as it was)' : ' (a long-running server\'s memory)'}`,
     `command: ${report.command}`,
     report.git ? `commit ${report.git.commit}${report.git.dirty ? ' (working tree has uncommitted changes)' : ''}` : '',
     `repetitions: ${report.options.reps} (scenario 6: ${report.options.bulkReps}); study: ${report.options.instances} instances; ` +

@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import { killStartedProcesses } from './child-process';
 import { BulkDataset, generateMainStudy, prepareBulkDataset } from './dataset';
 import { BenchOptions, parseOptions, ScenarioNumber, StorageDriver, USAGE } from './options';
+import { fillPageCache, PageCacheFill, removePageCacheFillsSync } from './page-cache';
 import { ProcessMonitor } from './process-monitor';
 import { BenchReport, ColumnResult, renderReport } from './report';
 import { SCENARIOS, ScenarioContext } from './scenarios';
@@ -88,6 +89,13 @@ async function main(): Promise<void> {
     return bulk;
   };
 
+  let fill: PageCacheFill | undefined;
+  if (options.fillPageCache) {
+    await mkdir(options.dataDir, { recursive: true });
+    log('filling the free memory with page cache, as on a server that has run for a while (--no-page-cache-fill: skip)');
+    fill = await fillPageCache(options.dataDir);
+    log(fill.skipped ? `  not filled: ${fill.skipped}` : `  ${(fill.bytes / 2 ** 30).toFixed(1)} GiB in ${(fill.ms / 1000).toFixed(0)} s`);
+  }
   const monitor = new ProcessMonitor();
   const columns: ColumnResult[] = [];
   try {
@@ -96,6 +104,7 @@ async function main(): Promise<void> {
     }
   } finally {
     monitor.stop();
+    await fill?.remove();
   }
 
   const report: BenchReport = {
@@ -110,6 +119,7 @@ async function main(): Promise<void> {
       os: `${type()} ${release()}`,
       loadAverageAtStart,
       loadAverageAtEnd: loadavg(),
+      pageCacheFillBytes: fill?.bytes ?? 0,
     },
     git: gitState(root),
     options,
@@ -127,12 +137,14 @@ async function main(): Promise<void> {
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     killStartedProcesses();
+    removePageCacheFillsSync();
     process.exit(130);
   });
 }
 
 main().catch((err: unknown) => {
   killStartedProcesses();
+  removePageCacheFillsSync();
   console.error(err instanceof Error ? err.message : err);
   console.error(USAGE.split('\n')[0]);
   process.exit(1);
