@@ -240,10 +240,10 @@ export class FsStorage implements ObjectStorage {
       await fsyncAsync(fd);
     } catch (err) {
       ignoreErrors(() => ftruncateSync(fd)); // frees the space (ENOSPC) of what no index will point to
-      ignoreErrors(() => closeSync(fd));
       throw fsError(err, 'write', key);
+    } finally {
+      ignoreErrors(() => closeSync(fd)); // after a successful fsync, nothing of the write depends on it
     }
-    closeSync(fd);
     try {
       await Promise.all(directoriesToSync(dirname(path), newDirectories).map(syncDirectoryOpenedSync));
     } catch (err) {
