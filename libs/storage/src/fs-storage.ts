@@ -236,7 +236,7 @@ export class FsStorage implements ObjectStorage {
       throw fsError(err, 'create a file for', key);
     }
     try {
-      for (let written = 0; written < data.length; ) written += writeSync(fd, data, written);
+      writeFullySync(fd, data);
       await fsyncAsync(fd);
     } catch (err) {
       ignoreErrors(() => ftruncateSync(fd)); // frees the space (ENOSPC) of what no index will point to
@@ -244,11 +244,7 @@ export class FsStorage implements ObjectStorage {
     } finally {
       ignoreErrors(() => closeSync(fd)); // after a successful fsync, nothing of the write depends on it
     }
-    try {
-      await Promise.all(directoriesToSync(dirname(path), newDirectories).map(syncDirectoryOpenedSync));
-    } catch (err) {
-      throw fsError(err, 'sync the directory of', key);
-    }
+    await syncNewEntry(dirname(path), newDirectories, key);
     return true;
   }
 
@@ -265,7 +261,7 @@ export class FsStorage implements ObjectStorage {
       throw fsError(err, 'create a file for', key);
     }
     try {
-      for (let written = 0; written < data.length; ) written += writeSync(fd, data, written);
+      writeFullySync(fd, data);
       await fsyncAsync(fd);
       closeSync(fd);
       fd = -1;
@@ -275,11 +271,7 @@ export class FsStorage implements ObjectStorage {
       ignoreErrors(() => unlinkSync(temporary));
       throw err instanceof OrthancError ? err : fsError(err, 'write', key);
     }
-    try {
-      await Promise.all(directoriesToSync(directory, newDirectories).map(syncDirectoryOpenedSync));
-    } catch (err) {
-      throw fsError(err, 'sync the directory of', key);
-    }
+    await syncNewEntry(directory, newDirectories, key);
   }
 
   /** `publish` gives the finished temporary file its name (default: rename over any previous object). */
@@ -348,7 +340,6 @@ async function linkUnlessExists(temporary: string, path: string): Promise<boolea
   return link(temporary, path).then(() => true, falseIfExisted);
 }
 
-
 function falseIfExisted(err: unknown): false {
   if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
   throw err;
@@ -408,6 +399,20 @@ async function syncDirectory(directory: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/** write(2) until every byte of `data` is in the file. */
+function writeFullySync(fd: number, data: Buffer): void {
+  for (let written = 0; written < data.length; ) written += writeSync(fd, data, written);
+}
+
+/** The fsyncs of directoriesToSync for a small object's new name (synchronous open and close). */
+async function syncNewEntry(directory: string, topmostNew: string | undefined, key: string): Promise<void> {
+  try {
+    await Promise.all(directoriesToSync(directory, topmostNew).map(syncDirectoryOpenedSync));
+  } catch (err) {
+    throw fsError(err, 'sync the directory of', key);
   }
 }
 
