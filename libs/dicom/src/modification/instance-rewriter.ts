@@ -84,6 +84,9 @@ export class InstanceRewriter {
     const { rules } = this;
     const tag = raw.tag;
     if (tag === TAGS.DataSetTrailingPadding) return null;
+    // File Meta Information found in the dataset (a meta group cut short by a foreign element): the
+    // output's meta is rebuilt, and these, written right after it, would be read as part of it.
+    if (tag >>> 16 === 0x0002) return null;
     const replacement = rules.replacements.get(tag);
     if (replacement) {
       this.handledReplacements.add(tag);
