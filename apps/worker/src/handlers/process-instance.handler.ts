@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { BufferPool, OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
 import { InstanceContext, JobCounters, JobRepository, JobState, StoredObject } from '@deidflow/database';
-import { parseInstance, ParsedInstance } from '@deidflow/dicom';
+import { DerivedInstance, ParsedInstance } from '@deidflow/dicom';
 import { JobEnqueuer } from '@deidflow/jobs';
 import type { ProcessInstancePayload } from '@deidflow/queue';
 import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
@@ -119,14 +119,14 @@ export class ProcessInstanceHandler {
     const bytes = await this.storage.get(objectKey, this.buffers.acquire).catch((err: unknown) => {
       throw err instanceof OrthancError && err.code === OrthancErrorCode.InexistentFile ? deletedSource(sourceInstanceId) : err;
     });
-    let result: Uint8Array;
+    let derived: DerivedInstance;
     try {
-      result = plan.modification.apply(bytes, this.buffers.acquire);
+      derived = plan.modification.derive(bytes, this.buffers.acquire);
     } finally {
       this.buffers.release(bytes);
     }
+    const { file, parsed: output } = derived;
     try {
-      const output = parseInstance(result);
       if (output.ids.instance === sourceInstanceId) {
         // Same identifiers: the result would replace its own source. Orthanc needs OverwriteInstances
         // for that; DeidFlow never overwrites a stored instance.
@@ -134,10 +134,10 @@ export class ProcessInstanceHandler {
           `The modification keeps every identifier of instance ${sourceInstanceId}: its result would overwrite the source`,
         );
       }
-      const object = await this.store.writeObject(Buffer.from(result.buffer, result.byteOffset, result.byteLength), output);
+      const object = await this.store.writeObject(Buffer.from(file.buffer, file.byteOffset, file.byteLength), output);
       return { output, object };
     } finally {
-      this.buffers.release(result);
+      this.buffers.release(file);
     }
   }
 

@@ -1,6 +1,8 @@
 import { inflateRawSync } from 'node:zlib';
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { TRANSFER_SYNTAX } from '../codec/transfer-syntax';
+import { TAGS } from '../dictionary/tag';
+import { parseInstance } from '../parse/parse-instance';
 import { buildDicom, BuildOptions } from '../testing/build-dicom';
 import { FlatElement, flattenDicom, text } from '../testing/flatten';
 import { generateSyntheticStudy } from '../synthetic';
@@ -388,6 +390,18 @@ describe('transfer syntaxes and layouts', () => {
     const at = indexOfTag(header, '10002000');
     const output = anonymize.apply(Buffer.concat([header.subarray(0, at), unknown, header.subarray(at)]));
     expect(value(output, '(0008,1140)[0].(0008,1155)')).toBe(mapUid(SECRET, 'Instance', '1.2'));
+  });
+
+  it('drops File Meta Information elements found in the dataset, which would be read as part of the new meta', () => {
+    const input = Buffer.from(build(ct(), { transferSyntax: '1.2.840.10008.1.2.4.50' }));
+    // The meta group cut short: its first element, (0002,0000), becomes a private tag, so the meta
+    // elements after it are read as dataset, and the transfer syntax is guessed (explicit little endian).
+    expect(input.readUInt32LE(132)).toBe(0x00000002);
+    input.writeUInt32LE(0x10100009, 132);
+    const { file, parsed } = anonymize.derive(input);
+    expect(parseInstance(file).transferSyntaxUid).toBe(TRANSFER_SYNTAX.ExplicitVRLittleEndian);
+    expect(parsed).toEqual(parseInstance(file));
+    expect(flattenDicom(file).filter((element) => element.tag === TAGS.TransferSyntaxUID)).toHaveLength(1);
   });
 
   it('recomputes group lengths and drops the trailing padding', () => {

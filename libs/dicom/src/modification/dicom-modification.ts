@@ -2,7 +2,9 @@ import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { Tag, TAGS } from '../dictionary/tag';
 import { DatasetReader } from '../codec/dataset-reader';
 import { findNode, OutNode } from '../codec/out-tree';
-import { AllocateOutput, buildMeta, readPart10, writePart10 } from '../codec/part10';
+import { AllocateOutput, buildMeta, Part10Source, readPart10, writePart10 } from '../codec/part10';
+import { indexRecord, ParsedInstance } from '../parse/parse-instance';
+import { outputText } from '../parse/top-level';
 import { InstanceRewriter } from './instance-rewriter';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './product';
 import type { ModificationRequest } from './request-types';
@@ -39,6 +41,12 @@ export interface ModificationKeys {
  * PatientID follow the new top-level values, a kept private tag keeps its creator and is kept in
  * sequences too, and RemovePrivateTags also removes private tags nested in sequences.
  */
+/** A rewritten instance: its file and what the index holds of it. */
+export interface DerivedInstance {
+  readonly file: Uint8Array;
+  readonly parsed: ParsedInstance;
+}
+
 export class DicomModification {
   private readonly mapper: UidMapper;
 
@@ -61,15 +69,36 @@ export class DicomModification {
    * that cannot be written. `allocate` gives the memory of the output (a worker reuses buffers).
    */
   apply(file: Uint8Array, allocate?: AllocateOutput): Uint8Array {
+    return this.write(this.rewrite(file), allocate);
+  }
+
+  /**
+   * apply(), and the output's index record, read from the rewritten elements instead of parsing the
+   * new file again (what parseInstance(file) gives: the engine's tests hold the two equal). Throws
+   * as parseInstance does when the output cannot be indexed (a required UID removed).
+   */
+  derive(file: Uint8Array, allocate?: AllocateOutput): DerivedInstance {
+    const output = this.rewrite(file);
+    const { encoding, uid } = output.source.transferSyntax;
+    const parsed = indexRecord(outputText(output.dataset, encoding.littleEndian), uid, output.sopClassUid);
+    return { file: this.write(output, allocate), parsed };
+  }
+
+  private rewrite(file: Uint8Array): RewrittenDataset {
     const source = readPart10(file);
     const reader = new DatasetReader(source.dataset, source.transferSyntax.encoding);
     const elements = reader.readElements(0, source.dataset.length, 0);
     const dataset = new InstanceRewriter(this.rules, this.mapper, reader, elements).rewrite();
-    const version = source.meta.get(TAGS.FileMetaInformationVersion);
     const metaSopClass = source.meta.get(TAGS.MediaStorageSOPClassUID);
+    const sopClassUid = uidOf(dataset, TAGS.SOPClassUID) || (metaSopClass ? source.metaReader.asciiOf(metaSopClass) : '');
+    return { source, dataset, sopClassUid };
+  }
+
+  private write({ source, dataset, sopClassUid }: RewrittenDataset, allocate?: AllocateOutput): Uint8Array {
+    const version = source.meta.get(TAGS.FileMetaInformationVersion);
     const meta = buildMeta({
       version: version ? source.metaReader.valueOf(version) : undefined,
-      sopClassUid: uidOf(dataset, TAGS.SOPClassUID) || (metaSopClass ? source.metaReader.asciiOf(metaSopClass) : ''),
+      sopClassUid,
       sopInstanceUid: uidOf(dataset, TAGS.SOPInstanceUID),
       transferSyntaxUid: source.transferSyntax.uid,
       implementationClassUid: IMPLEMENTATION_CLASS_UID,
@@ -77,6 +106,14 @@ export class DicomModification {
     });
     return writePart10({ meta, dataset, transferSyntax: source.transferSyntax }, allocate);
   }
+}
+
+/** The output's dataset before it is written, with what its File Meta Information needs of the source. */
+interface RewrittenDataset {
+  readonly source: Part10Source;
+  readonly dataset: OutNode[];
+  /** The output's SOP class: its dataset's, else the source's File Meta Information's. */
+  readonly sopClassUid: string;
 }
 
 /** The value of a UID element of the output dataset ('' when absent). */

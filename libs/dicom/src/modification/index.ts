@@ -1,5 +1,5 @@
 // Anonymization and modification of DICOM instances, Orthanc-compatible (pure: no Nest, no I/O).
-export { DicomModification, type ModificationKeys } from './dicom-modification';
+export { DicomModification, type DerivedInstance, type ModificationKeys } from './dicom-modification';
 export { needsGeneratedPatientName, parseModificationRequest, type RequestContext } from './parse-request';
 export { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from './product';
 export type {

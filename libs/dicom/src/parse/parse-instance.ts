@@ -7,7 +7,7 @@ import {
   SERIES_MAIN_DICOM_TAGS,
   STUDY_MAIN_DICOM_TAGS,
 } from './main-dicom-tags';
-import { readTopLevel, topLevelText } from './top-level';
+import { readTopLevel, TextOf, topLevelText } from './top-level';
 
 export type MainDicomTags = Record<string, string>;
 
@@ -27,14 +27,26 @@ export interface ParsedInstance {
   indexInSeries?: number;
 }
 
-type TextOf = (tag: Tag) => string | undefined;
-
 const INSTANCE_NUMBER: Tag = 0x00200013;
 
-function pick(text: TextOf, tags: Record<string, string>): MainDicomTags {
+/** The main DICOM tags of one level as [tag, keyword] pairs, decoded once (every instance goes through pick()). */
+type MainTagList = readonly (readonly [Tag, string])[];
+
+function mainTagList(tags: Record<string, string>): MainTagList {
+  return Object.entries(tags).map(([tag, keyword]) => [Number.parseInt(tag, 16), keyword] as const);
+}
+
+const MAIN_TAGS = {
+  patient: mainTagList(PATIENT_MAIN_DICOM_TAGS),
+  study: mainTagList(STUDY_MAIN_DICOM_TAGS),
+  series: mainTagList(SERIES_MAIN_DICOM_TAGS),
+  instance: mainTagList(INSTANCE_MAIN_DICOM_TAGS),
+};
+
+function pick(text: TextOf, tags: MainTagList): MainDicomTags {
   const out: MainDicomTags = {};
-  for (const [tag, keyword] of Object.entries(tags)) {
-    const value = text(Number.parseInt(tag, 16));
+  for (const [tag, keyword] of tags) {
+    const value = text(tag);
     if (value !== undefined) out[keyword] = value;
   }
   return out;
@@ -54,7 +66,16 @@ function requiredUid(text: TextOf, tag: Tag, keyword: string): string {
  */
 export function parseInstance(bytes: Uint8Array): ParsedInstance {
   const topLevel = readTopLevel(bytes, true);
-  const text = topLevelText(topLevel);
+  const { meta, metaReader, transferSyntax } = topLevel.source;
+  const metaSopClass = meta.get(TAGS.MediaStorageSOPClassUID);
+  return indexRecord(topLevelText(topLevel), transferSyntax.uid, metaSopClass ? metaReader.asciiOf(metaSopClass) : '');
+}
+
+/**
+ * What the index holds of an instance, from the values of its dataset's top level. `metaSopClassUid`
+ * (the File Meta Information's) stands in for a dataset without SOPClassUID.
+ */
+export function indexRecord(text: TextOf, transferSyntaxUid: string, metaSopClassUid: string): ParsedInstance {
   const identifiers: DicomIdentifiers = {
     // Orthanc: a missing PatientID counts as "" (see SEMANTICS.md A.5).
     patientId: text(TAGS.PatientID) ?? '',
@@ -62,20 +83,17 @@ export function parseInstance(bytes: Uint8Array): ParsedInstance {
     seriesInstanceUid: requiredUid(text, TAGS.SeriesInstanceUID, 'SeriesInstanceUID'),
     sopInstanceUid: requiredUid(text, TAGS.SOPInstanceUID, 'SOPInstanceUID'),
   };
-  const { meta, metaReader, transferSyntax } = topLevel.source;
-  const metaSopClass = meta.get(TAGS.MediaStorageSOPClassUID);
-  const sopClassUid = text(TAGS.SOPClassUID) || (metaSopClass ? metaReader.asciiOf(metaSopClass) : '');
   const instanceNumber = Number.parseInt(text(INSTANCE_NUMBER) ?? '', 10);
   return {
     identifiers,
     ids: computeOrthancIds(identifiers),
-    sopClassUid,
-    transferSyntaxUid: transferSyntax.uid,
+    sopClassUid: text(TAGS.SOPClassUID) || metaSopClassUid,
+    transferSyntaxUid,
     mainDicomTags: {
-      patient: pick(text, PATIENT_MAIN_DICOM_TAGS),
-      study: pick(text, STUDY_MAIN_DICOM_TAGS),
-      series: pick(text, SERIES_MAIN_DICOM_TAGS),
-      instance: pick(text, INSTANCE_MAIN_DICOM_TAGS),
+      patient: pick(text, MAIN_TAGS.patient),
+      study: pick(text, MAIN_TAGS.study),
+      series: pick(text, MAIN_TAGS.series),
+      instance: pick(text, MAIN_TAGS.instance),
     },
     indexInSeries: Number.isFinite(instanceNumber) ? instanceNumber : undefined,
   };

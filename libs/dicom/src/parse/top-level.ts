@@ -1,5 +1,6 @@
 import { OrthancError } from '@deidflow/common';
 import { DatasetReader, RawElement, UNDEFINED_LENGTH } from '../codec/dataset-reader';
+import type { OutNode } from '../codec/out-tree';
 import { hasDicomFraming, Part10Source, readPart10 } from '../codec/part10';
 import { dictionaryVr } from '../dictionary/dictionary';
 import { Tag, TAGS } from '../dictionary/tag';
@@ -36,6 +37,9 @@ export function readTopLevel(bytes: Uint8Array, untilPixelData: boolean): TopLev
   return { source, reader, elements };
 }
 
+/** The value of a top-level element, as the index stores it; undefined when absent, a sequence, or binary. */
+export type TextOf = (tag: Tag) => string | undefined;
+
 /**
  * The value of a top-level element as Orthanc's DicomMap holds it (the same conversion as its
  * /tags JSON: padding removed, text converted from the dataset's character set, numbers printed,
@@ -43,21 +47,48 @@ export function readTopLevel(bytes: Uint8Array, untilPixelData: boolean): TopLev
  * shows such elements as Orthanc does, a text attribute encoded as UN is decoded with its dictionary
  * VR, so that the files DeidFlow always indexed (rtdose_rle.dcm...) still are.
  */
-export function topLevelText({ reader, elements: list }: TopLevel): (tag: Tag) => string | undefined {
+export function topLevelText({ reader, elements: list }: TopLevel): TextOf {
   const elements = new Map(list.map((element) => [element.tag, element]));
-  const encoding = characterSetOf(reader, elements);
-  return (tag) => {
+  const valueOf = (tag: Tag): ElementValue | undefined => {
     const element = elements.get(tag);
     if (!element || element.isSequence || element.valueLength === UNDEFINED_LENGTH) return undefined;
-    const bytes = reader.valueOf(element);
-    // A standard text attribute written as UN (rtdose_rle.dcm: every element) is read with its dictionary VR.
-    const vr = element.vr === 'UN' && isStringVr(dictionaryVr(tag)) ? dictionaryVr(tag) : element.vr;
-    return leafValue(vr, bytes, reader.encoding.littleEndian, encoding) ?? undefined;
+    return { vr: element.vr, bytes: reader.valueOf(element) };
   };
+  return textLookup(valueOf, reader.encoding.littleEndian);
 }
 
-function characterSetOf(reader: DatasetReader, elements: ReadonlyMap<Tag, RawElement>): OrthancEncoding {
-  const declared = elements.get(TAGS.SpecificCharacterSet);
-  if (!declared || declared.isSequence || declared.valueLength === UNDEFINED_LENGTH) return detectEncoding(undefined);
-  return detectEncoding(Buffer.from(reader.valueOf(declared)).toString('latin1'));
+/**
+ * topLevelText() of the file that `nodes` will be written as, read from the nodes themselves: a
+ * rewritten instance is indexed without parsing its bytes again. The same elements are visible as
+ * readTopLevel(file, true) would see: those written before the first one at or past the Pixel
+ * Data, the last of duplicates.
+ */
+export function outputText(nodes: readonly OutNode[], littleEndian: boolean): TextOf {
+  const pixelData = nodes.findIndex((node) => node.tag >= TAGS.PixelData);
+  const header = pixelData < 0 ? nodes.length : pixelData;
+  const valueOf = (tag: Tag): ElementValue | undefined => {
+    let node: OutNode | undefined;
+    for (let i = header - 1; i >= 0 && !node; i--) if (nodes[i].tag === tag) node = nodes[i];
+    if (node?.kind === 'value') return { vr: node.vr, bytes: node.value };
+    if (node?.kind !== 'copy' || node.raw.isSequence || node.raw.valueLength === UNDEFINED_LENGTH) return undefined;
+    return { vr: node.raw.vr, bytes: node.reader.valueOf(node.raw) };
+  };
+  return textLookup(valueOf, littleEndian);
+}
+
+interface ElementValue {
+  vr: string;
+  bytes: Uint8Array;
+}
+
+function textLookup(valueOf: (tag: Tag) => ElementValue | undefined, littleEndian: boolean): TextOf {
+  const declared = valueOf(TAGS.SpecificCharacterSet);
+  const encoding = detectEncoding(declared && Buffer.from(declared.bytes).toString('latin1'));
+  return (tag) => {
+    const value = valueOf(tag);
+    if (!value) return undefined;
+    // A standard text attribute written as UN (rtdose_rle.dcm: every element) is read with its dictionary VR.
+    const vr = value.vr === 'UN' && isStringVr(dictionaryVr(tag)) ? dictionaryVr(tag) : value.vr;
+    return leafValue(vr, value.bytes, littleEndian, encoding) ?? undefined;
+  };
 }
