@@ -34,6 +34,9 @@ export interface RawItem {
   readonly undefinedLength: boolean;
 }
 
+/** Every two-letter VR as one shared string: reading a header allocates none (a dataset has hundreds). */
+const VR_STRINGS: readonly string[] = Array.from({ length: 26 * 26 }, (_, i) => String.fromCharCode(0x41 + Math.floor(i / 26), 0x41 + (i % 26)));
+
 export function malformed(details: string): OrthancError {
   return OrthancError.badFileFormat(`Malformed DICOM dataset: ${details}`);
 }
@@ -139,7 +142,7 @@ export class DatasetReader {
       if (c0 < 0x41 || c0 > 0x5a || c1 < 0x41 || c1 > 0x5a) {
         throw malformed(`invalid VR bytes 0x${hex2(c0)}${hex2(c1)} for element ${formatTag(tag)} at offset ${offset}`);
       }
-      vr = String.fromCharCode(c0, c1);
+      vr = VR_STRINGS[(c0 - 0x41) * 26 + (c1 - 0x41)];
       if (hasLongHeader(vr)) {
         this.need(offset, 12, limit, 'the header of', tag);
         valueLength = this.uint32(offset + 8);
