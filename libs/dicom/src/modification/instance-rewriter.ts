@@ -37,7 +37,6 @@ function effectiveVr(raw: RawElement): string {
  * and untouched sequences stay references to the source bytes.
  */
 export class InstanceRewriter {
-  private readonly top: Map<Tag, RawElement>;
   private readonly text: DatasetText;
   private readonly context: CastContext;
   /** Identities this file fixes for itself (forced or kept main UIDs) that its references must follow. */
@@ -50,17 +49,24 @@ export class InstanceRewriter {
     private readonly reader: DatasetReader,
     private readonly elements: readonly RawElement[],
   ) {
-    this.top = new Map(elements.map((element) => [element.tag, element]));
     this.text = new DatasetText(this.characterSet());
     this.context = { text: this.text, encoding: reader.encoding, privateCreator: rules.privateCreator };
     if (rules.operation === 'anonymize') this.pinMainUids();
+  }
+
+  /**
+   * The top-level element with this tag (the last one, should a damaged file repeat it). A scan: the
+   * few lookups of an instance cost less than indexing its hundreds of elements.
+   */
+  private topElement(tag: Tag): RawElement | undefined {
+    return this.elements.findLast((element) => element.tag === tag);
   }
 
   /** The character set new text is written in: the one the output declares. */
   private characterSet(): CharacterSet {
     const replaced = this.rules.replacements.get(TAGS.SpecificCharacterSet)?.value;
     if (typeof replaced === 'string') return CharacterSet.fromDeclaration(replaced);
-    const declared = this.top.get(TAGS.SpecificCharacterSet);
+    const declared = this.topElement(TAGS.SpecificCharacterSet);
     return declared ? CharacterSet.fromDeclaration(this.reader.asciiOf(declared)) : CharacterSet.DEFAULT;
   }
 
@@ -140,7 +146,7 @@ export class InstanceRewriter {
       Instance: this.rules.keepSopInstanceUid,
     } as const;
     for (const { tag, level } of MAIN_UIDS) {
-      const raw = this.top.get(tag);
+      const raw = this.topElement(tag);
       if (!raw) continue;
       const original = this.reader.asciiOf(raw);
       const forced = this.rules.replacements.get(tag)?.value;
@@ -250,7 +256,7 @@ export class InstanceRewriter {
       upsertNode(nodes, castReplacement(tag, vrForNewElement(tag, replacement.value), replacement.value, this.context));
     }
     for (const { tag, level } of MAIN_UIDS) {
-      if (!this.top.has(tag) && this.regenerates(level)) {
+      if (!this.topElement(tag) && this.regenerates(level)) {
         upsertNode(nodes, textNode(tag, 'UI', this.mapper.map(level, '', this.pinned)));
       }
     }
@@ -261,7 +267,7 @@ export class InstanceRewriter {
     for (const tag of this.rules.replacements.keys()) {
       const creator = privateCreatorOf(tag);
       if (creator === undefined || findNode(nodes, creator)) continue;
-      const original = this.top.get(creator);
+      const original = this.topElement(creator);
       upsertNode(nodes, original ? copyNode(original, this.reader) : privateCreatorNode(creator, tag, this.context));
     }
   }
