@@ -3,7 +3,10 @@ import type { ParsedInstance } from '@deidflow/dicom';
 // The SQL that indexes instances and the missing parts of their hierarchy, shared by the upload
 // statement (ResourceRepository.storeInstance, one instance) and the worker's completion statement
 // (JobRepository.completeInstances, a batch), so that both follow the same rules. Every value is an
-// array (one element per row, through unnest), so one prepared statement serves any batch size.
+// array (one element per row, through unnest), so one prepared statement serves any batch size. The
+// main DICOM tags of the rows go as one JSON array per level (jsonb_array_elements, zipped with the
+// other columns by ROWS FROM): one JSON.stringify per batch, where a text[] of JSON documents had
+// node-postgres escape every quote of every document into an array literal.
 
 export interface StoredObject {
   objectKey: string;
@@ -43,24 +46,27 @@ export function hierarchyInsertCtes(first: number): string {
   const $ = (n: number) => `$${first + n - 1}`;
   return `p AS (
       INSERT INTO patients (id, patient_id, main_dicom_tags)
-      SELECT id, pid, tags::jsonb FROM unnest(${$(1)}::bpchar[], ${$(2)}::text[], ${$(3)}::text[]) AS t(id, pid, tags)
+      SELECT id, pid, tags FROM ROWS FROM (unnest(${$(1)}::bpchar[]), unnest(${$(2)}::text[]), jsonb_array_elements(${$(3)}::jsonb)) AS t(id, pid, tags)
       ON CONFLICT (id) DO NOTHING
     ), st AS (
       INSERT INTO studies (id, patient_id, study_instance_uid, main_dicom_tags)
-      SELECT id, pid, uid, tags::jsonb FROM unnest(${$(4)}::bpchar[], ${$(5)}::bpchar[], ${$(6)}::text[], ${$(7)}::text[]) AS t(id, pid, uid, tags)
+      SELECT id, pid, uid, tags
+      FROM ROWS FROM (unnest(${$(4)}::bpchar[]), unnest(${$(5)}::bpchar[]), unnest(${$(6)}::text[]), jsonb_array_elements(${$(7)}::jsonb)) AS t(id, pid, uid, tags)
       ON CONFLICT (id) DO NOTHING
     ), se AS (
       INSERT INTO series (id, study_id, series_instance_uid, main_dicom_tags)
-      SELECT id, sid, uid, tags::jsonb FROM unnest(${$(8)}::bpchar[], ${$(9)}::bpchar[], ${$(10)}::text[], ${$(11)}::text[]) AS t(id, sid, uid, tags)
+      SELECT id, sid, uid, tags
+      FROM ROWS FROM (unnest(${$(8)}::bpchar[]), unnest(${$(9)}::bpchar[]), unnest(${$(10)}::text[]), jsonb_array_elements(${$(11)}::jsonb)) AS t(id, sid, uid, tags)
       ON CONFLICT (id) DO NOTHING
     ), inp AS (
-      SELECT * FROM unnest(${$(12)}::bpchar[], ${$(13)}::bpchar[], ${$(14)}::text[], ${$(15)}::text[], ${$(16)}::text[], ${$(17)}::text[],
-                           ${$(18)}::int[], ${$(19)}::text[], ${$(20)}::bigint[], ${$(21)}::text[], ${$(22)}::bpchar[], ${$(23)}::bpchar[])
+      SELECT * FROM ROWS FROM (unnest(${$(12)}::bpchar[]), unnest(${$(13)}::bpchar[]), unnest(${$(14)}::text[]), unnest(${$(15)}::text[]),
+                               unnest(${$(16)}::text[]), jsonb_array_elements(${$(17)}::jsonb), unnest(${$(18)}::int[]), unnest(${$(19)}::text[]),
+                               unnest(${$(20)}::bigint[]), unnest(${$(21)}::text[]), unnest(${$(22)}::bpchar[]), unnest(${$(23)}::bpchar[]))
         AS t(id, series_id, sop, cls, ts, tags, idx, object_key, file_size, sha256, study_id, patient_id)
     ), i AS (
       INSERT INTO instances (id, series_id, sop_instance_uid, sop_class_uid, transfer_syntax_uid, main_dicom_tags,
                              index_in_series, object_key, file_size, sha256)
-      SELECT id, series_id, sop, cls, ts, tags::jsonb, idx, object_key, file_size, sha256 FROM inp
+      SELECT id, series_id, sop, cls, ts, tags, idx, object_key, file_size, sha256 FROM inp
       ON CONFLICT (id) DO NOTHING
       RETURNING id
     ), u1 AS (
@@ -93,21 +99,21 @@ export function hierarchyInsertValues(instances: readonly IndexedInstance[]): un
   return [
     p.map((x) => x.ids.patient),
     p.map((x) => x.identifiers.patientId),
-    p.map((x) => JSON.stringify(x.mainDicomTags.patient)),
+    JSON.stringify(p.map((x) => x.mainDicomTags.patient)),
     st.map((x) => x.ids.study),
     st.map((x) => x.ids.patient),
     st.map((x) => x.identifiers.studyInstanceUid),
-    st.map((x) => JSON.stringify(x.mainDicomTags.study)),
+    JSON.stringify(st.map((x) => x.mainDicomTags.study)),
     se.map((x) => x.ids.series),
     se.map((x) => x.ids.study),
     se.map((x) => x.identifiers.seriesInstanceUid),
-    se.map((x) => JSON.stringify(x.mainDicomTags.series)),
+    JSON.stringify(se.map((x) => x.mainDicomTags.series)),
     sorted.map((x) => x.parsed.ids.instance),
     sorted.map((x) => x.parsed.ids.series),
     sorted.map((x) => x.parsed.identifiers.sopInstanceUid),
     sorted.map((x) => x.parsed.sopClassUid),
     sorted.map((x) => x.parsed.transferSyntaxUid),
-    sorted.map((x) => JSON.stringify(x.parsed.mainDicomTags.instance)),
+    JSON.stringify(sorted.map((x) => x.parsed.mainDicomTags.instance)),
     sorted.map((x) => x.parsed.indexInSeries ?? null),
     sorted.map((x) => x.object.objectKey),
     sorted.map((x) => x.object.fileSize),
