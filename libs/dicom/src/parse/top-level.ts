@@ -5,7 +5,7 @@ import { hasDicomFraming, Part10Source, readPart10 } from '../codec/part10';
 import { dictionaryVr } from '../dictionary/dictionary';
 import { Tag, TAGS } from '../dictionary/tag';
 import { isStringVr, leafValue } from '../tags/leaf-value';
-import { detectEncoding, OrthancEncoding } from '../tags/orthanc-encoding';
+import { detectEncoding } from '../tags/orthanc-encoding';
 
 /** The top-level elements of an uploaded file, located by the engine's own bounded codec. */
 export interface TopLevel {
