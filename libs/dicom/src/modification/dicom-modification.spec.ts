@@ -305,6 +305,15 @@ describe('character sets', () => {
     expect(Buffer.from(elements(output).get('(0008,0080)')!.value).toString('utf8').trim()).toBe('Hôpital');
   });
 
+  it('indexes its output in the character set the output declares (derive)', () => {
+    const spec = ct();
+    delete spec.SpecificCharacterSet;
+    const { file, parsed } = modifyPlan({ Replace: { InstitutionName: 'Hôpital', PatientName: 'Müller^Jürgen' } }, 'Study').derive(build(spec));
+    expect(parsed.mainDicomTags.patient.PatientName).toBe('Müller^Jürgen');
+    expect(parsed.mainDicomTags.study.InstitutionName).toBe('Hôpital');
+    expect(parsed).toEqual(parseInstance(file));
+  });
+
   it('refuses a value the declared character set cannot hold', () => {
     const error = (() => {
       try {
