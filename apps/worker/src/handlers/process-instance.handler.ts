@@ -88,7 +88,7 @@ export class ProcessInstanceHandler {
   private async derive({ jobId, sourceInstanceId }: ProcessInstancePayload, source: InstanceContext['source']): Promise<JobCounters | null> {
     if (!source) throw deletedSource(sourceInstanceId);
     const plan = await this.plans.get(jobId);
-    const { output, object } = await this.rewrite(plan, source.instance.objectKey, sourceInstanceId);
+    const { output, object } = await this.rewrite(plan, source.objectKey, sourceInstanceId);
     const outputIds = output.ids;
     // Orthanc's AnonymizedFrom / ModifiedFrom: on every level whose Orthanc ID changed (SEMANTICS.md A.5).
     const name = plan.request.operation === 'anonymize' ? 'AnonymizedFrom' : 'ModifiedFrom';

@@ -1,8 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PreparedStatement, PrismaService } from '../prisma.service';
 import { HIERARCHY_PARAMETERS, hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance } from './hierarchy-sql';
-import { INSTANCE_COLUMNS, InstanceRecord, instanceRow } from './instance-row-sql';
-import type { InstanceRow } from './resource.repository';
 import type { ResourceLevel } from '@deidflow/common';
 import { Job, JobInstanceState, JobState, Prisma } from '../generated/client';
 import { instanceJoin, levelColumn } from './instance-scope';
@@ -218,21 +216,28 @@ export const COMPLETE_INSTANCES: PreparedStatement = {
   })(),
 };
 
+/** What a worker needs to process one source instance of a job: the job's state, the row's, and where the source is. */
 export interface InstanceContext extends JobCounters {
   priority: number;
   instanceState: JobInstanceState | null;
-  source: { instance: InstanceRow; ancestors: { patient: string; study: string; series: string } } | null;
+  /** Null when the source instance was deleted. */
+  source: { objectKey: string; ancestors: { patient: string; study: string; series: string } } | null;
 }
 
-type ContextRecord = JobCounters & { priority: number; instanceState: JobInstanceState | null; studyId: string | null; patientId: string | null } & {
-  [column in keyof InstanceRecord]: InstanceRecord[column] | null;
+type ContextRecord = JobCounters & {
+  priority: number;
+  instanceState: JobInstanceState | null;
+  objectKey: string | null;
+  seriesId: string | null;
+  studyId: string | null;
+  patientId: string | null;
 };
 
 const INSTANCE_CONTEXT: PreparedStatement = {
   name: 'deidflow_instance_context',
   text: `SELECT j.state, j.generation, j.priority, j.ready, j.instances_count AS "instancesCount",
            j.processed_count AS "processedCount", j.failed_count AS "failedCount", ji.state AS "instanceState",
-           ${INSTANCE_COLUMNS}, st.id AS "studyId", st.patient_id AS "patientId"
+           i.object_key AS "objectKey", i.series_id AS "seriesId", st.id AS "studyId", st.patient_id AS "patientId"
          FROM jobs j
          LEFT JOIN job_instances ji ON ji.job_id = j.id AND ji.source_instance_id = $2
          LEFT JOIN (instances i JOIN series se ON se.id = i.series_id JOIN studies st ON st.id = se.study_id) ON i.id = $2
@@ -310,9 +315,7 @@ export class JobRepository {
       instanceState: r.instanceState,
     };
     const source =
-      r.id === null
-        ? null
-        : { instance: instanceRow(r as InstanceRecord), ancestors: { patient: r.patientId!, study: r.studyId!, series: r.seriesId! } };
+      r.objectKey === null ? null : { objectKey: r.objectKey, ancestors: { patient: r.patientId!, study: r.studyId!, series: r.seriesId! } };
     return { ...context, source };
   }
 
