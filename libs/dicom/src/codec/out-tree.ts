@@ -110,10 +110,18 @@ export class DatasetWriter {
     for (let i = 0; i < nodes.length; i++) {
       const node = nodes[i];
       switch (node.kind) {
-        case 'copy':
-          this.target.set(node.reader.bytes.subarray(node.raw.start, node.raw.end), this.offset);
-          this.offset += node.raw.end - node.raw.start;
+        case 'copy': {
+          // Untouched elements that follow each other in the source are copied as one run.
+          const source = node.reader.bytes;
+          let end = node.raw.end;
+          for (let next = nodes[i + 1]; next?.kind === 'copy' && next.reader.bytes === source && next.raw.start === end; next = nodes[i + 1]) {
+            end = next.raw.end;
+            i++;
+          }
+          this.target.set(source.subarray(node.raw.start, end), this.offset);
+          this.offset += end - node.raw.start;
           break;
+        }
         case 'value':
           this.writeHeader(node.tag, node.vr, node.value.length, encoding);
           this.target.set(node.value, this.offset);
