@@ -62,8 +62,9 @@ export function unknownVrAsString(bytes: Uint8Array): LeafValue {
 function machineString(bytes: Uint8Array, paddingByte: number): Uint8Array {
   let end = bytes.length;
   while (end > 0 && bytes[end - 1] === paddingByte) end--;
-  const nul = bytes.subarray(0, end).indexOf(0);
-  return bytes.subarray(0, nul === -1 ? end : nul);
+  const nul = bytes.indexOf(0);
+  if (nul !== -1 && nul < end) end = nul;
+  return end === bytes.length ? bytes : bytes.subarray(0, end);
 }
 
 /** ApplyDcmtkToCTypeConverter: every value when the length is a multiple, else the first one, else null. */
