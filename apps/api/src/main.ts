@@ -6,7 +6,7 @@ import { createApiApp } from './bootstrap';
 
 // V8 grows the old generation by up to 4x its live size after a major GC; the API's live heap is
 // ~60 MB (mostly code and module sources), so it held ~80 MB of garbage at times. A fixed factor of 2:
-// ~45 MB less peak RSS, uploads and instance calls unchanged within noise (BENCHMARKS.md).
+// ~50 MB less peak RSS, uploads and instance calls unchanged within noise (BENCHMARKS.md).
 setFlagsFromString('--heap-growing-percent=100');
 
 async function main(): Promise<void> {

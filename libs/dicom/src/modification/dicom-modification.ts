@@ -18,6 +18,12 @@ export interface ModificationKeys {
   readonly patientName?: string;
 }
 
+/** A rewritten instance: its file and what the index holds of it. */
+export interface DerivedInstance {
+  readonly file: Uint8Array;
+  readonly parsed: ParsedInstance;
+}
+
 /**
  * Orthanc's DicomModification: the immutable plan built once per job from the request, then applied
  * the same way to every instance, by any worker.
@@ -41,12 +47,6 @@ export interface ModificationKeys {
  * PatientID follow the new top-level values, a kept private tag keeps its creator and is kept in
  * sequences too, and RemovePrivateTags also removes private tags nested in sequences.
  */
-/** A rewritten instance: its file and what the index holds of it. */
-export interface DerivedInstance {
-  readonly file: Uint8Array;
-  readonly parsed: ParsedInstance;
-}
-
 export class DicomModification {
   private readonly mapper: UidMapper;
 
