@@ -1,4 +1,3 @@
-import { isDeepStrictEqual } from 'node:util';
 import { OrthancError } from '@deidflow/common';
 import { DicomModification } from '../modification/dicom-modification';
 import { parseModificationRequest } from '../modification/parse-request';
@@ -6,6 +5,7 @@ import { normalizeToPart10 } from '../parse/normalize-part10';
 import { parseInstance } from '../parse/parse-instance';
 import { datasetToOrthancJson } from '../tags/dataset-to-json';
 import { readContent } from '../tags/read-content';
+import { derivedFile } from '../testing/derived-file';
 
 /** How one entry point of the engine answered one input. */
 export type Verdict =
@@ -63,37 +63,6 @@ export const ENTRY_POINTS: Readonly<Record<string, (bytes: Uint8Array) => unknow
     return root.kind === 'list' && root.items.includes('7fe0-0010') ? readContent(bytes, ['7fe0-0010', '0']) : root;
   },
 };
-
-/**
- * apply()'s output; and derive(), what a worker runs, must give the same file with the index record
- * that parsing it gives (read from the rewritten elements instead), refusal included. A difference
- * is thrown as a plain Error: a bug.
- */
-function derivedFile(modification: DicomModification, bytes: Uint8Array): Uint8Array {
-  const file = modification.apply(bytes);
-  const expected = describe(outcomeOf(() => parseInstance(file)));
-  const derived = outcomeOf(() => modification.derive(bytes));
-  const actual = describe('error' in derived ? derived : { value: derived.value.parsed });
-  if (!isDeepStrictEqual(actual, expected)) {
-    throw new Error(`derive() indexed its output as ${JSON.stringify(actual)}, parseInstance() as ${JSON.stringify(expected)}`);
-  }
-  if ('value' in derived && !Buffer.from(derived.value.file).equals(file)) throw new Error('derive() wrote another file than apply()');
-  return file;
-}
-
-type Outcome<T> = { value: T } | { error: unknown };
-
-function outcomeOf<T>(run: () => T): Outcome<T> {
-  try {
-    return { value: run() };
-  } catch (error) {
-    return { error };
-  }
-}
-
-function describe(outcome: Outcome<unknown>): unknown {
-  return 'error' in outcome ? { error: outcome.error instanceof Error ? outcome.error.message : String(outcome.error) } : outcome;
-}
 
 function classify(error: unknown): Verdict {
   if (error instanceof OrthancError) {

@@ -1,11 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isDeepStrictEqual } from 'node:util';
 import * as dcmjs from 'dcmjs';
 import { OrthancError } from '@deidflow/common';
 import { compileProfile, isInTagRange } from '../anonymization/profiles';
 import { isPrivateTag, Tag, tagKey, TAGS } from '../dictionary/tag';
-import { parseInstance } from '../parse/parse-instance';
+import { derivedFile } from '../testing/derived-file';
 import { FlatElement, flattenDicom, text } from '../testing/flatten';
 import { DicomModification } from './dicom-modification';
 import { parseModificationRequest } from './parse-request';
@@ -40,14 +39,6 @@ function readsWithDcmjs(bytes: Uint8Array): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-function outcomeOf<T>(run: () => T): T | { error: string } {
-  try {
-    return run();
-  } catch (error) {
-    return { error: error instanceof Error ? error.message : String(error) };
   }
 }
 
@@ -169,13 +160,13 @@ describe('anonymize {} over every sample file', () => {
   });
 
   it('indexes its output from the rewritten elements as parseInstance indexes the written file (derive)', () => {
-    forEveryFile(({ input, output }) => {
-      const expected = outcomeOf(() => parseInstance(output));
-      const derived = outcomeOf(() => anonymize.derive(input));
-      const problems: string[] = [];
-      if ('file' in derived && !Buffer.from(derived.file).equals(Buffer.from(output))) problems.push('file');
-      if (!isDeepStrictEqual('parsed' in derived ? derived.parsed : derived, expected)) problems.push('index record');
-      return problems;
+    forEveryFile(({ input }) => {
+      try {
+        derivedFile(anonymize, input);
+        return [];
+      } catch (error) {
+        return [(error as Error).message];
+      }
     });
   });
 
