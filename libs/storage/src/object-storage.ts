@@ -26,9 +26,9 @@ export interface ObjectStorage {
    * Like put(), but an object already under `key` is left as it is (Orthanc keeps the first copy of
    * an instance); true when this call wrote the object. Not atomic for readers: until the call
    * resolves, and after a crash interrupted it, `key` may hold part of the object (the fs driver
-   * writes small objects in place, for speed). So an object must not be
-   * read before its write resolved: instances are indexed only then, and an object found without
-   * its index row is replaced with put() (InstanceStoreService.writeObject).
+   * writes small objects in place, for speed). So an object must not be read before its write
+   * resolved: instances are indexed only then, and an object found without its index row is
+   * replaced with put() (InstanceStoreService.writeObject).
    */
   putIfAbsent(key: string, data: Buffer, sha256?: string): Promise<boolean>;
   /** Atomic like put(); when `size` is given, a stream of another length is rejected. */
