@@ -1,5 +1,6 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { settlesWithin } from '@deidflow/common';
 import { APP_CONFIG, AppConfig, loadConfig } from '@deidflow/config';
 import type { Job } from 'bullmq';
 import { FinalizeJobPayload, JobName, ProcessInstancePayload, QueueName } from '@deidflow/queue';
@@ -10,8 +11,6 @@ import { ProcessInstanceHandler } from './handlers/process-instance.handler';
 // Decorator options are fixed when the class is defined: read from the environment, like the rest
 // of the worker's configuration (validated again at start by AppConfigModule).
 const startupConfig = loadConfig();
-/** How long instances in hand get to finish at shutdown (a container's stop timeout is usually 30 s). */
-const CLOSE_GRACE_MS = 15_000;
 
 @Processor(QueueName.Modification, {
   lockDuration: startupConfig.WORKER_LOCK_DURATION_MS,
@@ -37,21 +36,20 @@ export class ModificationProcessor extends WorkerHost implements OnApplicationBo
    * @nestjs/bullmq closes the worker only at onApplicationShutdown, after DatabaseModule (a global
    * module, destroyed after this one) has ended its pool: in-flight instances then failed with
    * "Cannot use a pool after calling end on the pool" and waited for a retry.
+   *
+   * pause() then close(true), not close(): BullMQ's close() never settles when its blocking
+   * connection is reconnecting at that moment (it waits for an 'end' event ioredis never emits:
+   * taskforcesh/bullmq#4065, #4656), and once begun, every later close(), forced or not and
+   * @nestjs/bullmq's included, returns that same promise: the process hung at shutdown. pause() waits
+   * for the jobs in hand just as close() does, but within the grace period, and leaves close(true)
+   * (which waits for nothing) available. Instances still in hand past the grace period are delivered
+   * again once their hold expires: each is idempotent.
    */
   async onModuleDestroy(): Promise<void> {
-    // BullMQ's close() is known to never settle in some cases (a connection that never ends; a test
-    // run's shutdown hung here once, where exactly is not confirmed): past the grace period shutdown
-    // goes on. Instances still in hand are then delivered again by stall detection: each is idempotent.
-    let timer: NodeJS.Timeout | undefined;
-    const graceEnded = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), CLOSE_GRACE_MS);
-    });
-    const outcome = await Promise.race([this.worker.close().then(() => 'closed' as const), graceEnded]);
-    clearTimeout(timer);
-    if (outcome === 'timeout') {
-      this.logger.warn({ graceMs: CLOSE_GRACE_MS }, 'the BullMQ worker did not close in time: shutting down without it');
-      void this.worker.close(true).catch(() => undefined);
-    }
+    const graceMs = this.config.WORKER_SHUTDOWN_GRACE_MS;
+    const drained = await settlesWithin(this.worker.pause(), graceMs);
+    if (!drained) this.logger.warn({ graceMs }, 'the worker did not finish its instances in time: closing without them');
+    await this.worker.close(true);
   }
 
   async process(job: Job): Promise<void> {

@@ -4,3 +4,4 @@ export * from './resource-level';
 export * from './product';
 export * from './lru-cache';
 export * from './buffer-pool';
+export * from './settles-within';

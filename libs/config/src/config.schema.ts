@@ -36,6 +36,11 @@ const settings = z.object({
    */
   WORKER_LOCK_DURATION_MS: z.coerce.number().int().min(1000).default(30_000),
   WORKER_STALLED_INTERVAL_MS: z.coerce.number().int().min(500).default(30_000),
+  /**
+   * At shutdown, how long the instances a worker holds get to finish before it closes anyway (they are
+   * then delivered again once their hold expires). Below the orchestrator's stop timeout.
+   */
+  WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(15_000),
   /** A worker process serves Prometheus metrics at GET /metrics on this port (unset: no server; 0: any free port). */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
