@@ -12,7 +12,7 @@ export interface ServiceOptions {
   env: Record<string, string>;
   /** Resolves once the process is ready (it may look at what the process wrote so far); stops on `signal`. */
   ready: (output: () => string, signal: AbortSignal) => Promise<void>;
-  /** An IPC channel (the CPU profiler preload listens on it). */
+  /** An IPC channel (the profiler preload listens on it). */
   ipc?: boolean;
 }
 

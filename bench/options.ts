@@ -25,6 +25,8 @@ export interface BenchOptions {
   seed: number;
   /** Profile the worker(s) and the API during scenarios 2 and 5 (.cpuprofile files + top self times). */
   cpuProf: boolean;
+  /** Sample the allocations of the worker(s) and the API during scenario 2 (.heapprofile files + KB per instance). */
+  heapProf: boolean;
   /** Fill the free memory with page cache first, a long-running server's state (see page-cache.ts). */
   fillPageCache: boolean;
   databaseUrl: string;
@@ -53,6 +55,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --worker-concurrency N  WORKER_CONCURRENCY of each worker process (default: the product's, ${PRODUCT_CONCURRENCY})
   --seed N                seed of the generated data (default 1)
   --cpu-prof              CPU-profile the worker(s) and the API during scenarios 1, 2, 5 and 6
+  --heap-prof             sample what the worker(s) and the API allocate during scenario 2 (one more
+                          repetition): KB per instance, the top allocating functions, .heapprofile files
   --no-page-cache-fill    measure on the memory as it is, without first filling the free memory with
                           page cache (a long-running server's state; a file in --data-dir, removed at the end)
   --database-url URL      dedicated database, dropped and recreated (default .../deidflow_bench)
@@ -103,6 +107,7 @@ export function parseOptions(argv: string[], repositoryRoot: string): BenchOptio
       'worker-concurrency': { type: 'string' },
       seed: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
+      'heap-prof': { type: 'boolean', default: false },
       'no-page-cache-fill': { type: 'boolean', default: false },
       'database-url': { type: 'string' },
       'redis-url': { type: 'string' },
@@ -133,6 +138,7 @@ export function parseOptions(argv: string[], repositoryRoot: string): BenchOptio
     workerConcurrency: positiveInteger('worker-concurrency', values['worker-concurrency']) ?? PRODUCT_CONCURRENCY,
     seed: positiveInteger('seed', values.seed) ?? 1,
     cpuProf: values['cpu-prof'],
+    heapProf: values['heap-prof'],
     fillPageCache: !values['no-page-cache-fill'],
     databaseUrl: values['database-url'] ?? 'postgresql://postgres@127.0.0.1:5432/deidflow_bench',
     redisUrl: values['redis-url'] ?? 'redis://127.0.0.1:6379',

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 
-interface CallFrame {
+export interface CallFrame {
   functionName: string;
   url: string;
   lineNumber: number;
@@ -46,7 +46,7 @@ export interface ProfileSummary {
 const META_FRAMES = new Set(['(idle)', '(program)', '(garbage collector)', '(root)']);
 
 /** A source URL, shortened to what identifies it: `dcmjs/build/dcmjs.js`, `libs/dicom/src/...`. */
-function location(url: string): string {
+export function location(url: string): string {
   const path = url.replace(/^file:\/\//, '');
   const inModules = path.lastIndexOf('/node_modules/');
   if (inModules >= 0) return path.slice(inModules + '/node_modules/'.length);
@@ -55,7 +55,7 @@ function location(url: string): string {
   return path;
 }
 
-function areaOf(frame: CallFrame): string {
+export function areaOf(frame: CallFrame): string {
   if (META_FRAMES.has(frame.functionName)) return frame.functionName;
   const url = frame.url;
   if (!url) return '(native / V8 builtins)';
@@ -72,11 +72,11 @@ function areaOf(frame: CallFrame): string {
   return path;
 }
 
-function isOwnCode(frame: CallFrame): boolean {
+export function isOwnCode(frame: CallFrame): boolean {
   return frame.url !== '' && !frame.url.startsWith('node:');
 }
 
-function describe(frame: CallFrame): string {
+export function describe(frame: CallFrame): string {
   return `${frame.functionName || '(anonymous)'} ${location(frame.url)}:${frame.lineNumber + 1}`;
 }
 

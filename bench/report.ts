@@ -1,5 +1,6 @@
 import type { BenchOptions, ScenarioNumber, StorageDriver } from './options';
 import { KERNEL_THREADS, type WindowUsage } from './process-monitor';
+import { formatHeapProfileSummary } from './heap-profile-summary';
 import { formatProfileSummary } from './profile-summary';
 import type { ScenarioResult } from './scenarios';
 import { ratio, Spread } from './stats';
@@ -279,6 +280,7 @@ export function renderReport(report: BenchReport): string {
         }
       }
       for (const profile of result.profiles ?? []) parts.push('', `CPU profile, scenario ${result.scenario} (${column.storage}):`, '', formatProfileSummary(profile));
+      for (const profile of result.heapProfiles ?? []) parts.push('', `Allocations, scenario ${result.scenario} (${column.storage}):`, '', formatHeapProfileSummary(profile));
       for (const note of result.notes) parts.push(`note (${result.scenario}, ${column.storage}): ${note}`);
     }
     for (const failure of column.failures) parts.push(`FAILED scenario ${failure.scenario} (${column.storage}): ${failure.error}`);

@@ -5,7 +5,9 @@ import { BulkDataset, MainStudy } from './dataset';
 import { expectSuccess, forEachConcurrently, HttpClient } from './http-client';
 import type { BenchOptions, ScenarioNumber } from './options';
 import type { ProcessMonitor, WindowUsage } from './process-monitor';
+import { HeapProfileSummary, summarizeHeapProfile } from './heap-profile-summary';
 import { ProfileSummary, summarizeProfile } from './profile-summary';
+import type { ProfileKind } from './profiler';
 import type { BenchStack } from './stack';
 import { elapsedMs, percentile, Spread, spread } from './stats';
 
@@ -18,6 +20,8 @@ export interface ScenarioResult {
   usage: WindowUsage[];
   notes: string[];
   profiles?: ProfileSummary[];
+  /** --heap-prof (scenario 2): what each process allocated in one more repetition. */
+  heapProfiles?: HeapProfileSummary[];
   /** Scenario 6: VmRSS (MB) of each process when the job passed 25/50/75/100% progress. */
   rssByProgress?: Record<string, Record<string, number>>;
 }
@@ -212,6 +216,17 @@ async function anonymizeSyncScenario(ctx: ScenarioContext): Promise<ScenarioResu
     result.profiles = await profiled(ctx, 'scenario2', async () => (ms = (await synchronousStudyJob(ctx, ANONYMIZE)).ms));
     result.notes.push(`profiled in one more repetition (${(ms / 1000).toFixed(2)} s under the profiler, not counted above)`);
   }
+  if (ctx.options.heapProf) {
+    // The job only: the check and the removal of its output (GET, DELETE) stay out of the profile.
+    const { studyId, instanceIds } = await mainStudy(ctx);
+    let output: JobOutput | undefined;
+    const files = await profileFiles(ctx, 'heap', 'scenario2', async () => {
+      output = await ctx.stack.http.json<JobOutput>('POST', `/studies/${studyId}/${ANONYMIZE.path}`, ANONYMIZE.body);
+    });
+    await checkAndDeleteOutputStudy(ctx, output!.ID, instanceIds.length);
+    result.heapProfiles = Object.values(files).map((file) => summarizeHeapProfile(file, instanceIds.length));
+    result.notes.push('allocations sampled in one more repetition, from the request to the answer (not counted above)');
+  }
   return result;
 }
 
@@ -319,12 +334,17 @@ async function instanceAnonymizeScenario(ctx: ScenarioContext): Promise<Scenario
 
 /** One extra, uncounted run of `work` under the CPU profiler of every API and worker process. */
 async function profiled(ctx: ScenarioContext, label: string, work: () => Promise<unknown>): Promise<ProfileSummary[]> {
+  const files = await profileFiles(ctx, 'cpu', label, work);
+  return Object.values(files).map((file) => summarizeProfile(file, 15));
+}
+
+/** Runs `work` under one kind of profiler in every process of the stack; the profile files by process name. */
+async function profileFiles(ctx: ScenarioContext, kind: ProfileKind, label: string, work: () => Promise<unknown>): Promise<Record<string, string>> {
   const directory = `${ctx.options.resultsDir}/profiles`;
   await mkdir(directory, { recursive: true });
-  await ctx.stack.startProfiling();
+  await ctx.stack.startProfiling(kind);
   await work();
-  const files = await ctx.stack.stopProfiling(directory, label);
-  return Object.values(files).map((file) => summarizeProfile(file, 15));
+  return ctx.stack.stopProfiling(kind, directory, label);
 }
 
 async function uploadBulkStudies(ctx: ScenarioContext, dataset: BulkDataset): Promise<string[]> {

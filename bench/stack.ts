@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { readyOnOutput, readyWhen, ServiceProcess, startService } from './child-process';
-import type { ProfilerReply } from './cpu-profiler';
+import type { ProfileKind, ProfilerReply } from './profiler';
 import { HttpClient } from './http-client';
 import type { BenchOptions, StorageDriver } from './options';
 import type { ProcessMonitor } from './process-monitor';
@@ -17,7 +17,7 @@ export interface StackSettings {
   /** The compiled tree: dist/ (apps/, libs/, bench/ under it). */
   distRoot: string;
   monitor: ProcessMonitor;
-  /** Names the .cpuprofile files of this run. */
+  /** Names the profile files of this run. */
   runId: string;
 }
 
@@ -69,7 +69,7 @@ export async function clearQueuePrefix(redisUrl: string, prefix: string): Promis
 }
 
 function isProfilerReply(message: unknown): message is ProfilerReply {
-  return typeof (message as { type?: unknown } | null)?.type === 'string' && String((message as { type: string }).type).startsWith('cpu-profile:');
+  return typeof (message as { type?: unknown } | null)?.type === 'string' && String((message as { type: string }).type).startsWith('profile:');
 }
 
 /**
@@ -136,7 +136,7 @@ export class BenchStack {
       nodeArgs: ['--max-semi-space-size=8', ...profilerArgs(settings), join(settings.distRoot, 'apps/api/src/main.js')],
       env: { ...base, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), EMBEDDED_WORKER: 'false' },
       ready: readyWhen(async () => (await probe.send('GET', '/system')).status === 200),
-      ipc: settings.options.cpuProf,
+      ipc: profiling(settings),
     });
     probe.close();
     monitor.track(api.pid, 'api');
@@ -156,7 +156,7 @@ export class BenchStack {
       nodeArgs: [...profilerArgs(this.settings), join(this.settings.distRoot, 'apps/worker/src/main.js')],
       env: this.env,
       ready: readyOnOutput('"msg":"worker started"'),
-      ipc: this.settings.options.cpuProf,
+      ipc: profiling(this.settings),
     });
     this.settings.monitor.track(worker.pid, name);
     this.workers.push(worker);
@@ -182,26 +182,26 @@ export class BenchStack {
       .map((service) => `${service.name} ended (${service.exitStatus()}); its last output:\n${service.output().slice(-3000)}`);
   }
 
-  async startProfiling(): Promise<void> {
+  async startProfiling(kind: ProfileKind): Promise<void> {
     await Promise.all(
       this.profiled().map(async (service) => {
         const started = service.receive(isProfilerReply, PROFILE_TIMEOUT_MS);
-        service.send({ type: 'cpu-profile:start' });
+        service.send({ type: 'profile:start', kind });
         const reply = await started;
-        if (reply.type !== 'cpu-profile:started') throw new Error(`${service.name}: cannot start profiling: ${JSON.stringify(reply)}`);
+        if (reply.type !== 'profile:started') throw new Error(`${service.name}: cannot start profiling: ${JSON.stringify(reply)}`);
       }),
     );
   }
 
-  /** Writes one .cpuprofile per process; returns their paths by process name. */
-  async stopProfiling(directory: string, label: string): Promise<Record<string, string>> {
+  /** Writes one .cpuprofile or .heapprofile per process; returns their paths by process name. */
+  async stopProfiling(kind: ProfileKind, directory: string, label: string): Promise<Record<string, string>> {
     const written = await Promise.all(
       this.profiled().map(async (service) => {
-        const path = join(directory, `${this.settings.runId}-${label}-${this.storage}-${service.name}.cpuprofile`);
+        const path = join(directory, `${this.settings.runId}-${label}-${this.storage}-${service.name}.${kind}profile`);
         const done = service.receive(isProfilerReply, PROFILE_TIMEOUT_MS);
-        service.send({ type: 'cpu-profile:stop', path });
+        service.send({ type: 'profile:stop', kind, path });
         const reply = await done;
-        if (reply.type !== 'cpu-profile:written') throw new Error(`${service.name}: cannot write its profile: ${JSON.stringify(reply)}`);
+        if (reply.type !== 'profile:written') throw new Error(`${service.name}: cannot write its profile: ${JSON.stringify(reply)}`);
         return [service.name, path] as const;
       }),
     );
@@ -245,6 +245,11 @@ export class BenchStack {
   }
 }
 
+/** The processes listen for the harness's profiler commands (bench/profiler.ts). */
+function profiling(settings: StackSettings): boolean {
+  return settings.options.cpuProf || settings.options.heapProf;
+}
+
 function profilerArgs(settings: StackSettings): string[] {
-  return settings.options.cpuProf ? ['--require', join(settings.distRoot, 'bench/cpu-profiler.js')] : [];
+  return profiling(settings) ? ['--require', join(settings.distRoot, 'bench/profiler.js')] : [];
 }
