@@ -9,6 +9,7 @@ import { buffer } from 'node:stream/consumers';
 import { BufferPool, OrthancError, OrthancErrorCode } from '@deidflow/common';
 import {
   FsStorage,
+  INSTANCE_KEY_DIRECTORIES,
   objectKeyForInstance,
   parseS3Endpoint,
   S3Storage,
@@ -291,6 +292,50 @@ describeObjectStorage(
   },
   2 * S3_PART_SIZE + 1 * MiB,
 );
+
+describe('FsStorage directories made at init', () => {
+  let directory: string;
+  beforeEach(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'deidflow-fs-directories-'));
+    await writeFile(join(directory, SWEEP_MARKER), ''); // no background sweep
+  });
+  afterEach(() => rm(directory, { recursive: true, force: true }));
+
+  async function listDirectories(): Promise<string[]> {
+    const entries = await readdir(directory, { recursive: true, withFileTypes: true });
+    return entries.filter((e) => e.isDirectory()).map((e) => join(e.parentPath, e.name)).sort();
+  }
+
+  it('holds every instance directory from the start: writing an instance creates none', async () => {
+    for (const syncIoMaxBytes of [0, 4 * MiB]) {
+      const storage = new FsStorage(directory, { syncIoMaxBytes, directories: INSTANCE_KEY_DIRECTORIES });
+      await storage.init();
+      const before = await listDirectories();
+      expect(before).toHaveLength(INSTANCE_KEY_DIRECTORIES.length + 1); // and instances/ itself
+      const id = `${randomBytes(4).toString('hex')}-00000000-00000000-00000000-00000000`;
+      await storage.putIfAbsent(objectKeyForInstance(id), Buffer.from('DICM'));
+      await storage.put(objectKeyForInstance(id.replace(/^./, 'f')), randomBytes(10_000));
+      expect(await listDirectories()).toEqual(before);
+    }
+  });
+
+  it('completes the directories of a store whose first start stopped midway, and keeps what it holds', async () => {
+    const directories = ['d/0', 'd/1', 'd/2'];
+    await new FsStorage(directory, { directories }).init();
+    await rm(join(directory, 'd/2'), { recursive: true });
+    await rm(join(directory, 'd/1'), { recursive: true });
+    const kept = new FsStorage(directory, { directories });
+    await kept.init();
+    await kept.put('d/0/object', Buffer.from('kept'));
+    expect(await listDirectories()).toEqual([join(directory, 'd'), ...directories.map((d) => join(directory, d))]);
+    await new FsStorage(directory, { directories }).init();
+    expect((await kept.get('d/0/object')).toString()).toBe('kept');
+  });
+
+  it('refuses a directory that is not a valid key', () => {
+    expect(() => new FsStorage(directory, { directories: ['../outside'] })).toThrow(OrthancError);
+  });
+});
 
 describe.each([
   ['asynchronous calls', 0],

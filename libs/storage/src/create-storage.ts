@@ -1,6 +1,7 @@
 import type { AppConfig } from '@deidflow/config';
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { FsStorage } from './fs-storage';
+import { INSTANCE_KEY_DIRECTORIES } from './object-key';
 import type { ObjectStorage } from './object-storage';
 import { S3Storage } from './s3-storage';
 
@@ -31,7 +32,9 @@ export function parseS3Endpoint(endpoint: string): S3Endpoint {
 }
 
 export function createStorage(config: AppConfig): ObjectStorage {
-  if (config.STORAGE_DRIVER === 'fs') return new FsStorage(config.STORAGE_DIR, { syncIoMaxBytes: config.STORAGE_FS_SYNC_IO_MAX_BYTES });
+  if (config.STORAGE_DRIVER === 'fs') {
+    return new FsStorage(config.STORAGE_DIR, { syncIoMaxBytes: config.STORAGE_FS_SYNC_IO_MAX_BYTES, directories: INSTANCE_KEY_DIRECTORIES });
+  }
   // The config schema guarantees these three once the driver is s3.
   if (!config.S3_ENDPOINT || !config.S3_ACCESS_KEY || !config.S3_SECRET_KEY) {
     throw new OrthancError(

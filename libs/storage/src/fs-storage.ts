@@ -33,6 +33,11 @@ export interface FsStorageOptions {
    * fsyncs (see the class comment); 0 keeps every call asynchronous.
    */
   syncIoMaxBytes?: number;
+  /**
+   * Directories (keys' prefixes, such as INSTANCE_KEY_DIRECTORIES) made, and made durable, at init:
+   * writes then never create them one by one.
+   */
+  directories?: readonly string[];
 }
 
 /**
@@ -53,18 +58,42 @@ export class FsStorage implements ObjectStorage {
   readonly driver = 'fs' as const;
   readonly root: string;
   private readonly syncIoMaxBytes: number;
+  private readonly directories: readonly string[];
 
   constructor(directory: string, options: FsStorageOptions = {}) {
     this.root = resolve(directory);
     this.syncIoMaxBytes = options.syncIoMaxBytes ?? 0;
+    this.directories = options.directories ?? [];
+    this.directories.forEach(assertValidObjectKey);
   }
 
   async init(): Promise<void> {
     await mkdir(this.root, { recursive: true }).catch((err) => {
       throw fsError(err, 'create the storage directory', this.root);
     });
+    await this.makeDirectories().catch((err) => {
+      throw fsError(err, 'create the directories of', this.root);
+    });
     // In the background: a large store has many directories, and nothing waits for this.
     void this.sweepIfDue().catch(() => undefined);
+  }
+
+  /**
+   * The directories of options.directories, made once per store (in order: when the last one is
+   * there, all are) and durable in their parents before this process writes anything. Otherwise a
+   * young store created a directory for nearly every object: a failed open, a mkdir and one more
+   * directory fsync per write (BENCHMARKS.md, ninth session). Every start syncs the parents again:
+   * another process may have just made the directories and not synced them yet.
+   */
+  private async makeDirectories(): Promise<void> {
+    if (this.directories.length === 0) return;
+    const paths = this.directories.map((directory) => join(this.root, directory));
+    if (!existsSync(paths[paths.length - 1])) for (const path of paths) mkdirSync(path, { recursive: true });
+    const parents = new Set<string>();
+    for (const path of paths) {
+      for (let parent = dirname(path); parent.startsWith(this.root) && !parents.has(parent); parent = dirname(parent)) parents.add(parent);
+    }
+    await Promise.all([...parents].map(syncDirectory));
   }
 
   /** sweepAbandonedTemporaries, unless a process sharing this store started one within a day. */

@@ -1,11 +1,20 @@
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
-import { assertValidObjectKey, isValidObjectKey, objectKeyForInstance } from './object-key';
+import { assertValidObjectKey, INSTANCE_KEY_DIRECTORIES, isValidObjectKey, objectKeyForInstance } from './object-key';
 
 const ID = '0a1b2c3d-4e5f6071-8293a4b5-c6d7e8f9-0a1b2c3d';
 
 describe('objectKeyForInstance', () => {
   it('fans out on the first hex digits of the ID', () => {
-    expect(objectKeyForInstance(ID)).toBe(`instances/0a/1b/${ID}.dcm`);
+    expect(objectKeyForInstance(ID)).toBe(`instances/0a1/${ID}.dcm`);
+  });
+
+  it('puts every key in one of INSTANCE_KEY_DIRECTORIES, which are all valid and distinct', () => {
+    expect(INSTANCE_KEY_DIRECTORIES).toHaveLength(4096);
+    expect(new Set(INSTANCE_KEY_DIRECTORIES).size).toBe(4096);
+    expect(INSTANCE_KEY_DIRECTORIES.every(isValidObjectKey)).toBe(true);
+    for (const id of [ID, 'ffffffff-00000000-00000000-00000000-00000000', '00000000-00000000-00000000-00000000-00000000']) {
+      expect(INSTANCE_KEY_DIRECTORIES).toContain(objectKeyForInstance(id).slice(0, objectKeyForInstance(id).lastIndexOf('/')));
+    }
   });
 
   it.each(['', '../etc/passwd', ID.toUpperCase(), `${ID}/x`, ID.slice(1), '1.2.840.10008.1'])(

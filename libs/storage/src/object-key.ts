@@ -22,13 +22,28 @@ export function assertValidObjectKey(key: string): void {
   }
 }
 
+/** Instance keys fan out on the first 3 hex digits of the ID: one level of 4,096 directories. */
+const INSTANCE_FANOUT_DIGITS = 3;
+
 /**
- * Storage key of an instance's DICOM file, fanned out on the first hex digits of its Orthanc
- * ID (`instances/ab/cd/<id>.dcm`) so that no directory holds millions of entries.
+ * Storage key of an instance's DICOM file, fanned out on the first hex digits of its Orthanc ID
+ * (`instances/0a1/<id>.dcm`) so that no directory holds millions of entries: 2,400 per directory at
+ * 10 million instances, which ext4 and XFS index. One level, not Orthanc's two (`0a/1b/`, 65,536
+ * directories): the fs store makes its 4,096 directories once (INSTANCE_KEY_DIRECTORIES), where two
+ * levels made a young store create and fsync a directory for nearly every object it stored.
+ *
+ * Keys are recorded with each instance: objects stored under the earlier two-level keys stay where
+ * they are and are read from there.
  */
 export function objectKeyForInstance(instanceId: string): string {
   if (typeof instanceId !== 'string' || !isOrthancId(instanceId)) {
     throw new OrthancError(OrthancErrorCode.ParameterOutOfRange, 'Not an Orthanc instance ID');
   }
-  return `instances/${instanceId.slice(0, 2)}/${instanceId.slice(2, 4)}/${instanceId}.dcm`;
+  return `instances/${instanceId.slice(0, INSTANCE_FANOUT_DIGITS)}/${instanceId}.dcm`;
 }
+
+/** Every directory objectKeyForInstance can put a key in. */
+export const INSTANCE_KEY_DIRECTORIES: readonly string[] = Array.from(
+  { length: 16 ** INSTANCE_FANOUT_DIGITS },
+  (_, i) => `instances/${i.toString(16).padStart(INSTANCE_FANOUT_DIGITS, '0')}`,
+);
