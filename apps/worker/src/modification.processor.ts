@@ -47,8 +47,11 @@ export class ModificationProcessor extends WorkerHost implements OnApplicationBo
    */
   async onModuleDestroy(): Promise<void> {
     const graceMs = this.config.WORKER_SHUTDOWN_GRACE_MS;
-    const drained = await settlesWithin(this.worker.pause(), graceMs);
-    if (!drained) this.logger.warn({ graceMs }, 'the worker did not finish its instances in time: closing without them');
+    const unfinished = await settlesWithin(this.worker.pause(), graceMs).then(
+      (drained) => (drained ? undefined : 'instances still in hand at the end of the grace period'),
+      (err: Error) => `pausing failed: ${err.message}`,
+    );
+    if (unfinished) this.logger.warn({ graceMs, reason: unfinished }, 'closing the worker without waiting any longer');
     await this.worker.close(true);
   }
 
