@@ -26,12 +26,12 @@ const settings = z.object({
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('deidflow'),
   /**
    * Instances processed in parallel by one worker process. Most of an instance's time is spent
-   * waiting for fsyncs and commits, not computing: more instances in flight fill those waits, and
-   * bigger completion batches cost Postgres and Redis less per instance (BENCHMARKS.md: 16 against 8
-   * in the sixth session, +9-12%; 32 against 16 in the ninth, +25%, worker RSS ~200 MB at its peak,
-   * the buffer pool keeping up to 2 MiB per instance in flight).
+   * waiting for fsyncs and commits, not computing: 16 fill those waits better than 8, and bigger
+   * completion batches cost Postgres less per instance (BENCHMARKS.md, sixth session: +9-12%).
+   * 32 gave another +25% on the fs store and 2.2x on the S3 test double in the ninth session, but
+   * the worker's peak RSS went to 210 MB (fs) and 278 MB (s3): a tuning, not the default.
    */
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   /**
    * How long a worker's hold on an instance lasts without renewal, and how often workers look for
    * instances held by a worker that died (BullMQ lockDuration / stalledInterval).
