@@ -41,7 +41,18 @@ export class InstanceStoreService {
     const object = await this.writeObject(bytes, parsed);
     if (!object) return { parsed, status: 'AlreadyStored' };
     const status = await retryOnRace(() => this.resources.storeInstance(parsed, object));
+    if (status === 'AlreadyStored') await this.dropUnindexedCopy(parsed.ids.instance, object.objectKey);
     return { parsed, status };
+  }
+
+  /**
+   * The instance was indexed already, under another key than the one just written: an instance
+   * stored under an earlier key layout (object-key.ts), uploaded again. The index keeps the first
+   * copy, so the new one would be an orphan file.
+   */
+  private async dropUnindexedCopy(id: string, objectKey: string): Promise<void> {
+    const row = await this.resources.findInstance(id);
+    if (row && row.objectKey !== objectKey) await this.storage.delete(objectKey);
   }
 
   /**
