@@ -28,10 +28,11 @@ const settings = z.object({
    * Instances processed in parallel by one worker process. Most of an instance's time is spent
    * waiting for fsyncs and commits, not computing: 16 fill those waits better than 8, and bigger
    * completion batches cost Postgres less per instance (BENCHMARKS.md, sixth session: +9-12%).
-   * 32 gave another +25% on the fs store and 2.2x on the S3 test double in the ninth session, but
-   * the worker's peak RSS went to 210 MB (fs) and 278 MB (s3): a tuning, not the default.
+   * 32 against 16 in the ninth session: +25% on the fs store, 2x on the S3 test double, Postgres and
+   * Redis CPU per instance down by a third; the worker's peak RSS 174 MB (fs) and 213 MB (s3) once
+   * the buffer pool's idle memory was capped at 32 MiB (core.module.ts).
    */
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
   /**
    * How long a worker's hold on an instance lasts without renewal, and how often workers look for
    * instances held by a worker that died (BullMQ lockDuration / stalledInterval).
