@@ -29,8 +29,8 @@ const settings = z.object({
    * waiting for fsyncs and commits, not computing: 16 fill those waits better than 8, and bigger
    * completion batches cost Postgres less per instance (BENCHMARKS.md, sixth session: +9-12%).
    * 32 against 16 in the ninth session: +25% on the fs store, 2x on the S3 test double, Postgres and
-   * Redis CPU per instance down by a third; the worker's peak RSS 174 MB (fs) and 213 MB (s3) once
-   * the buffer pool's idle memory was capped at 32 MiB (core.module.ts).
+   * Redis CPU per instance down by a third; the worker's peak RSS in a full run 190 MB (fs) and 220 MB
+   * (s3) once the buffer pool's idle memory was capped at 32 MiB (core.module.ts).
    */
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
   /**
