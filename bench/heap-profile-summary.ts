@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { areaOf, CallFrame, describe, isOwnCode, location } from './profile-summary';
+import { addTo, areaOf, CallFrame, chargeCaller, frameFields, isOwnCode } from './profile-summary';
 
 interface HeapNode {
   callFrame: CallFrame;
@@ -50,9 +50,8 @@ export function summarizeHeapProfile(file: string, instances: number, top = 15):
       const entry = byFunction.get(key) ?? { frame, bytes: 0, callers: new Map<string, number>() };
       entry.bytes += node.selfSize;
       byFunction.set(key, entry);
-      const area = own ? areaOf(own) : areaOf(frame);
-      attributed.set(area, (attributed.get(area) ?? 0) + node.selfSize);
-      if (!isOwnCode(frame) && own) entry.callers.set(describe(own), (entry.callers.get(describe(own)) ?? 0) + node.selfSize);
+      addTo(attributed, areaOf(own ?? frame), node.selfSize);
+      chargeCaller(entry.callers, frame, own, node.selfSize);
     }
     for (const child of node.children) visit(child, own);
   };
@@ -66,10 +65,7 @@ export function summarizeHeapProfile(file: string, instances: number, top = 15):
       .sort((a, b) => b.bytes - a.bytes)
       .slice(0, top)
       .map(({ frame, bytes, callers }) => ({
-        name: frame.functionName || '(anonymous)',
-        location: frame.url ? `${location(frame.url)}:${frame.lineNumber + 1}` : '',
-        area: areaOf(frame),
-        calledFrom: [...callers].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '',
+        ...frameFields(frame, callers),
         kb: bytes / 1024,
         percent: percent(bytes),
       })),

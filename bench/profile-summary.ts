@@ -46,7 +46,7 @@ export interface ProfileSummary {
 const META_FRAMES = new Set(['(idle)', '(program)', '(garbage collector)', '(root)']);
 
 /** A source URL, shortened to what identifies it: `dcmjs/build/dcmjs.js`, `libs/dicom/src/...`. */
-export function location(url: string): string {
+function location(url: string): string {
   const path = url.replace(/^file:\/\//, '');
   const inModules = path.lastIndexOf('/node_modules/');
   if (inModules >= 0) return path.slice(inModules + '/node_modules/'.length);
@@ -76,12 +76,27 @@ export function isOwnCode(frame: CallFrame): boolean {
   return frame.url !== '' && !frame.url.startsWith('node:');
 }
 
-export function describe(frame: CallFrame): string {
+function frameLabel(frame: CallFrame): string {
   return `${frame.functionName || '(anonymous)'} ${location(frame.url)}:${frame.lineNumber + 1}`;
 }
 
-function addTo<K>(map: Map<K, number>, key: K, ms: number): void {
-  map.set(key, (map.get(key) ?? 0) + ms);
+export function addTo<K>(map: Map<K, number>, key: K, amount: number): void {
+  map.set(key, (map.get(key) ?? 0) + amount);
+}
+
+/** Adds `amount` to the nearest package or project frame that called a native or Node frame. */
+export function chargeCaller(callers: Map<string, number>, frame: CallFrame, owner: CallFrame | undefined, amount: number): void {
+  if (!isOwnCode(frame) && owner) addTo(callers, frameLabel(owner), amount);
+}
+
+/** How a top entry names its function: name, where, area, and the caller that charged it most. */
+export function frameFields(frame: CallFrame, callers: Map<string, number>): { name: string; location: string; area: string; calledFrom: string } {
+  return {
+    name: frame.functionName || '(anonymous)',
+    location: frame.url ? `${location(frame.url)}:${frame.lineNumber + 1}` : '',
+    area: areaOf(frame),
+    calledFrom: [...callers].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '',
+  };
 }
 
 export function summarizeProfile(file: string, top = 15): ProfileSummary {
@@ -112,7 +127,7 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
     if (frame.functionName === '(idle)') continue;
     const owner = META_FRAMES.has(frame.functionName) ? undefined : ownCodeOf(profile.samples[i]);
     addTo(attributed, owner ? areaOf(owner) : areaOf(frame), ms);
-    if (!isOwnCode(frame) && owner) addTo(entry.callers, describe(owner), ms);
+    chargeCaller(entry.callers, frame, owner, ms);
   }
   const idleMs = [...byFunction.values()].filter((e) => e.frame.functionName === '(idle)').reduce((sum, e) => sum + e.selfMs, 0);
   const busyMs = totalMs - idleMs;
@@ -121,16 +136,13 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
     .filter((e) => e.frame.functionName !== '(idle)')
     .sort((a, b) => b.selfMs - a.selfMs);
   const areas = new Map<string, number>();
-  for (const { frame, selfMs } of entries) areas.set(areaOf(frame), (areas.get(areaOf(frame)) ?? 0) + selfMs);
+  for (const { frame, selfMs } of entries) addTo(areas, areaOf(frame), selfMs);
   return {
     file,
     totalMs,
     busyMs,
     top: entries.slice(0, top).map(({ frame, selfMs, callers }) => ({
-      name: frame.functionName || '(anonymous)',
-      location: frame.url ? `${location(frame.url)}:${frame.lineNumber + 1}` : '',
-      area: areaOf(frame),
-      calledFrom: [...callers].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '',
+      ...frameFields(frame, callers),
       selfMs,
       percent: share(selfMs, totalMs),
       busyPercent: share(selfMs, busyMs),
