@@ -44,7 +44,28 @@ export async function startApi(config: AppConfig): Promise<RunningApi> {
   const app = await createApiApp(config);
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.getHttpServer().address() as { port: number };
-  return { app, config, baseUrl: `http://127.0.0.1:${address.port}`, close: () => app.close() };
+  return { app, config, baseUrl: `http://127.0.0.1:${address.port}`, close: () => closeOrDescribe(app) };
+}
+
+/** A close slower than this is described on stderr while it goes on (the suites' hooks allow 30 s). */
+const SLOW_CLOSE_MS = 20_000;
+
+/**
+ * app.close(), and, if it is still running after SLOW_CLOSE_MS, a line saying what the process is
+ * waiting on: a shutdown that hung once in a while in CI (memory-bounds, an embedded worker) and not
+ * on demand, so the next occurrence must say where.
+ */
+async function closeOrDescribe(app: NestFastifyApplication): Promise<void> {
+  const timer = setTimeout(() => {
+    app.getHttpServer().getConnections((_err, connections) => {
+      console.error('app.close() still waiting', { httpConnections: connections, resources: process.getActiveResourcesInfo() });
+    });
+  }, SLOW_CLOSE_MS);
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Empties the index and the jobs (the database of the run is shared by the test files). */
