@@ -8,6 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as dcmjs from 'dcmjs';
+import { silenceDcmjsLogs } from '../libs/dicom/src/dictionary/dictionary';
 import { DicomModification } from '../libs/dicom/src/modification/dicom-modification';
 import { parseModificationRequest } from '../libs/dicom/src/modification/parse-request';
 
@@ -146,8 +147,7 @@ function dcmjsHeaderOnlyParse(file: Uint8Array): void {
 function main(): void {
   const options = parseOptions(process.argv.slice(2));
   // dcmjs logs every ambiguous VR it meets; the figures are what matters here.
-  const log = (dcmjs as unknown as { log: { getLogger(name: string): { setLevel(level: string): void } } }).log;
-  for (const name of ['dcmjs', 'validation.dcmjs']) log.getLogger(name).setLevel('silent');
+  silenceDcmjsLogs();
   const anonymize = DicomModification.fromRequest(parseModificationRequest({}, { operation: 'anonymize', level: 'Study', scope: 'store' }), {
     secret: 'bench',
     patientName: 'Anonymized1',

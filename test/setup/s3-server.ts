@@ -44,7 +44,9 @@ export async function startS3Server(options: S3ServerOptions = {}): Promise<S3Se
     accessKey: S3RVER_ACCESS_KEY,
     secretKey: S3RVER_SECRET_KEY,
     async stop() {
-      // Like a crash: in-flight and keep-alive connections are cut, not waited for.
+      // Like a crash: in-flight and keep-alive connections are cut, not waited for. Requests cut
+      // short still log after the close has taken the logger's transports: silence it first.
+      server.logger.silent = true;
       const closing = server.close();
       server.httpServer?.closeAllConnections();
       await closing;

@@ -17,6 +17,8 @@ declare module 's3rver' {
   class S3rver {
     constructor(options?: S3rverOptions);
     httpServer?: Server;
+    /** Its winston logger (Koa's request log goes there). */
+    logger: { silent: boolean };
     run(): Promise<AddressInfo>;
     close(): Promise<void>;
   }

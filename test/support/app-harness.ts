@@ -1,6 +1,7 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ModulesContainer } from '@nestjs/core';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Client } from 'pg';
 import { AppConfig, loadConfig } from '@deidflow/config';
@@ -52,13 +53,19 @@ const SLOW_CLOSE_MS = 20_000;
 
 /**
  * app.close(), and, if it is still running after SLOW_CLOSE_MS, a line saying what the process is
- * waiting on: a shutdown that hung once in a while in CI (memory-bounds, an embedded worker) and not
- * on demand, so the next occurrence must say where.
+ * waiting on: the lifecycle hooks not finished yet, the HTTP server's open connections and the
+ * active resources. A shutdown hung once in a while in CI (memory-bounds, an embedded worker) and
+ * never on demand, so the next occurrence must say where.
  */
 async function closeOrDescribe(app: NestFastifyApplication): Promise<void> {
+  const pendingHooks = traceShutdownHooks(app);
   const timer = setTimeout(() => {
     app.getHttpServer().getConnections((_err, connections) => {
-      console.error('app.close() still waiting', { httpConnections: connections, resources: process.getActiveResourcesInfo() });
+      console.error('app.close() still waiting', {
+        pendingHooks: pendingHooks(),
+        httpConnections: connections,
+        resources: process.getActiveResourcesInfo(),
+      });
     });
   }, SLOW_CLOSE_MS);
   try {
@@ -66,6 +73,35 @@ async function closeOrDescribe(app: NestFastifyApplication): Promise<void> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+const SHUTDOWN_HOOKS = ['onModuleDestroy', 'beforeApplicationShutdown', 'onApplicationShutdown'] as const;
+
+/** Wraps every provider's and controller's shutdown hooks; the result lists those begun and not ended. */
+function traceShutdownHooks(app: NestFastifyApplication): () => string[] {
+  const pending = new Map<string, number>();
+  const seen = new WeakSet<object>();
+  for (const module of app.get(ModulesContainer).values()) {
+    for (const wrapper of [...module.providers.values(), ...module.controllers.values()]) {
+      const instance = wrapper.instance as Record<string, unknown> | undefined;
+      if (!instance || typeof instance !== 'object' || seen.has(instance)) continue;
+      seen.add(instance);
+      for (const hook of SHUTDOWN_HOOKS) {
+        const original = instance[hook];
+        if (typeof original !== 'function') continue;
+        const label = `${String(wrapper.name)}.${hook}`;
+        instance[hook] = async function (this: unknown, ...args: unknown[]) {
+          pending.set(label, Date.now());
+          try {
+            return await original.apply(this, args);
+          } finally {
+            pending.delete(label);
+          }
+        };
+      }
+    }
+  }
+  return () => [...pending].map(([label, since]) => `${label} for ${Date.now() - since} ms`);
 }
 
 /** Empties the index and the jobs (the database of the run is shared by the test files). */

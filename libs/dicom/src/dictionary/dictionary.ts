@@ -2,9 +2,18 @@ import * as dcmjs from 'dcmjs';
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { formatTag, makeTag, Tag } from './tag';
 
-// dcmjs logs oddities of what it reads or writes to the console, sometimes with element values:
-// never in DeidFlow's logs. (This module is loaded by everything that uses dcmjs.)
-dcmjs.log.setLevel('silent');
+/**
+ * dcmjs logs oddities of what it reads or writes to the console, sometimes with element values:
+ * never in DeidFlow's logs. Its named loggers ("validation.dcmjs"...) took their level when dcmjs
+ * loaded and do not follow the root's, so each is silenced too.
+ */
+export function silenceDcmjsLogs(): void {
+  const log = dcmjs.log as unknown as { setLevel(level: string): void; getLoggers(): Record<string, { setLevel(level: string): void }> };
+  log.setLevel('silent');
+  for (const logger of Object.values(log.getLoggers())) logger.setLevel('silent');
+}
+// This module is loaded by everything that uses dcmjs.
+silenceDcmjsLogs();
 
 export interface DictionaryEntry {
   readonly tag: Tag;

@@ -1,5 +1,6 @@
 import * as dcmjs from 'dcmjs';
 import { OrthancError } from '@deidflow/common';
+import { silenceDcmjsLogs } from '../dictionary/dictionary';
 
 /** An element as dcmjs returns it: `_rawValue` holds the decoded text before numbers are parsed. */
 export interface DcmjsElement {
@@ -17,8 +18,7 @@ export interface DcmjsFile {
 
 const PIXEL_DATA = '7FE00010';
 
-// dcmjs logs parsing oddities to the console, sometimes with element values: never in our logs.
-dcmjs.log.setLevel('silent');
+silenceDcmjsLogs();
 
 /** Bytes as the ArrayBuffer dcmjs wants, without copying when the view covers its whole buffer. */
 export function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
