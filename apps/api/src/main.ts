@@ -1,7 +1,9 @@
 import '@deidflow/core/threadpool';
 import 'reflect-metadata';
 import { setFlagsFromString } from 'node:v8';
+import type { Logger } from 'pino';
 import { loadConfig } from '@deidflow/config';
+import { exitIfShutdownOverruns } from '@deidflow/core';
 import { createApiApp } from './bootstrap';
 
 // V8 grows the old generation by up to 4x its live size after a major GC; the API's live heap is
@@ -12,6 +14,7 @@ setFlagsFromString('--heap-growing-percent=100');
 async function main(): Promise<void> {
   const config = loadConfig();
   const app = await createApiApp(config);
+  exitIfShutdownOverruns(app.getHttpAdapter().getInstance().log as Logger, config.SHUTDOWN_TIMEOUT_MS);
   await app.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST });
 }
 

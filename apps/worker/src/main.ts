@@ -2,7 +2,7 @@ import '@deidflow/core/threadpool';
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { loadConfig } from '@deidflow/config';
-import { createLogger, PinoNestLogger } from '@deidflow/core';
+import { createLogger, exitIfShutdownOverruns, PinoNestLogger } from '@deidflow/core';
 import { migrate } from '@deidflow/database';
 import { WorkerProcessModule } from './worker-process.module';
 
@@ -13,6 +13,7 @@ async function main(): Promise<void> {
   const app = await NestFactory.createApplicationContext(WorkerProcessModule, { logger: new PinoNestLogger(logger) });
   // SIGTERM: BullMQ workers close, letting in-flight jobs finish (or return them to the queue).
   app.enableShutdownHooks();
+  exitIfShutdownOverruns(logger, config.SHUTDOWN_TIMEOUT_MS);
   logger.info({ concurrency: config.WORKER_CONCURRENCY }, 'worker started');
 }
 

@@ -22,6 +22,11 @@ describe('loadConfig', () => {
   it('refuses the s3 driver without its endpoint and keys', () => {
     expect(() => loadConfig({ STORAGE_DRIVER: 's3' })).toThrow(/S3_ENDPOINT/);
   });
+
+  it('refuses a shutdown timeout that leaves the worker no time to close', () => {
+    expect(() => loadConfig({ WORKER_SHUTDOWN_GRACE_MS: '45000' })).toThrow(/SHUTDOWN_TIMEOUT_MS must be longer than WORKER_SHUTDOWN_GRACE_MS/);
+    expect(loadConfig({ WORKER_SHUTDOWN_GRACE_MS: '45000', SHUTDOWN_TIMEOUT_MS: '55000' }).SHUTDOWN_TIMEOUT_MS).toBe(55_000);
+  });
 });
 
 describe('.env.example', () => {

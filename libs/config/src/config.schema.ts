@@ -44,6 +44,12 @@ const settings = z.object({
    * then delivered again once their hold expires). Below the orchestrator's stop timeout.
    */
   WORKER_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(15_000),
+  /**
+   * At shutdown (SIGTERM, SIGINT), how long a process gets in all before it exits anyway: requests in
+   * flight (a stalled download holds Fastify's close for as long as its client likes), the worker's
+   * grace period, closing connections. Above WORKER_SHUTDOWN_GRACE_MS, below the orchestrator's stop timeout.
+   */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(1000).default(30_000),
   /** A worker process serves Prometheus metrics at GET /metrics on this port (unset: no server; 0: any free port). */
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   WORKER_METRICS_HOST: z.string().default('127.0.0.1'),
@@ -91,6 +97,9 @@ export const configSchema = settings
   .superRefine((c, ctx) => {
     if (c.STORAGE_DRIVER === 's3' && (!c.S3_ENDPOINT || !c.S3_ACCESS_KEY || !c.S3_SECRET_KEY)) {
       ctx.addIssue({ code: 'custom', message: 'STORAGE_DRIVER=s3 needs S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY' });
+    }
+    if (c.SHUTDOWN_TIMEOUT_MS <= c.WORKER_SHUTDOWN_GRACE_MS) {
+      ctx.addIssue({ code: 'custom', message: 'SHUTDOWN_TIMEOUT_MS must be longer than WORKER_SHUTDOWN_GRACE_MS (the worker closes within the shutdown)' });
     }
   });
 

@@ -1,3 +1,4 @@
 export * from './core.module';
 export * from './instance-store.service';
 export * from './logging';
+export * from './shutdown-deadline';

@@ -22,6 +22,8 @@ export interface StackOptions {
   concurrency: number;
   /** The API as a child process (restartable) instead of in the test process. */
   apiProcess?: boolean;
+  /** More settings for every process (say, SHUTDOWN_TIMEOUT_MS). */
+  env?: Record<string, string>;
 }
 
 /** One fault scenario's processes: the API (EMBEDDED_WORKER=false) and separate worker processes. */
@@ -30,8 +32,11 @@ export interface Stack {
   queuePrefix: string;
   client: ApiClient;
   workers: WorkerProcess[];
+  baseUrl: string;
   /** The API process (apiProcess only): SIGTERM, SIGKILL after `graceMs`, start again on the same port. */
   restartApi(graceMs: number): Promise<'SIGTERM' | 'SIGKILL' | 'exited'>;
+  /** The API process (apiProcess only): SIGTERM, SIGKILL after `graceMs`; how it ended and what it wrote. */
+  stopApi(graceMs: number): Promise<{ ended: 'SIGTERM' | 'SIGKILL' | 'exited'; output: string }>;
   /** The tail of every process's log, for failure messages. */
   diagnostics(): string;
   stop(): Promise<void>;
@@ -53,7 +58,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   };
   const base = await testConfig(options.s3Endpoint ? 's3' : 'fs', overrides);
   const config: AppConfig = options.s3Endpoint ? { ...base, S3_ENDPOINT: options.s3Endpoint } : base;
-  const env = workerEnvironment(config, { WORKER_CONCURRENCY: String(options.concurrency), ...FAST_RECOVERY });
+  const env = workerEnvironment(config, { WORKER_CONCURRENCY: String(options.concurrency), ...FAST_RECOVERY, ...options.env });
 
   let inProcessApi: RunningApi | undefined;
   let apiProcess: ApiProcess | undefined;
@@ -76,6 +81,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     throw err;
   }
   const baseUrl = apiProcess?.baseUrl ?? inProcessApi!.baseUrl;
+  const stopApi = async (graceMs: number) => {
+    if (!apiProcess) throw new Error('stopApi needs apiProcess: true');
+    const ended = await apiProcess.process.stop(graceMs);
+    return { ended, output: apiProcess.process.output() };
+  };
   const port = Number(new URL(baseUrl).port);
 
   return {
@@ -83,12 +93,13 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     queuePrefix,
     client: new ApiClient(baseUrl),
     workers,
+    baseUrl,
     async restartApi(graceMs) {
-      if (!apiProcess) throw new Error('restartApi needs apiProcess: true');
-      const ended = await apiProcess.process.stop(graceMs);
+      const { ended } = await stopApi(graceMs);
       apiProcess = await startApiProcess(env, port);
       return ended;
     },
+    stopApi,
     diagnostics() {
       const api = apiProcess ? [`--- API ${apiProcess.process.pid}:\n${apiProcess.process.output().slice(-3000)}`] : [];
       return [...api, ...workers.map((w) => `--- worker ${w.pid}:\n${w.output().slice(-3000)}`)].join('\n');
