@@ -367,9 +367,22 @@ describe('distributed jobs with separate worker processes', () => {
       const answer = await post('/tools/bulk-anonymize', { Resources: studies });
       expect(answer.status).toBe(200);
       expect(answer.body).toMatchObject({ InstancesCount: 12, FailedInstancesCount: 0, IsAnonymization: true });
-      const resources: { ID: string; Type: string }[] = answer.body.Resources;
+      const resources: { ID: string; Type: string; Path: string }[] = answer.body.Resources;
       const count = (type: string) => resources.filter((r) => r.Type === type).length;
       expect([count('Patient'), count('Study'), count('Series'), count('Instance')]).toEqual([2, 3, 6, 12]);
+      // Each resource once, in the order of first appearance over the outputs sorted by source ID: a
+      // patient, then its study, its series, its instance.
+      const outputs = [];
+      for (const { ID: instance } of resources.filter((r) => r.Type === 'Instance')) {
+        const source = (await http(api.baseUrl, 'GET', `/instances/${instance}/metadata/AnonymizedFrom`)).body as string;
+        const series: string = (await get(`/instances/${instance}`)).ParentSeries;
+        const study: string = (await get(`/series/${series}`)).ParentStudy;
+        outputs.push({ source, levels: [['Patient', (await get(`/studies/${study}`)).ParentPatient], ['Study', study], ['Series', series], ['Instance', instance]] });
+      }
+      const firstSeen = new Map<string, string>();
+      for (const { levels } of outputs.sort((a, b) => (a.source < b.source ? -1 : 1))) for (const [type, id] of levels) if (!firstSeen.has(id)) firstSeen.set(id, type);
+      const paths: Record<string, string> = { Patient: 'patients', Study: 'studies', Series: 'series', Instance: 'instances' };
+      expect(resources).toEqual([...firstSeen].map(([id, type]) => ({ ID: id, Path: `/${paths[type]}/${id}`, Type: type })));
 
       const sourcePatientsOf = new Map<string, Set<string>>();
       for (const { ID: newStudy } of resources.filter((r) => r.Type === 'Study')) {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { LEVEL_PATH, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
-import { JobRepository, JobState, Prisma, ResourceRepository } from '@deidflow/database';
+import { JobOutput, JobRepository, JobState, Prisma, ResourceRepository } from '@deidflow/database';
 import { JobEventsService } from '@deidflow/jobs';
 import type { FinalizeJobPayload } from '@deidflow/queue';
 import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
@@ -30,8 +30,8 @@ export class FinalizeJobHandler {
     if (!job || job.generation !== payload.generation || settled.includes(job.state)) return;
     if (!job.ready || job.processedCount + job.failedCount < job.instancesCount) return;
 
-    const outputs = await this.jobs.outputHierarchy(job.id);
-    const output = job.level === 'Bulk' ? bulkOutput(outputs) : singleOutput(job.level as ResourceLevel, outputs[0]);
+    // A bulk job's output lists every new resource: Postgres writes it (finish), it never comes here.
+    const output = job.level === 'Bulk' ? 'bulk' : singleOutput(job.level as ResourceLevel, await this.jobs.anyOutput(job.id));
     const failed = job.failedCount > 0 && !job.permissive;
     let errorDetails = '';
     if (failed) {
@@ -41,10 +41,10 @@ export class FinalizeJobHandler {
         failures.map((f) => `${f.sourceInstanceId} (${f.error ?? 'unknown error'})`).join('; ') +
         (job.failedCount > failures.length ? '; ...' : '');
     }
-    if (!failed && !job.keepSource) await this.deleteSources(outputs);
+    if (!failed && !job.keepSource) await this.deleteSources(job.id);
     const finished = await this.jobs.finish(job.id, {
       state: failed ? JobState.Failure : JobState.Success,
-      output: output as Prisma.InputJsonValue,
+      output,
       errorCode: failed ? OrthancErrorCode.InternalError : 0,
       errorDetails,
     });
@@ -54,34 +54,20 @@ export class FinalizeJobHandler {
     }
   }
 
-  /** KeepSource: false — after success only, and never an instance that is also an output. */
-  private async deleteSources(outputs: OutputRow[]): Promise<void> {
-    const outputIds = new Set(outputs.map((o) => o.instance));
-    for (const { source } of outputs) {
-      if (outputIds.has(source)) continue;
-      const deleted = await this.resources.deleteResource('Instance', source);
-      if (deleted) await this.storage.deleteMany(deleted.objectKeys);
+  /** KeepSource: false — after success only, and never an instance that is also an output (JobRepository.sourcesToDelete). */
+  private async deleteSources(jobId: string): Promise<void> {
+    for await (const sources of this.jobs.sourcesToDelete(jobId)) {
+      for (const source of sources) {
+        const deleted = await this.resources.deleteResource('Instance', source);
+        if (deleted) await this.storage.deleteMany(deleted.objectKeys);
+      }
     }
   }
 }
 
-type OutputRow = { source: string; instance: string; series: string; study: string; patient: string };
-
 /** Orthanc's SingleOutput: the new resource at the level of the route, and its patient. */
-function singleOutput(level: ResourceLevel, any: OutputRow | undefined): Record<string, unknown> {
+function singleOutput(level: ResourceLevel, any: JobOutput | undefined): Prisma.InputJsonValue {
   if (!any) return {};
   const id = { Patient: any.patient, Study: any.study, Series: any.series, Instance: any.instance }[level];
   return { ID: id, Path: `/${LEVEL_PATH[level]}/${id}`, PatientID: any.patient, Type: level };
-}
-
-/** Orthanc's MultipleOutputs: every new patient, study, series and instance. */
-function bulkOutput(outputs: OutputRow[]): Record<string, unknown> {
-  const seen = new Map<string, ResourceLevel>();
-  for (const o of outputs) {
-    seen.set(o.patient, 'Patient');
-    seen.set(o.study, 'Study');
-    seen.set(o.series, 'Series');
-    seen.set(o.instance, 'Instance');
-  }
-  return { Resources: [...seen].map(([id, level]) => ({ ID: id, Path: `/${LEVEL_PATH[level]}/${id}`, Type: level })) };
 }

@@ -22,6 +22,15 @@ export interface NewJob {
   patientName?: string;
 }
 
+/** An output instance of a job, with its source and its ancestors' IDs. */
+export interface JobOutput {
+  source: string;
+  instance: string;
+  series: string;
+  study: string;
+  patient: string;
+}
+
 export interface JobCounters {
   instancesCount: number;
   processedCount: number;
@@ -55,15 +64,51 @@ const JOB_COLUMNS = `id, type, state, priority, is_anonymization AS "isAnonymiza
   patient_name AS "patientName", ready, generation, output, error_code AS "errorCode", error_details AS "errorDetails",
   created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt"`;
 
-const OUTPUT_HIERARCHY: PreparedStatement = {
-  name: 'deidflow_output_hierarchy',
-  text: `SELECT ji.source_instance_id AS source, i.id AS instance, i.series_id AS series, s.study_id AS study, st.patient_id AS patient
+const OUTPUTS_OF_JOB = `SELECT ji.source_instance_id AS source, i.id AS instance, i.series_id AS series, s.study_id AS study, st.patient_id AS patient
          FROM job_instances ji
          JOIN instances i ON i.id = ji.output_instance_id
          JOIN series s ON s.id = i.series_id
          JOIN studies st ON st.id = s.study_id
-         WHERE ji.job_id = $1::uuid AND ji.state = 'DONE'
-         ORDER BY ji.source_instance_id`,
+         WHERE ji.job_id = $1::uuid AND ji.state = 'DONE'`;
+
+/** One output with its ancestors: all a single-resource job's output needs (its level is the route's). */
+const ANY_OUTPUT: PreparedStatement = {
+  name: 'deidflow_any_output',
+  text: `${OUTPUTS_OF_JOB} ORDER BY ji.source_instance_id LIMIT 1`,
+};
+
+/**
+ * Orthanc's MultipleOutputs, built by Postgres: every new patient, study, series and instance, in the
+ * order of their first appearance (outputs by source ID; a patient before its study...). A bulk job's
+ * output lists each of its instances; built here, it never passes through the worker's memory.
+ */
+const BULK_OUTPUT = `WITH o AS (SELECT row_number() OVER (ORDER BY source) AS n, * FROM (${OUTPUTS_OF_JOB}) outputs),
+       r AS (SELECT id, type, rank, min(n) AS first FROM (
+               SELECT patient AS id, 'Patient' AS type, 0 AS rank, n FROM o
+               UNION ALL SELECT study, 'Study', 1, n FROM o
+               UNION ALL SELECT series, 'Series', 2, n FROM o
+               UNION ALL SELECT instance, 'Instance', 3, n FROM o) levels
+             GROUP BY id, type, rank)
+  SELECT jsonb_build_object('Resources', COALESCE(jsonb_agg(jsonb_build_object(
+           'ID', id,
+           'Path', '/' || (CASE type WHEN 'Patient' THEN 'patients' WHEN 'Study' THEN 'studies' WHEN 'Series' THEN 'series' ELSE 'instances' END) || '/' || id,
+           'Type', type) ORDER BY first, rank), '[]'::jsonb))
+  FROM r`;
+
+/**
+ * Sources of the job's outputs that are not outputs of the job themselves (KeepSource: false), in
+ * batches. "Is an output of this job" goes through the lineage's key (output, source) and then the
+ * job's own key: job_instances has no index on its outputs, and a scan per source would be quadratic.
+ */
+const SOURCES_TO_DELETE: PreparedStatement = {
+  name: 'deidflow_sources_to_delete',
+  text: `SELECT ji.source_instance_id AS id FROM job_instances ji
+         WHERE ji.job_id = $1::uuid AND ji.state = 'DONE' AND ji.source_instance_id > $2
+           AND NOT EXISTS (
+             SELECT 1 FROM lineage l
+             JOIN job_instances o ON o.job_id = ji.job_id AND o.source_instance_id = l.source_instance_id
+             WHERE l.output_instance_id = ji.source_instance_id AND o.output_instance_id = ji.source_instance_id)
+         ORDER BY ji.source_instance_id LIMIT $3`,
 };
 
 const FIND_JOB: PreparedStatement = { name: 'deidflow_find_job', text: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1::uuid` };
@@ -106,10 +151,17 @@ const FAILED_INSTANCES: PreparedStatement = {
          WHERE job_id = $1::uuid AND state = 'FAILED' ORDER BY source_instance_id LIMIT $2`,
 };
 
+const FINISH_COLUMNS = `state = $2::job_state, error_code = $3, error_details = $4, completed_at = now()`;
+const FINISH_WHERE = `WHERE id = $1::uuid AND state NOT IN ('Success', 'Failure') RETURNING id`;
+
 const FINISH: PreparedStatement = {
   name: 'deidflow_finish_job',
-  text: `UPDATE jobs SET state = $2::job_state, output = $3::jsonb, error_code = $4, error_details = $5, completed_at = now()
-         WHERE id = $1::uuid AND state NOT IN ('Success', 'Failure') RETURNING id`,
+  text: `UPDATE jobs SET ${FINISH_COLUMNS}, output = $5::jsonb ${FINISH_WHERE}`,
+};
+
+const FINISH_BULK: PreparedStatement = {
+  name: 'deidflow_finish_bulk_job',
+  text: `UPDATE jobs SET ${FINISH_COLUMNS}, output = (${BULK_OUTPUT}) ${FINISH_WHERE}`,
 };
 
 const JOBS_BY_STATE: PreparedStatement = {
@@ -379,9 +431,21 @@ export class JobRepository {
     }
   }
 
-  /** Every output of the job with its ancestors (the finalize step), read without Prisma's per-row work: 10,000 rows for a bulk job. */
-  async outputHierarchy(jobId: string): Promise<{ source: string; instance: string; series: string; study: string; patient: string }[]> {
-    return this.prisma.prepared(OUTPUT_HIERARCHY, [jobId]);
+  /** One output of the job with its ancestors (a single-resource job's output), or undefined when none was made. */
+  async anyOutput(jobId: string): Promise<JobOutput | undefined> {
+    return (await this.prisma.prepared<JobOutput>(ANY_OUTPUT, [jobId]))[0];
+  }
+
+  /** The sources to delete at the end of a KeepSource: false job (none that is also an output), in batches. */
+  async *sourcesToDelete(jobId: string, batchSize = 1000): AsyncGenerator<string[]> {
+    let cursor = ''; // every ID sorts after ''
+    for (;;) {
+      const rows = await this.prisma.prepared<{ id: string }>(SOURCES_TO_DELETE, [jobId, cursor, batchSize]);
+      if (rows.length === 0) return;
+      yield rows.map((r) => r.id);
+      cursor = rows[rows.length - 1].id;
+      if (rows.length < batchSize) return;
+    }
   }
 
   async failedInstances(jobId: string, limit = 20): Promise<{ sourceInstanceId: string; error: string | null }[]> {
@@ -394,12 +458,16 @@ export class JobRepository {
     return count > 0;
   }
 
-  /** Ends a job once (a second finalize of the same job changes nothing). */
-  async finish(
-    jobId: string,
-    result: { state: JobState; output: Prisma.InputJsonValue; errorCode: number; errorDetails: string },
-  ): Promise<boolean> {
-    const rows = await this.prisma.prepared(FINISH, [jobId, result.state, JSON.stringify(result.output), result.errorCode, result.errorDetails]);
+  /**
+   * Ends a job once (a second finalize of the same job changes nothing). `output: 'bulk'` has
+   * Postgres write Orthanc's MultipleOutputs from the job's outputs (BULK_OUTPUT).
+   */
+  async finish(jobId: string, result: { state: JobState; output: Prisma.InputJsonValue | 'bulk'; errorCode: number; errorDetails: string }): Promise<boolean> {
+    const values = [jobId, result.state, result.errorCode, result.errorDetails];
+    const rows =
+      result.output === 'bulk'
+        ? await this.prisma.prepared(FINISH_BULK, values)
+        : await this.prisma.prepared(FINISH, [...values, JSON.stringify(result.output)]);
     return rows.length > 0;
   }
 
