@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,7 +17,8 @@ import { percentile } from './stats';
  * index (patients, studies, series, instances with realistic main DICOM tags; no files), starts the
  * API on it and times what a viewer, a worklist or a research script asks of a large archive:
  * /tools/find by identifier, name, date and modality, /tools/lookup, and expanded pages of
- * studies. Prints each call's latency and the scans Postgres chose for the find's SQL.
+ * studies; and a long job history (GET /jobs?expand). Prints each call's latency and the scans
+ * Postgres chose for the find's SQL.
  * `--keep` leaves the database for the next run (seeding takes minutes), which applies any new
  * migration to the same rows: a before/after comparison of an index.
  */
@@ -208,6 +210,54 @@ async function cohortSubmission(http: HttpClient, count: number): Promise<string
   ];
 }
 
+/** Finished study jobs in the history for GET /jobs?expand (kept forever unless JOB_RETENTION_DAYS is set). */
+const JOB_HISTORY = 20_000;
+const JOB_HISTORY_CALLS = 5;
+
+function vmRssMb(pid: number): number {
+  const match = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : 0;
+}
+
+/**
+ * A long job history: JOB_HISTORY finished study jobs (added once to the seeded database), then
+ * GET /jobs?expand, timed, with the API's peak RSS while it answers (sampled every 20 ms).
+ */
+async function jobHistory(http: HttpClient, client: Client, apiPid: number): Promise<{ row: string[]; note: string }> {
+  const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM jobs WHERE state = 'Success'`);
+  const missing = JOB_HISTORY - Number(rows[0].n);
+  if (missing > 0) {
+    await client.query(
+      `INSERT INTO jobs (id, state, is_anonymization, request, secret, level, source_resources, instances_count, processed_count, ready, output, created_at, started_at, completed_at)
+       SELECT gen_random_uuid(), 'Success', true, '{"Replace":{},"Remove":[],"Keep":[],"KeepSource":true,"Force":false,"DicomVersion":"2023b"}',
+         repeat('0', 64), 'Study', jsonb_build_array(md5(g::text)), 16, 16, true,
+         jsonb_build_object('ID', md5(g::text), 'Path', '/studies/' || md5(g::text), 'PatientID', md5((g + 1)::text), 'Type', 'Study'),
+         now() - make_interval(secs => g), now() - make_interval(secs => g), now() - make_interval(secs => g - 1)
+       FROM generate_series(1, $1::int) g`,
+      [missing],
+    );
+  }
+  const before = vmRssMb(apiPid);
+  let peak = before;
+  const sampler = setInterval(() => (peak = Math.max(peak, vmRssMb(apiPid))), 20);
+  const times: number[] = [];
+  let listed = 0;
+  try {
+    for (let i = 0; i < JOB_HISTORY_CALLS; i++) {
+      const start = process.hrtime.bigint();
+      listed = (await http.json<unknown[]>('GET', '/jobs?expand')).length;
+      times.push(Number(process.hrtime.bigint() - start) / 1e6);
+    }
+  } finally {
+    clearInterval(sampler);
+  }
+  times.sort((a, b) => a - b);
+  return {
+    row: [`GET /jobs?expand over ${JOB_HISTORY} finished jobs, ${JOB_HISTORY_CALLS} calls`, String(listed), percentile(times, 50).toFixed(1), percentile(times, 95).toFixed(1), ''],
+    note: `API VmRSS while answering GET /jobs?expand: ${before.toFixed(0)} MB before, ${peak.toFixed(0)} MB at the peak`,
+  };
+}
+
 /** POST /tools/lookup takes the identifier as the raw body, not as JSON. */
 async function lookup(http: HttpClient, identifier: string): Promise<{ ID: string }[]> {
   const answer = await http.send('POST', '/tools/lookup', identifier, 'text/plain');
@@ -326,11 +376,14 @@ async function main(): Promise<void> {
       }
     });
     rows.push(await cohortSubmission(http, Math.min(COHORT_STUDIES, studies)));
+    const history = await withClient(options.databaseUrl, (client) => jobHistory(http, client, api.pid));
+    rows.push(history.row);
     console.log(
       `\nIndex of ${options.patients} patients, ${studies} studies, ${studies * SERIES_PER_STUDY} series, ${instances} instances;` +
         ` ${options.calls} sequential calls per request after ${WARM_UP_CALLS} untimed ones\n`,
     );
     console.log(markdownTable(['request', 'results', 'p50 ms', 'p95 ms', 'scans in the find\'s plan'], rows, [false, true, true, true, false]));
+    console.log(`\n${history.note}`);
   } finally {
     http.close();
     await api.stop();

@@ -17,10 +17,14 @@ export class JobControlService {
     private readonly events: JobEventsService,
   ) {}
 
-  async list(expand: boolean): Promise<unknown[]> {
-    if (!expand) return this.jobs.listIds();
+  async listIds(): Promise<string[]> {
+    return this.jobs.listIds();
+  }
+
+  /** Every job as GET /jobs/{id} shows it, oldest first, a page at a time (GET /jobs?expand streams them). */
+  async *expandedPages(): AsyncGenerator<Record<string, unknown>[]> {
     const now = new Date();
-    return (await this.jobs.list()).map((job) => formatJob(job, now));
+    for await (const page of this.jobs.summaryPages()) yield page.map((job) => formatJob(job, now));
   }
 
   async get(id: string): Promise<Record<string, unknown>> {

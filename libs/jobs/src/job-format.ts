@@ -1,8 +1,8 @@
 import { orthancErrorMessage, OrthancErrorCode, orthancTimestamp } from '@deidflow/common';
-import type { JobRow } from '@deidflow/database';
+import type { JobSummary } from '@deidflow/database';
 
 /** The public Content of a ResourceModification job while it runs (the output fields come at the end). */
-export function jobContent(job: JobRow): Record<string, unknown> {
+export function jobContent(job: JobSummary): Record<string, unknown> {
   const content: Record<string, unknown> = {
     Description: 'REST API',
     FailedInstancesCount: job.failedCount,
@@ -15,7 +15,7 @@ export function jobContent(job: JobRow): Record<string, unknown> {
 }
 
 /** Orthanc's JobInfo::Format (GET /jobs/{id}); see orthanc-reference/04-job-after-success.txt. */
-export function formatJob(job: JobRow, now = new Date()): Record<string, unknown> {
+export function formatJob(job: JobSummary, now = new Date()): Record<string, unknown> {
   const finished = job.state === 'Success' || job.state === 'Failure';
   const started = job.startedAt ?? job.createdAt;
   const end = job.completedAt ?? now;

@@ -1,7 +1,9 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { OrthancError } from '@deidflow/common';
 import { JobControlService } from '@deidflow/jobs';
+import { jsonArrayStream } from '../http/json-array-stream';
 import { queryFlag } from '../http/json-body';
 
 /** Orthanc's jobs API. Jobs live in Postgres: they survive restarts of the API and the workers. */
@@ -10,9 +12,11 @@ import { queryFlag } from '../http/json-body';
 export class JobsController {
   constructor(private readonly jobs: JobControlService) {}
 
+  /** The IDs, or with `expand` every job in full, streamed: the history is kept and can be long. */
   @Get()
-  list(@Query() query: Record<string, unknown>) {
-    return this.jobs.list(queryFlag(query, 'expand'));
+  async list(@Query() query: Record<string, unknown>, @Res() reply: FastifyReply) {
+    if (!queryFlag(query, 'expand')) return reply.send(await this.jobs.listIds());
+    return reply.type('application/json; charset=utf-8').send(await jsonArrayStream(this.jobs.expandedPages()));
   }
 
   @Get(':id')

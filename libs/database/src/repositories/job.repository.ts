@@ -6,6 +6,12 @@ import { Job, JobInstanceState, JobState, Prisma } from '../generated/client';
 import { instanceJoin, levelColumn } from './instance-scope';
 
 export type JobRow = Job;
+/** A job as Orthanc's GET /jobs/{id} shows it. */
+export type JobSummary = Pick<
+  Job,
+  | 'id' | 'type' | 'state' | 'priority' | 'isAnonymization' | 'userData' | 'instancesCount' | 'processedCount' | 'failedCount'
+  | 'output' | 'errorCode' | 'errorDetails' | 'createdAt' | 'startedAt' | 'completedAt'
+>;
 export { JobState };
 
 export interface NewJob {
@@ -109,6 +115,20 @@ const SOURCES_TO_DELETE: PreparedStatement = {
              JOIN job_instances o ON o.job_id = ji.job_id AND o.source_instance_id = l.source_instance_id
              WHERE l.output_instance_id = ji.source_instance_id AND o.output_instance_id = ji.source_instance_id)
          ORDER BY ji.source_instance_id LIMIT $3`,
+};
+
+/** What Orthanc's job listing shows of a job (job-format.ts): not its request, secret or sources. */
+const JOB_SUMMARY_COLUMNS = `id, type, state, priority, is_anonymization AS "isAnonymization", user_data AS "userData",
+  instances_count AS "instancesCount", processed_count AS "processedCount", failed_count AS "failedCount",
+  output, error_code AS "errorCode", error_details AS "errorDetails",
+  created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt"`;
+
+/** Jobs in order of creation, a page after (created_at, id): keyset paging on the created_at index. */
+const JOB_SUMMARIES_AFTER: PreparedStatement = {
+  name: 'deidflow_job_summaries_after',
+  text: `SELECT ${JOB_SUMMARY_COLUMNS} FROM jobs
+         WHERE created_at >= $1 AND (created_at > $1 OR id > $2::uuid)
+         ORDER BY created_at, id LIMIT $3`,
 };
 
 const FIND_JOB: PreparedStatement = { name: 'deidflow_find_job', text: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1::uuid` };
@@ -344,8 +364,19 @@ export class JobRepository {
     return (await this.prisma.job.findMany({ select: { id: true }, orderBy: { createdAt: 'asc' } })).map((j) => j.id);
   }
 
-  async list(): Promise<JobRow[]> {
-    return this.prisma.job.findMany({ orderBy: { createdAt: 'asc' } });
+  /**
+   * Every job as the listing shows it, oldest first, in pages: the history is kept (JOB_RETENTION_DAYS),
+   * so a listing must not hold every job at once (20,000 jobs read whole took the API from 160 to 488 MB).
+   */
+  async *summaryPages(pageSize = 500): AsyncGenerator<JobSummary[]> {
+    let after: { createdAt: Date; id: string } = { createdAt: new Date(0), id: '00000000-0000-0000-0000-000000000000' };
+    for (;;) {
+      const page = await this.prisma.prepared<JobSummary>(JOB_SUMMARIES_AFTER, [after.createdAt, after.id, pageSize]);
+      if (page.length === 0) return;
+      yield page;
+      if (page.length < pageSize) return;
+      after = page[page.length - 1];
+    }
   }
 
   /**

@@ -1,0 +1,32 @@
+import { text } from 'node:stream/consumers';
+import { jsonArrayStream } from './json-array-stream';
+
+async function* pagesOf<T>(pages: T[][], failAt?: number): AsyncGenerator<T[]> {
+  for (const [i, page] of pages.entries()) {
+    if (i === failAt) throw new Error('the database went away');
+    yield page;
+  }
+  if (failAt === pages.length) throw new Error('the database went away');
+}
+
+describe('jsonArrayStream', () => {
+  it.each([
+    ['no page', []],
+    ['one empty page', [[]]],
+    ['one page', [[{ ID: 'a', Content: { Resources: [] } }]]],
+    ['pages, some empty', [[1, 'two'], [], [{ three: [3] }], [null, 'quote " and \\ and \u00e9']]],
+  ])('writes what JSON.stringify of the whole array gives: %s', async (_name, pages: unknown[][]) => {
+    const written = await text(await jsonArrayStream(pagesOf(pages)));
+    expect(written).toBe(JSON.stringify(pages.flat()));
+    expect(JSON.parse(written)).toEqual(pages.flat());
+  });
+
+  it('fails before answering when the first page cannot be read', async () => {
+    await expect(jsonArrayStream(pagesOf([[1]], 0))).rejects.toThrow('the database went away');
+  });
+
+  it('ends the stream with the error when a later page cannot be read (the answer is cut short)', async () => {
+    const stream = await jsonArrayStream(pagesOf([[1], [2]], 2));
+    await expect(text(stream)).rejects.toThrow('the database went away');
+  });
+});

@@ -1,0 +1,24 @@
+import { Readable } from 'node:stream';
+
+/**
+ * A JSON array written as its pages come, for lists that grow without bound (the jobs' history):
+ * memory holds one page, not the whole answer; the text is what JSON.stringify of the whole array
+ * gives. The first page is read before the answer starts, so that a failure to read at all (say,
+ * Postgres unreachable) is still a proper error answer; a later failure can only cut the answer short.
+ */
+export async function jsonArrayStream(pages: AsyncIterable<readonly unknown[]>): Promise<Readable> {
+  const iterator = pages[Symbol.asyncIterator]();
+  const first = await iterator.next();
+  return Readable.from(
+    (async function* () {
+      let separator = '[';
+      for (let next = first; !next.done; next = await iterator.next()) {
+        if (next.value.length === 0) continue;
+        yield separator + next.value.map((item) => JSON.stringify(item)).join(',');
+        separator = ',';
+      }
+      yield separator === '[' ? '[]' : ']';
+    })(),
+    { objectMode: false },
+  );
+}
