@@ -112,6 +112,10 @@ function probes(patients: number): Probe[] {
     { label: 'GET /studies?expand&limit=100', get: '/studies?expand&limit=100' },
     { label: 'GET /patients/{id}/studies (expanded)', get: '' },
     { label: 'GET /statistics', get: '/statistics' },
+    // Whole listings, as a script walking the archive asks them (Orthanc answers them whole too).
+    { label: 'GET /studies (every ID)', get: '/studies' },
+    { label: 'GET /instances (every ID)', get: '/instances' },
+    { label: 'GET /studies?expand (every study)', get: '/studies?expand' },
   ];
 }
 
@@ -220,10 +224,26 @@ function vmRssMb(pid: number): number {
 }
 
 /**
- * A long job history: JOB_HISTORY finished study jobs (added once to the seeded database), then
- * GET /jobs?expand, timed, with the API's peak RSS while it answers (sampled every 20 ms).
+ * Runs `work` while sampling the process's VmRSS every 20 ms: its value, and "before -> peak" in MB
+ * (RSS seldom shrinks, so a peak also carries what earlier requests left: the "before" tells).
  */
-async function jobHistory(http: HttpClient, client: Client, apiPid: number): Promise<{ row: string[]; note: string }> {
+async function withPeakRss<T>(pid: number, work: () => Promise<T>): Promise<{ value: T; rss: string }> {
+  const beforeMb = vmRssMb(pid);
+  let peakMb = beforeMb;
+  const sampler = setInterval(() => (peakMb = Math.max(peakMb, vmRssMb(pid))), 20);
+  try {
+    const value = await work();
+    return { value, rss: `${beforeMb.toFixed(0)} -> ${Math.max(peakMb, vmRssMb(pid)).toFixed(0)}` };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+/**
+ * A long job history: JOB_HISTORY finished study jobs (added once to the seeded database), then
+ * GET /jobs?expand, timed, with the API's peak RSS while it answers.
+ */
+async function jobHistory(http: HttpClient, client: Client, apiPid: number): Promise<string[]> {
   const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM jobs WHERE state = 'Success'`);
   const missing = JOB_HISTORY - Number(rows[0].n);
   if (missing > 0) {
@@ -237,25 +257,18 @@ async function jobHistory(http: HttpClient, client: Client, apiPid: number): Pro
       [missing],
     );
   }
-  const before = vmRssMb(apiPid);
-  let peak = before;
-  const sampler = setInterval(() => (peak = Math.max(peak, vmRssMb(apiPid))), 20);
   const times: number[] = [];
-  let listed = 0;
-  try {
+  const { value: listed, rss } = await withPeakRss(apiPid, async () => {
+    let count = 0;
     for (let i = 0; i < JOB_HISTORY_CALLS; i++) {
       const start = process.hrtime.bigint();
-      listed = (await http.json<unknown[]>('GET', '/jobs?expand')).length;
+      count = (await http.json<unknown[]>('GET', '/jobs?expand')).length;
       times.push(Number(process.hrtime.bigint() - start) / 1e6);
     }
-  } finally {
-    clearInterval(sampler);
-  }
+    return count;
+  });
   times.sort((a, b) => a - b);
-  return {
-    row: [`GET /jobs?expand over ${JOB_HISTORY} finished jobs, ${JOB_HISTORY_CALLS} calls`, String(listed), percentile(times, 50).toFixed(1), percentile(times, 95).toFixed(1), ''],
-    note: `API VmRSS while answering GET /jobs?expand: ${before.toFixed(0)} MB before, ${peak.toFixed(0)} MB at the peak`,
-  };
+  return [`GET /jobs?expand over ${JOB_HISTORY} finished jobs, ${JOB_HISTORY_CALLS} calls`, String(listed), percentile(times, 50).toFixed(1), percentile(times, 95).toFixed(1), rss, ''];
 }
 
 /** POST /tools/lookup takes the identifier as the raw body, not as JSON. */
@@ -365,25 +378,27 @@ async function main(): Promise<void> {
         let results = 0;
         for (let i = 0; i < WARM_UP_CALLS; i++) results = await call();
         const times: number[] = [];
-        for (let i = 0; i < options.calls; i++) {
-          const start = process.hrtime.bigint();
-          await call();
-          times.push(Number(process.hrtime.bigint() - start) / 1e6);
-        }
+        const { rss } = await withPeakRss(api.pid, async () => {
+          for (let i = 0; i < options.calls; i++) {
+            const start = process.hrtime.bigint();
+            await call();
+            times.push(Number(process.hrtime.bigint() - start) / 1e6);
+          }
+        });
         times.sort((a, b) => a - b);
         const scans = 'find' in probe ? await scansOf(client, probe.find) : '';
-        rows.push([probe.label, String(results), percentile(times, 50).toFixed(1), percentile(times, 95).toFixed(1), scans]);
+        rows.push([probe.label, String(results), percentile(times, 50).toFixed(1), percentile(times, 95).toFixed(1), rss, scans]);
       }
     });
-    rows.push(await cohortSubmission(http, Math.min(COHORT_STUDIES, studies)));
-    const history = await withClient(options.databaseUrl, (client) => jobHistory(http, client, api.pid));
-    rows.push(history.row);
+    rows.push(await withPeakRss(api.pid, () => cohortSubmission(http, Math.min(COHORT_STUDIES, studies))).then(({ value, rss }) => value.toSpliced(4, 0, rss)));
+    rows.push(await withClient(options.databaseUrl, (client) => jobHistory(http, client, api.pid)));
     console.log(
       `\nIndex of ${options.patients} patients, ${studies} studies, ${studies * SERIES_PER_STUDY} series, ${instances} instances;` +
         ` ${options.calls} sequential calls per request after ${WARM_UP_CALLS} untimed ones\n`,
     );
-    console.log(markdownTable(['request', 'results', 'p50 ms', 'p95 ms', 'scans in the find\'s plan'], rows, [false, true, true, true, false]));
-    console.log(`\n${history.note}`);
+    console.log(
+      markdownTable(['request', 'results', 'p50 ms', 'p95 ms', 'API RSS MB: before -> peak', 'scans in the find\'s plan'], rows, [false, true, true, true, true, false]),
+    );
   } finally {
     http.close();
     await api.stop();

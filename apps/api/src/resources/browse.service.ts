@@ -7,6 +7,8 @@ import { CHILD_LEVEL, PARENT_LEVEL, formatResource } from './resource-formatter'
 
 /** Resources expanded per batch of queries (bounds each query's list of IDs). */
 const EXPAND_PAGE = 500;
+/** IDs listed per query when nothing is expanded. */
+const ID_PAGE = 10_000;
 
 /** Reads of the index in Orthanc's shapes, and deletions with Orthanc's cascade. */
 @Injectable()
@@ -20,9 +22,11 @@ export class BrowseService {
     private readonly store: InstanceStoreService,
   ) {}
 
-  async list(level: ResourceLevel, expand: boolean, page: { since?: number; limit?: number }): Promise<unknown[]> {
-    const ids = await this.resources.listIds(level, page);
-    return expand ? this.expand(level, ids) : ids;
+  /** GET /{level}, a page at a time (the controller streams them): IDs, or the resources expanded. */
+  async *listPages(level: ResourceLevel, expand: boolean, page: { since?: number; limit?: number }): AsyncGenerator<unknown[]> {
+    for await (const ids of this.resources.idPages(level, page, expand ? EXPAND_PAGE : ID_PAGE)) {
+      yield expand ? await this.expandPage(level, ids) : ids;
+    }
   }
 
   async get(level: ResourceLevel, id: string): Promise<Record<string, unknown>> {

@@ -1,6 +1,8 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
+import { jsonArrayStream } from '../http/json-array-stream';
 import { queryFlag, queryInt } from '../http/json-body';
 import { BrowseService } from './browse.service';
 import { IntegrityService } from './integrity.service';
@@ -26,12 +28,11 @@ export class ResourcesController {
     private readonly integrity: IntegrityService,
   ) {}
 
+  /** Every resource of the level (or `since`/`limit`'s page of them), streamed: an archive can hold millions. */
   @Get()
-  list(@Level() level: ResourceLevel, @Query() query: Record<string, unknown>) {
-    return this.browse.list(level, queryFlag(query, 'expand'), {
-      since: queryInt(query, 'since'),
-      limit: queryInt(query, 'limit'),
-    });
+  async list(@Level() level: ResourceLevel, @Query() query: Record<string, unknown>, @Res() reply: FastifyReply) {
+    const pages = this.browse.listPages(level, queryFlag(query, 'expand'), { since: queryInt(query, 'since'), limit: queryInt(query, 'limit') });
+    return reply.type('application/json; charset=utf-8').send(await jsonArrayStream(pages));
   }
 
   @Get(':id')

@@ -52,6 +52,26 @@ const PARENT_LEVEL: Record<ResourceLevel, ResourceLevel | null> = {
 };
 
 /** The patient/study/series/instance index. The only place that knows its tables. */
+type ListedRow = { id: string; at: Date };
+
+/** The listing of each level (GET /patients...): first page by offset, the next ones by keyset on (time, id). */
+const LISTING: Record<ResourceLevel, { first: PreparedStatement; after: PreparedStatement }> = Object.fromEntries(
+  (
+    [
+      ['Patient', 'patients', 'created_at'],
+      ['Study', 'studies', 'created_at'],
+      ['Series', 'series', 'created_at'],
+      ['Instance', 'instances', 'received_at'],
+    ] as const
+  ).map(([level, table, time]) => [
+    level,
+    {
+      first: { name: `deidflow_list_${table}`, text: `SELECT id, ${time} AS at FROM ${table} ORDER BY ${time}, id OFFSET $1 LIMIT $2` },
+      after: { name: `deidflow_list_${table}_after`, text: `SELECT id, ${time} AS at FROM ${table} WHERE (${time}, id) > ($1, $2) ORDER BY ${time}, id LIMIT $3` },
+    },
+  ]),
+) as Record<ResourceLevel, { first: PreparedStatement; after: PreparedStatement }>;
+
 @Injectable()
 export class ResourceRepository {
   constructor(private readonly prisma: PrismaService) {}
@@ -173,17 +193,25 @@ export class ResourceRepository {
   }
 
   /** Page of IDs of one level (`GET /studies?since=&limit=`), oldest first like Orthanc. */
-  async listIds(level: ResourceLevel, page: { since?: number; limit?: number }): Promise<string[]> {
-    const args = { select: { id: true }, skip: page.since ?? 0, take: page.limit } as const;
-    switch (level) {
-      case 'Patient':
-        return (await this.prisma.patient.findMany({ ...args, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })).map((r) => r.id);
-      case 'Study':
-        return (await this.prisma.study.findMany({ ...args, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })).map((r) => r.id);
-      case 'Series':
-        return (await this.prisma.series.findMany({ ...args, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] })).map((r) => r.id);
-      case 'Instance':
-        return (await this.prisma.instance.findMany({ ...args, orderBy: [{ receivedAt: 'asc' }, { id: 'asc' }] })).map((r) => r.id);
+  /**
+   * The IDs of a level, oldest first (Orthanc's order of arrival), `since` skipped and at most `limit`,
+   * in pages of `pageSize`: an archive of millions of instances is listed without holding every ID.
+   * The first page skips `since` rows; the next ones continue after the last (time, id) on its index.
+   */
+  async *idPages(level: ResourceLevel, page: { since?: number; limit?: number }, pageSize: number): AsyncGenerator<string[]> {
+    const statements = LISTING[level];
+    let remaining = page.limit ?? Infinity;
+    let last: ListedRow | undefined;
+    while (remaining > 0) {
+      const take = Math.min(pageSize, remaining);
+      const rows = last
+        ? await this.prisma.prepared<ListedRow>(statements.after, [last.at, last.id, take])
+        : await this.prisma.prepared<ListedRow>(statements.first, [page.since ?? 0, take]);
+      if (rows.length === 0) return;
+      yield rows.map((row) => row.id);
+      remaining -= rows.length;
+      if (rows.length < take) return;
+      last = rows[rows.length - 1];
     }
   }
 
