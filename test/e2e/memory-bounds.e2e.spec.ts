@@ -1,3 +1,4 @@
+import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { BufferPool } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
 import { generateSyntheticStudy } from '@deidflow/dicom';
@@ -78,6 +79,42 @@ describe('what a job leaves in memory does not grow with its number of instances
     // And the next download is whole.
     expect((await http(api.baseUrl, 'GET', `/studies/${study}/archive`)).bytes.length).toBeGreaterThan(100 * 131_072);
   });
+
+  it('closes the files of downloads whose client went away (instances over 16 MB are streamed from the store)', async () => {
+    const study = await uploadStudy(3, 34, 3000); // 3 x 18 MB
+    const [instance] = (await http(api.baseUrl, 'GET', `/studies/${study}/instances`)).body as { ID: string }[];
+    for (const path of [`/instances/${instance.ID}/file`, `/instances/${instance.ID}/attachments/dicom/data`]) {
+      const abort = new AbortController();
+      const answer = await fetch(`${api.baseUrl}${path}`, { signal: abort.signal });
+      expect(answer.status).toBe(200);
+      await answer.body!.getReader().read();
+      abort.abort();
+    }
+    const archives = api.app.get(ArchiveService);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const abort = new AbortController();
+      const answer = await fetch(`${api.baseUrl}/studies/${study}/archive`, { signal: abort.signal });
+      await answer.body!.getReader().read();
+      abort.abort();
+      for (const deadline = Date.now() + 5000; archives.inProgress > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+      expect(archives.inProgress).toBe(0);
+    }
+    // Closing a destroyed stream's file takes a turn of the thread pool.
+    for (const deadline = Date.now() + 2000; storeFilesOpen() > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+    expect(storeFilesOpen()).toBe(0);
+  });
+
+  /** Files of the store this process holds open. */
+  function storeFilesOpen(): number {
+    const store = realpathSync(api.config.STORAGE_DIR);
+    return readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(store + '/');
+      } catch {
+        return false; // closed meanwhile
+      }
+    }).length;
+  }
 
   it('serves the embedded worker\'s figures with the API\'s metrics', async () => {
     const figures = parseMetrics((await http(api.baseUrl, 'GET', '/tools/metrics-prometheus')).bytes.toString('utf8'));

@@ -118,6 +118,11 @@ export class ArchiveService {
           }
           throw err;
         }
+        if (closed) {
+          // The client went away while the file was being opened.
+          if (!Buffer.isBuffer(content)) content.destroy();
+          return;
+        }
         await appended(zip, content, entry.path);
       }
       await zip.finalize();
@@ -132,7 +137,11 @@ export class ArchiveService {
   }
 }
 
-/** Adds one file and waits until the archive has taken it (and so the client most of it). */
+/**
+ * Adds one file and waits until the archive has taken it (and so the client most of it). A stream
+ * still being read when the archive closes is destroyed: archiver leaves it open (the file, or the
+ * object store's connection, would stay open for good).
+ */
 function appended(zip: Archiver, content: Buffer | Readable, name: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const onEntry = () => {
@@ -141,6 +150,7 @@ function appended(zip: Archiver, content: Buffer | Readable, name: string): Prom
     };
     const onClose = () => {
       zip.off('entry', onEntry);
+      if (!Buffer.isBuffer(content)) content.destroy();
       reject(new Error('The archive was closed'));
     };
     zip.once('entry', onEntry);
