@@ -11,6 +11,7 @@ import { BufferPool, PRODUCT_NAME, PRODUCT_VERSION } from '@deidflow/common';
 import { AppModule } from './app.module';
 import { authenticationFrom } from './http/authentication';
 import { applyHttpSecurity } from './http/http-security';
+import { closeConnectionsWithoutRequest } from './http/graceful-close';
 import { frameworkErrors } from './http/orthanc-exception.filter';
 import { pooledBodyParser } from './http/pooled-body-parser';
 
@@ -36,6 +37,7 @@ export async function createApiApp(config: AppConfig, options: { logDestination?
     frameworkErrors,
   });
   const fastify = adapter.getInstance();
+  closeConnectionsWithoutRequest(fastify);
   fastify.removeAllContentTypeParsers();
   fastify.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
