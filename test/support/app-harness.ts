@@ -54,8 +54,8 @@ const SLOW_CLOSE_MS = 20_000;
 /**
  * app.close(), and, if it is still running after SLOW_CLOSE_MS, a line saying what the process is
  * waiting on: the lifecycle hooks not finished yet, the HTTP server's open connections and the
- * active resources. A shutdown hung once in a while in CI (memory-bounds, an embedded worker) and
- * never on demand, so the next occurrence must say where.
+ * active resources. It found why closes hung now and then (RELIABILITY.md, item 12: connections
+ * that never sent a request); kept so that a slow close always says where it waits.
  */
 async function closeOrDescribe(app: NestFastifyApplication): Promise<void> {
   const pendingHooks = traceShutdownHooks(app);
