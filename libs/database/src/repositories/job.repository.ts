@@ -451,15 +451,8 @@ export class JobRepository {
   }
 
   /** Source instances still to do, in batches (recovery, resume, resubmit). */
-  async *pendingInstances(jobId: string, batchSize = 1000): AsyncGenerator<string[]> {
-    let cursor = ''; // every ID sorts after ''
-    for (;;) {
-      const rows = await this.prisma.prepared<{ id: string }>(PENDING_INSTANCES, [jobId, cursor, batchSize]);
-      if (rows.length === 0) return;
-      yield rows.map((r) => r.id);
-      cursor = rows[rows.length - 1].id;
-      if (rows.length < batchSize) return;
-    }
+  pendingInstances(jobId: string, batchSize = 1000): AsyncGenerator<string[]> {
+    return this.sourceIdBatches(PENDING_INSTANCES, jobId, batchSize);
   }
 
   /** One output of the job with its ancestors (a single-resource job's output), or undefined when none was made. */
@@ -468,10 +461,15 @@ export class JobRepository {
   }
 
   /** The sources to delete at the end of a KeepSource: false job (none that is also an output), in batches. */
-  async *sourcesToDelete(jobId: string, batchSize = 1000): AsyncGenerator<string[]> {
+  sourcesToDelete(jobId: string, batchSize = 1000): AsyncGenerator<string[]> {
+    return this.sourceIdBatches(SOURCES_TO_DELETE, jobId, batchSize);
+  }
+
+  /** Source IDs of a job that `statement` selects ($1 job, $2 after this ID, $3 batch size), in batches by ID. */
+  private async *sourceIdBatches(statement: PreparedStatement, jobId: string, batchSize: number): AsyncGenerator<string[]> {
     let cursor = ''; // every ID sorts after ''
     for (;;) {
-      const rows = await this.prisma.prepared<{ id: string }>(SOURCES_TO_DELETE, [jobId, cursor, batchSize]);
+      const rows = await this.prisma.prepared<{ id: string }>(statement, [jobId, cursor, batchSize]);
       if (rows.length === 0) return;
       yield rows.map((r) => r.id);
       cursor = rows[rows.length - 1].id;
