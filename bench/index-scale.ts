@@ -116,6 +116,7 @@ function probes(patients: number): Probe[] {
     { label: 'GET /studies (every ID)', get: '/studies' },
     { label: 'GET /instances (every ID)', get: '/instances' },
     { label: 'GET /studies?expand (every study)', get: '/studies?expand' },
+    { label: 'Study: all, Expand (every study)', find: { Level: 'Study', Query: {}, Expand: true } },
   ];
 }
 

@@ -43,10 +43,13 @@ export class BrowseService {
    */
   async expand(level: ResourceLevel, ids: readonly string[]): Promise<Record<string, unknown>[]> {
     const expanded: Record<string, unknown>[] = [];
-    for (let start = 0; start < ids.length; start += EXPAND_PAGE) {
-      expanded.push(...(await this.expandPage(level, ids.slice(start, start + EXPAND_PAGE))));
-    }
+    for await (const page of this.expandedPages(level, ids)) expanded.push(...page);
     return expanded;
+  }
+
+  /** The same, a page of EXPAND_PAGE at a time, for answers streamed as they are expanded. */
+  async *expandedPages(level: ResourceLevel, ids: readonly string[]): AsyncGenerator<Record<string, unknown>[]> {
+    for (let start = 0; start < ids.length; start += EXPAND_PAGE) yield this.expandPage(level, ids.slice(start, start + EXPAND_PAGE));
   }
 
   private async expandPage(level: ResourceLevel, ids: readonly string[]): Promise<Record<string, unknown>[]> {

@@ -12,11 +12,15 @@ export class FindService {
     private readonly browse: BrowseService,
   ) {}
 
-  /** IDs, or with `Expand` the resources as GET /{level}/{id} shows them, oldest first. */
-  async find(body: unknown): Promise<unknown[]> {
+  /**
+   * IDs, or with `Expand` the resources as GET /{level}/{id} shows them, oldest first: pages for the
+   * answer to stream. The IDs are read at once; the expanded resources, ten times their size or
+   * more, a page at a time.
+   */
+  async find(body: unknown): Promise<AsyncIterable<unknown[]>> {
     const request = parseFindRequest(body);
     const ids = await this.resources.find(request);
-    return request.expand ? this.browse.expand(request.level, ids) : ids;
+    return request.expand ? this.browse.expandedPages(request.level, ids) : onePage(ids);
   }
 
   /** The resources whose PatientID, StudyInstanceUID, SeriesInstanceUID or SOPInstanceUID is the body. */
@@ -27,4 +31,8 @@ export class FindService {
     const found = await this.resources.lookup(value);
     return found.map(({ level, id }) => ({ ID: id, Path: `/${LEVEL_PATH[level]}/${id}`, Type: level }));
   }
+}
+
+async function* onePage<T>(items: T[]): AsyncGenerator<T[]> {
+  yield items;
 }

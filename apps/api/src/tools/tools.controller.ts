@@ -1,5 +1,7 @@
-import { Body, Controller, Header, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Header, HttpCode, Post, Res } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { jsonArrayStream } from '../http/json-array-stream';
 import { parseJsonBody } from '../http/json-body';
 import { BulkDeleteService } from './bulk-delete.service';
 import { CreateDicomService } from './create-dicom.service';
@@ -25,8 +27,8 @@ export class ToolsController {
       'tags of the level and of its ancestors can be searched; another tag is a 400 that lists them.',
   })
   @ApiBody({ schema: { type: 'object', example: { Level: 'Study', Query: { PatientName: 'DOE*', StudyDate: '20200101-' }, Expand: false } } })
-  find(@Body() body: Buffer) {
-    return this.finder.find(parseJsonBody(body));
+  async find(@Body() body: Buffer, @Res() reply: FastifyReply) {
+    return reply.type('application/json; charset=utf-8').send(await jsonArrayStream(await this.finder.find(parseJsonBody(body))));
   }
 
   @Post('lookup')
