@@ -51,11 +51,11 @@ const PARENT_LEVEL: Record<ResourceLevel, ResourceLevel | null> = {
   Instance: 'Series',
 };
 
-/** The patient/study/series/instance index. The only place that knows its tables. */
 type ListedRow = { id: string; at: Date };
+type ListingStatements = { first: PreparedStatement; after: PreparedStatement };
 
 /** The listing of each level (GET /patients...): first page by offset, the next ones by keyset on (time, id). */
-const LISTING: Record<ResourceLevel, { first: PreparedStatement; after: PreparedStatement }> = Object.fromEntries(
+const LISTING = Object.fromEntries(
   (
     [
       ['Patient', 'patients', 'created_at'],
@@ -70,8 +70,9 @@ const LISTING: Record<ResourceLevel, { first: PreparedStatement; after: Prepared
       after: { name: `deidflow_list_${table}_after`, text: `SELECT id, ${time} AS at FROM ${table} WHERE (${time}, id) > ($1, $2) ORDER BY ${time}, id LIMIT $3` },
     },
   ]),
-) as Record<ResourceLevel, { first: PreparedStatement; after: PreparedStatement }>;
+) as Record<ResourceLevel, ListingStatements>;
 
+/** The patient/study/series/instance index. The only place that knows its tables. */
 @Injectable()
 export class ResourceRepository {
   constructor(private readonly prisma: PrismaService) {}
@@ -192,7 +193,6 @@ export class ResourceRepository {
     return children;
   }
 
-  /** Page of IDs of one level (`GET /studies?since=&limit=`), oldest first like Orthanc. */
   /**
    * The IDs of a level, oldest first (Orthanc's order of arrival), `since` skipped and at most `limit`,
    * in pages of `pageSize`: an archive of millions of instances is listed without holding every ID.
