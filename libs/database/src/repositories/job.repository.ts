@@ -64,11 +64,15 @@ const COUNTER_COLUMNS = `instances_count AS "instancesCount", processed_count AS
 // so that a worker never loads Prisma's query compiler: its WebAssembly adds ~50 MB to a process at
 // the first query, ~65 MB with the first model query (measured), and the worker's RSS target is 250 MB.
 
-const JOB_COLUMNS = `id, type, state, priority, is_anonymization AS "isAnonymization", request, secret, level,
-  source_resources AS "sourceResources", keep_source AS "keepSource", permissive, user_data AS "userData",
+/** What Orthanc's job listing shows of a job (job-format.ts): not its request, secret or sources. */
+const JOB_SUMMARY_COLUMNS = `id, type, state, priority, is_anonymization AS "isAnonymization", user_data AS "userData",
   instances_count AS "instancesCount", processed_count AS "processedCount", failed_count AS "failedCount",
-  patient_name AS "patientName", ready, generation, output, error_code AS "errorCode", error_details AS "errorDetails",
+  output, error_code AS "errorCode", error_details AS "errorDetails",
   created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt"`;
+
+/** Every column of a job: the listing's, and what the workers and the submission need. */
+const JOB_COLUMNS = `${JOB_SUMMARY_COLUMNS}, request, secret, level, source_resources AS "sourceResources",
+  keep_source AS "keepSource", permissive, patient_name AS "patientName", ready, generation`;
 
 const OUTPUTS_OF_JOB = `SELECT ji.source_instance_id AS source, i.id AS instance, i.series_id AS series, s.study_id AS study, st.patient_id AS patient
          FROM job_instances ji
@@ -116,12 +120,6 @@ const SOURCES_TO_DELETE: PreparedStatement = {
              WHERE l.output_instance_id = ji.source_instance_id AND o.output_instance_id = ji.source_instance_id)
          ORDER BY ji.source_instance_id LIMIT $3`,
 };
-
-/** What Orthanc's job listing shows of a job (job-format.ts): not its request, secret or sources. */
-const JOB_SUMMARY_COLUMNS = `id, type, state, priority, is_anonymization AS "isAnonymization", user_data AS "userData",
-  instances_count AS "instancesCount", processed_count AS "processedCount", failed_count AS "failedCount",
-  output, error_code AS "errorCode", error_details AS "errorDetails",
-  created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt"`;
 
 /** Jobs in order of creation, a page after (created_at, id): keyset paging on the created_at index. */
 const JOB_SUMMARIES_AFTER: PreparedStatement = {
