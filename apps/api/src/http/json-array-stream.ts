@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import type { FastifyReply } from 'fastify';
 
 /**
  * A JSON array written as its pages come, for lists that grow without bound (the jobs' history):
@@ -21,4 +22,9 @@ export async function jsonArrayStream(pages: AsyncIterable<readonly unknown[]>):
     })(),
     { objectMode: false },
   );
+}
+
+/** Answers with the JSON array of `pages`, streamed (see jsonArrayStream). */
+export async function sendJsonArray(reply: FastifyReply, pages: AsyncIterable<readonly unknown[]>): Promise<FastifyReply> {
+  return reply.type('application/json; charset=utf-8').send(await jsonArrayStream(pages));
 }

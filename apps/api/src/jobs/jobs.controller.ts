@@ -3,7 +3,7 @@ import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { OrthancError } from '@deidflow/common';
 import { JobControlService } from '@deidflow/jobs';
-import { jsonArrayStream } from '../http/json-array-stream';
+import { sendJsonArray } from '../http/json-array-stream';
 import { queryFlag } from '../http/json-body';
 
 /** Orthanc's jobs API. Jobs live in Postgres: they survive restarts of the API and the workers. */
@@ -16,7 +16,7 @@ export class JobsController {
   @Get()
   async list(@Query() query: Record<string, unknown>, @Res() reply: FastifyReply) {
     if (!queryFlag(query, 'expand')) return reply.send(await this.jobs.listIds());
-    return reply.type('application/json; charset=utf-8').send(await jsonArrayStream(this.jobs.expandedPages()));
+    return sendJsonArray(reply, this.jobs.expandedPages());
   }
 
   @Get(':id')

@@ -2,7 +2,7 @@ import { Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nes
 import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
-import { jsonArrayStream } from '../http/json-array-stream';
+import { sendJsonArray } from '../http/json-array-stream';
 import { queryFlag, queryInt } from '../http/json-body';
 import { BrowseService } from './browse.service';
 import { IntegrityService } from './integrity.service';
@@ -32,7 +32,7 @@ export class ResourcesController {
   @Get()
   async list(@Level() level: ResourceLevel, @Query() query: Record<string, unknown>, @Res() reply: FastifyReply) {
     const pages = this.browse.listPages(level, queryFlag(query, 'expand'), { since: queryInt(query, 'since'), limit: queryInt(query, 'limit') });
-    return reply.type('application/json; charset=utf-8').send(await jsonArrayStream(pages));
+    return sendJsonArray(reply, pages);
   }
 
   @Get(':id')

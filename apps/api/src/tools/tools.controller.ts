@@ -1,7 +1,7 @@
 import { Body, Controller, Header, HttpCode, Post, Res } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { jsonArrayStream } from '../http/json-array-stream';
+import { sendJsonArray } from '../http/json-array-stream';
 import { parseJsonBody } from '../http/json-body';
 import { BulkDeleteService } from './bulk-delete.service';
 import { CreateDicomService } from './create-dicom.service';
@@ -28,7 +28,7 @@ export class ToolsController {
   })
   @ApiBody({ schema: { type: 'object', example: { Level: 'Study', Query: { PatientName: 'DOE*', StudyDate: '20200101-' }, Expand: false } } })
   async find(@Body() body: Buffer, @Res() reply: FastifyReply) {
-    return reply.type('application/json; charset=utf-8').send(await jsonArrayStream(await this.finder.find(parseJsonBody(body))));
+    return sendJsonArray(reply, await this.finder.find(parseJsonBody(body)));
   }
 
   @Post('lookup')
