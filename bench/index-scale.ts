@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -7,6 +6,7 @@ import { Client } from 'pg';
 import { findIdsSql } from '../libs/database/src/repositories/find-sql';
 import { parseFindRequest } from '../libs/dicom/src/find/find-request';
 import { killStartedProcesses, readyWhen, startService } from './child-process';
+import { readRssMb } from './process-monitor';
 import { HttpClient } from './http-client';
 import { clearQueuePrefix, freePort } from './stack';
 import { markdownTable } from './report';
@@ -219,9 +219,9 @@ async function cohortSubmission(http: HttpClient, count: number): Promise<string
 const JOB_HISTORY = 20_000;
 const JOB_HISTORY_CALLS = 5;
 
+/** The process's VmRSS in MB (0 once it is gone). */
 function vmRssMb(pid: number): number {
-  const match = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match ? Number(match[1]) / 1024 : 0;
+  return readRssMb(pid) ?? 0;
 }
 
 /**

@@ -66,7 +66,8 @@ function readCpuTicks(pid: number): CpuTicks | undefined {
   }
 }
 
-function readRssMb(pid: number): number | undefined {
+/** VmRSS in MB, or undefined once the process is gone. */
+export function readRssMb(pid: number): number | undefined {
   try {
     const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return match ? Number(match[1]) / 1024 : undefined;
