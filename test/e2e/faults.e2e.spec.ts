@@ -1,7 +1,8 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateSyntheticStudy } from '../../libs/dicom/src/synthetic';
+import { SWEEP_MARKER } from '@deidflow/storage';
 import { startS3Server } from '../setup/s3-server';
 import { JobAnswer } from '../support/faults/api-client';
 import { killAllChildServices, sleep } from '../support/faults/child-service';
@@ -11,6 +12,7 @@ import { auditJob } from '../support/faults/job-audit';
 import { jobRowCounts, taggedDatabaseUrl, terminateConnections } from '../support/faults/postgres';
 import { queueEventCounts } from '../support/faults/queue-events';
 import { startRedisServer } from '../support/faults/redis-server';
+import { canMount, FILLER_NAME, mountSmallFilesystem } from '../support/faults/small-filesystem';
 import { startStack, Stack } from '../support/faults/stack';
 import { ensureWorkerBuild, killAllWorkers } from '../support/worker-process';
 
@@ -59,6 +61,21 @@ async function submitStudyJob(stack: Stack, seed: number, instances = INSTANCES,
 async function retries(stack: Stack): Promise<string> {
   const { delayed = 0, stalled = 0 } = await queueEventCounts(stack.config.REDIS_URL, stack.queuePrefix);
   return `${delayed} attempts retried with backoff, ${stalled} stalled`;
+}
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+/** The files of an fs store, its sweep marker and a test's filler left out, with their sizes. */
+async function storedFiles(root: string): Promise<{ name: string; size: number }[]> {
+  const entries = await readdir(root, { recursive: true, withFileTypes: true });
+  const files = entries.filter((e) => e.isFile() && e.name !== SWEEP_MARKER && e.name !== FILLER_NAME);
+  return Promise.all(files.map(async (e) => ({ name: e.name, size: (await stat(join(e.parentPath ?? e.path, e.name))).size })));
 }
 
 function secondsSince(start: number): number {
@@ -161,6 +178,54 @@ describe('fault injection against real services', () => {
         faultsInjected: '1 outage of 5 s (open connections cut)',
         notes: `${atFault.Progress}% done at the fault; ${await retries(stack)}`,
       });
+    }), 120_000);
+
+  // Needs root to mount a tmpfs (CI and these machines run as root).
+  (canMount() ? it : it.skip)('fs store full during a job (a 16 MB tmpfs filled): retried, completes once space is freed', () =>
+    withCleanup(async (defer) => {
+      const disk = await mountSmallFilesystem(16 * 1024 * 1024);
+      defer(() => disk.dispose());
+      const stack = await startStack({ name: 'full-disk', storageDir: disk.directory, workers: 2, concurrency: 2 });
+      defer(() => stack.stop());
+      const { ids, study, instancesBefore } = await upload(stack, 27, INSTANCES, 2);
+      const filled = await disk.fill();
+
+      // An upload while the store is full: Orthanc's FullStorage, and nothing indexed.
+      const [refused] = generateSyntheticStudy({ ...SMALL, instances: 1, seed: 28 });
+      const answer = await stack.client.post('/instances', Buffer.from(refused.bytes));
+      expect(answer.status).toBe(507);
+      expect(answer.body).toMatchObject({ HttpStatus: 507, OrthancStatus: 19, Message: 'The file storage is full' });
+      expect(answer.body.Details).toMatch(/ENOSPC/);
+      expect((await stack.client.get<string[]>('/instances')).length).toBe(instancesBefore);
+
+      // A job while the store is full: every write fails and is retried with backoff, nothing fails
+      // yet. Freed once the attempts retried outnumber the instances (a second round has begun).
+      const startedAt = Date.now();
+      const jobId = await stack.client.submitAsync(`/studies/${study}/anonymize`);
+      await waitFor(async () => ((await queueEventCounts(stack.config.REDIS_URL, stack.queuePrefix)).delayed ?? 0) > INSTANCES, PROGRESS_TIMEOUT_MS);
+      const whileFull = await stack.client.get<JobAnswer>(`/jobs/${jobId}`);
+      expect(whileFull).toMatchObject({ State: 'Running', Progress: 0, Content: { FailedInstancesCount: 0 } });
+      const fullFor = secondsSince(startedAt);
+      await disk.free();
+
+      await stack.client.waitForEnd(jobId, JOB_TIMEOUT_MS, () => stack.diagnostics());
+      await expectEveryInstanceOnce(stack, { jobId, sources: ids, instancesBefore, startedAt }, {
+        scenario: 'fs store full (16 MB tmpfs filled to ENOSPC) when the job started, freed later',
+        faultsInjected: `store full for ${fullFor} s (${Math.round(filled / 1024)} kB of filler), an upload refused meanwhile`,
+        notes: `the refused upload: ${answer.status} ${answer.body.Message}; ${await retries(stack)}`,
+      });
+      // Every output whole: read back and compared with the digest recorded when it was written.
+      const newStudy = (await stack.client.get<JobAnswer>(`/jobs/${jobId}`)).Content.ID;
+      expect(await stack.client.post(`/studies/${newStudy}/verify-sha256`)).toMatchObject({
+        status: 200,
+        body: { InstancesCount: INSTANCES, CorruptedInstances: [], MissingInstances: [] },
+      });
+      // The refused upload goes through now, over the empty file its failed write left.
+      expect((await stack.client.post('/instances', Buffer.from(refused.bytes))).status).toBe(200);
+      // The store holds one whole file per indexed instance: no temporary, no partial or orphan file.
+      const files = await storedFiles(disk.directory);
+      expect(files.filter((f) => f.size === 0 || f.name.endsWith('.tmp'))).toEqual([]);
+      expect(files.length).toBe((await stack.client.get<string[]>('/instances')).length);
     }), 120_000);
 
   it('Postgres connections terminated during a job: retried, completes, no duplicate row', () =>

@@ -30,7 +30,7 @@ export class ApiClient {
     return answer.body;
   }
 
-  post(path: string, body: object = {}): Promise<HttpAnswer> {
+  post(path: string, body: Buffer | object = {}): Promise<HttpAnswer> {
     return http(this.baseUrl, 'POST', path, body);
   }
 

@@ -24,6 +24,8 @@ export interface StackOptions {
   apiProcess?: boolean;
   /** More settings for every process (say, SHUTDOWN_TIMEOUT_MS). */
   env?: Record<string, string>;
+  /** The fs store's directory, owned by the caller; a fresh temporary one otherwise. */
+  storageDir?: string;
 }
 
 /** One fault scenario's processes: the API (EMBEDDED_WORKER=false) and separate worker processes. */
@@ -48,7 +50,7 @@ const FAST_RECOVERY = { WORKER_LOCK_DURATION_MS: '5000', WORKER_STALLED_INTERVAL
 export async function startStack(options: StackOptions): Promise<Stack> {
   await resetDatabase();
   const queuePrefix = `${process.env.QUEUE_PREFIX ?? 'deidflow-test'}-faults-${options.name}`;
-  const storageDir = await mkdtemp(join(tmpdir(), 'deidflow-faults-'));
+  const storageDir = options.storageDir ?? (await mkdtemp(join(tmpdir(), 'deidflow-faults-')));
   const overrides: Record<string, string> = {
     QUEUE_PREFIX: queuePrefix,
     EMBEDDED_WORKER: 'false',
@@ -69,7 +71,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await apiProcess?.process.stop();
     await inProcessApi?.close();
     if (config.REDIS_URL === REDIS_URL) await deleteRedisKeys(queuePrefix);
-    await rm(storageDir, { recursive: true, force: true });
+    if (!options.storageDir) await rm(storageDir, { recursive: true, force: true });
   };
   try {
     if (options.apiProcess) apiProcess = await startApiProcess(env, await freePort());
