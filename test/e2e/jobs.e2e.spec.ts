@@ -1,4 +1,4 @@
-import { rename } from 'node:fs/promises';
+import { rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as dcmjs from 'dcmjs';
 import type { AppConfig } from '@deidflow/config';
@@ -421,6 +421,10 @@ describe('distributed jobs with separate worker processes', () => {
       for (const { id } of disposable) expect((await http(api.baseUrl, 'GET', `/instances/${id}`)).status).toBe(404);
       expect((await get(`/studies/${answer.body.ID}/instances`)).length).toBe(10);
       expect(await instanceCount()).toBe(before);
+      // Their files are gone too (patient data), and no deletion is left queued.
+      const present = await Promise.all(disposable.map(({ id }) => stat(join(config.STORAGE_DIR, objectKeyForInstance(id))).then(() => id, () => null)));
+      expect(present.filter(Boolean)).toEqual([]);
+      expect(parseMetrics((await http(api.baseUrl, 'GET', '/tools/metrics-prometheus')).body).deidflow_object_deletions_pending).toBe(0);
     });
   });
 

@@ -3,6 +3,7 @@ import { CompletionBatcher } from './handlers/completion-batcher';
 import { FinalizeJobHandler } from './handlers/finalize-job.handler';
 import { JobRecoveryService } from './handlers/job-recovery.service';
 import { JobRetentionService } from './handlers/job-retention.service';
+import { ObjectDeletionSweeper } from './handlers/object-deletion-sweeper';
 import { PlanCache } from './handlers/plan-cache';
 import { ProcessInstanceHandler } from './handlers/process-instance.handler';
 import { WorkerMetrics } from './metrics/worker-metrics';
@@ -14,7 +15,7 @@ import { ModificationProcessor } from './modification.processor';
  * core, jobs) from the importing application.
  */
 @Module({
-  providers: [ModificationProcessor, ProcessInstanceHandler, CompletionBatcher, FinalizeJobHandler, PlanCache, JobRecoveryService, JobRetentionService, WorkerMetrics],
+  providers: [ModificationProcessor, ProcessInstanceHandler, CompletionBatcher, FinalizeJobHandler, PlanCache, JobRecoveryService, JobRetentionService, ObjectDeletionSweeper, WorkerMetrics],
   exports: [WorkerMetrics],
 })
 export class WorkerModule {}

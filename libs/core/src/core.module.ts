@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { BufferPool } from '@deidflow/common';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { InstanceStoreService } from './instance-store.service';
+import { ResourceDeletionService } from './resource-deletion.service';
 
 const MiB = 1024 * 1024;
 
@@ -10,6 +11,7 @@ const MiB = 1024 * 1024;
 @Module({
   providers: [
     InstanceStoreService,
+    ResourceDeletionService,
     {
       // Memory for whole objects: uploads and instance-level answers in the API, sources and outputs
       // in a worker (two per instance in flight). Objects up to 4 MiB: a typical CT or MR slice.
@@ -22,6 +24,6 @@ const MiB = 1024 * 1024;
         new BufferPool({ maxBytes: 4 * MiB, maxIdleBytes: Math.min(32, Math.max(8, 2 * config.WORKER_CONCURRENCY)) * MiB }),
     },
   ],
-  exports: [InstanceStoreService, BufferPool],
+  exports: [InstanceStoreService, ResourceDeletionService, BufferPool],
 })
 export class CoreModule {}

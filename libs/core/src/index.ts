@@ -1,4 +1,5 @@
 export * from './core.module';
 export * from './instance-store.service';
+export * from './resource-deletion.service';
 export * from './logging';
 export * from './shutdown-deadline';

@@ -4,8 +4,9 @@ import { ResourceRepository } from './repositories/resource.repository';
 import { MetadataRepository } from './repositories/metadata.repository';
 import { JobRepository } from './repositories/job.repository';
 import { LineageRepository } from './repositories/lineage.repository';
+import { ObjectDeletionRepository } from './repositories/object-deletion.repository';
 
-const REPOSITORIES = [ResourceRepository, MetadataRepository, JobRepository, LineageRepository];
+const REPOSITORIES = [ResourceRepository, MetadataRepository, JobRepository, LineageRepository, ObjectDeletionRepository];
 
 @Global()
 @Module({

@@ -5,5 +5,6 @@ export * from './repositories/resource.repository';
 export * from './repositories/metadata.repository';
 export * from './repositories/job.repository';
 export * from './repositories/lineage.repository';
+export * from './repositories/object-deletion.repository';
 export { Prisma } from './generated/client';
 export * from './errors';

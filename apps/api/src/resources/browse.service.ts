@@ -1,8 +1,7 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { LEVEL_PATH, OrthancError, ResourceLevel, isOrthancId } from '@deidflow/common';
-import { InstanceStoreService } from '@deidflow/core';
+import { ResourceDeletionService } from '@deidflow/core';
 import { instanceResource, MetadataRepository, ResourceRepository, ResourceRow } from '@deidflow/database';
-import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
 import { CHILD_LEVEL, PARENT_LEVEL, formatResource } from './resource-formatter';
 
 /** Resources expanded per batch of queries (bounds each query's list of IDs). */
@@ -13,13 +12,10 @@ const ID_PAGE = 10_000;
 /** Reads of the index in Orthanc's shapes, and deletions with Orthanc's cascade. */
 @Injectable()
 export class BrowseService {
-  private readonly logger = new Logger(BrowseService.name);
-
   constructor(
     private readonly resources: ResourceRepository,
     private readonly metadata: MetadataRepository,
-    @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
-    private readonly store: InstanceStoreService,
+    private readonly deletion: ResourceDeletionService,
   ) {}
 
   /** GET /{level}, a page at a time (the controller streams them): IDs, or the resources expanded. */
@@ -111,13 +107,8 @@ export class BrowseService {
   /** Deletes the resource, its descendants and emptied parents, then their objects. */
   async delete(level: ResourceLevel, id: string): Promise<{ RemainingAncestor: unknown }> {
     assertId(id);
-    const deleted = await this.resources.deleteResource(level, id);
+    const deleted = await this.deletion.deleteResource(level, id);
     if (!deleted) throw OrthancError.unknownResource();
-    this.store.forget(deleted.deletedIds);
-    // The index no longer points to these objects: a failure here leaves garbage, never a dangling row.
-    await this.storage.deleteMany(deleted.objectKeys).catch((err: unknown) => {
-      this.logger.warn({ err, count: deleted.objectKeys.length }, 'objects of deleted instances left in storage');
-    });
     const ancestor = deleted.remainingAncestor;
     return {
       RemainingAncestor: ancestor

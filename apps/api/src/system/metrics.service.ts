@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Optional } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
-import { JobRepository, JobState, ResourceRepository } from '@deidflow/database';
+import { JobRepository, JobState, ObjectDeletionRepository, ResourceRepository } from '@deidflow/database';
 import { QueueName } from '@deidflow/queue';
 import { WorkerMetrics } from '../../../worker/src/metrics/worker-metrics';
 
@@ -23,6 +23,7 @@ export class MetricsService {
   constructor(
     private readonly resources: ResourceRepository,
     private readonly jobs: JobRepository,
+    private readonly objectDeletions: ObjectDeletionRepository,
     @InjectQueue(QueueName.Modification) private readonly queue: Queue,
     /** Present when the worker is embedded (EMBEDDED_WORKER): its figures are served here too. */
     @Optional() private readonly worker?: WorkerMetrics,
@@ -73,6 +74,13 @@ export class MetricsService {
         for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
       },
       ['state'],
+    );
+    gauge(
+      'deidflow_object_deletions_pending',
+      'Files of deleted instances not yet deleted from the object store (in flight, or left to the workers\' sweep)',
+      async function () {
+        this.set(await services.objectDeletions.pendingCount());
+      },
     );
   }
 

@@ -1,9 +1,9 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { LEVEL_PATH, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
-import { JobOutput, JobRepository, JobState, Prisma, ResourceRepository } from '@deidflow/database';
+import { ResourceDeletionService } from '@deidflow/core';
+import { JobOutput, JobRepository, JobState, Prisma } from '@deidflow/database';
 import { JobEventsService } from '@deidflow/jobs';
 import type { FinalizeJobPayload } from '@deidflow/queue';
-import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
 
 const ERROR_DETAILS_LIMIT = 20;
 
@@ -18,9 +18,8 @@ export class FinalizeJobHandler {
 
   constructor(
     private readonly jobs: JobRepository,
-    private readonly resources: ResourceRepository,
+    private readonly deletion: ResourceDeletionService,
     private readonly events: JobEventsService,
-    @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
   ) {}
 
   async handle(payload: FinalizeJobPayload): Promise<void> {
@@ -54,14 +53,13 @@ export class FinalizeJobHandler {
     }
   }
 
-  /** KeepSource: false — after success only, and never an instance that is also an output (JobRepository.sourcesToDelete). */
+  /**
+   * KeepSource: false — after success only, and never an instance that is also an output
+   * (JobRepository.sourcesToDelete); a statement per batch of sources. A finalize that dies half-way
+   * is run again and goes on with the sources left.
+   */
   private async deleteSources(jobId: string): Promise<void> {
-    for await (const sources of this.jobs.sourcesToDelete(jobId)) {
-      for (const source of sources) {
-        const deleted = await this.resources.deleteResource('Instance', source);
-        if (deleted) await this.storage.deleteMany(deleted.objectKeys);
-      }
-    }
+    for await (const sources of this.jobs.sourcesToDelete(jobId)) await this.deletion.deleteInstances(sources);
   }
 }
 

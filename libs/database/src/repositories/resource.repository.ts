@@ -7,6 +7,7 @@ import { findIdsSql } from './find-sql';
 import { hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance, StoredObject } from './hierarchy-sql';
 import { instanceJoin, levelColumn } from './instance-scope';
 import { INSTANCE_COLUMNS, InstanceRecord, instanceRow } from './instance-row-sql';
+import { queueObjectDeletions } from './object-deletion.repository';
 
 export type { IndexedInstance, StoredObject };
 
@@ -35,11 +36,17 @@ export interface InstanceRow {
   receivedAt: Date;
 }
 
-export interface DeletedResources {
-  /** Object keys of the deleted instances: the caller removes them from storage. */
+export interface DeletedInstances {
+  /**
+   * Object keys of the deleted instances, queued for deletion in the same transaction
+   * (ObjectDeletionRepository): the caller removes the files, then marks them done.
+   */
   objectKeys: string[];
   /** Every resource removed, the cascade to empty parents included. */
   deletedIds: string[];
+}
+
+export interface DeletedResources extends DeletedInstances {
   /** The closest ancestor that still exists, as Orthanc's RemainingAncestor. */
   remainingAncestor: { id: string; level: ResourceLevel } | null;
 }
@@ -281,6 +288,11 @@ export class ResourceRepository {
       const deletedIds: string[] = [];
       const exists = await deleteRow(tx, level, id);
       if (!exists) return null;
+      await tx.$executeRawUnsafe(
+        queueObjectDeletions('SELECT * FROM unnest($1::text[], $2::bpchar[])'),
+        instances.map((i) => i.object_key),
+        instances.map((i) => i.id),
+      );
       deletedIds.push(id, ...instances.map((i) => i.id).filter((i) => i !== id));
       let remainingAncestor: DeletedResources['remainingAncestor'] = null;
       let childLevel = level;
@@ -300,6 +312,15 @@ export class ResourceRepository {
       await tx.resourceMetadata.deleteMany({ where: { resourceId: { in: deletedIds } } });
       return { objectKeys: instances.map((i) => i.object_key), deletedIds, remainingAncestor };
     });
+  }
+
+  /**
+   * Deletes instances and every series, study and patient they leave empty, in one statement, and
+   * queues their files for deletion. Instances already gone are skipped: a repeated call is harmless.
+   */
+  async deleteInstances(ids: readonly string[]): Promise<DeletedInstances> {
+    const rows = await this.prisma.prepared<{ id: string; object_key: string | null }>(DELETE_INSTANCES, [ids]);
+    return { objectKeys: rows.flatMap((r) => (r.object_key === null ? [] : [r.object_key])), deletedIds: rows.map((r) => r.id) };
   }
 
   /** Counts and size below one resource (GET /{level}/{id}/statistics), from its instances. */
@@ -354,6 +375,40 @@ const INSTANCE_EXISTS: PreparedStatement = {
 const STORE_INSTANCE: PreparedStatement = {
   name: 'deidflow_store_instance',
   text: `WITH ${hierarchyInsertCtes(1)} SELECT count(*)::int AS created FROM i`,
+};
+
+/**
+ * deleteInstances. The CTEs of one statement share its snapshot, where the instances deleted are
+ * still visible: a parent is emptied when the rows deleted below it are as many as the children it
+ * has. The foreign keys' cascades, run after the statement, then find nothing left to delete.
+ */
+const DELETE_INSTANCES: PreparedStatement = {
+  name: 'deidflow_delete_instances',
+  text: `WITH gone AS (
+           DELETE FROM instances WHERE id = ANY($1::bpchar[]) RETURNING id, series_id, object_key
+         ), gone_series AS (
+           DELETE FROM series s USING (SELECT series_id, count(*) AS n FROM gone GROUP BY series_id) g
+           WHERE s.id = g.series_id AND g.n = (SELECT count(*) FROM instances i WHERE i.series_id = s.id)
+           RETURNING s.id, s.study_id
+         ), gone_studies AS (
+           DELETE FROM studies st USING (SELECT study_id, count(*) AS n FROM gone_series GROUP BY study_id) g
+           WHERE st.id = g.study_id AND g.n = (SELECT count(*) FROM series x WHERE x.study_id = st.id)
+           RETURNING st.id, st.patient_id
+         ), gone_patients AS (
+           DELETE FROM patients p USING (SELECT patient_id, count(*) AS n FROM gone_studies GROUP BY patient_id) g
+           WHERE p.id = g.patient_id AND g.n = (SELECT count(*) FROM studies x WHERE x.patient_id = p.id)
+           RETURNING p.id
+         ), gone_ids AS (
+           SELECT id, object_key FROM gone
+           UNION ALL SELECT id, NULL FROM gone_series
+           UNION ALL SELECT id, NULL FROM gone_studies
+           UNION ALL SELECT id, NULL FROM gone_patients
+         ), metadata AS (
+           DELETE FROM resource_metadata WHERE resource_id IN (SELECT id FROM gone_ids)
+         ), queued AS (
+           ${queueObjectDeletions('SELECT object_key, id FROM gone')}
+         )
+         SELECT id, object_key FROM gone_ids`,
 };
 
 type Tx = Prisma.TransactionClient;
