@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@deidflow/config';
 import { PrismaService, ResourceRepository } from '@deidflow/database';
 import { generateSyntheticStudy, parseInstance, ParsedInstance } from '@deidflow/dicom';
@@ -53,11 +54,11 @@ describe('index counters (real Postgres)', () => {
   it('takes away what a deletion removes, the cascade to children and emptied parents included', async () => {
     const instances = parsed(4);
     for (const instance of instances) await store(instance);
-    await resources.deleteResource('Instance', instances[0].ids.instance);
+    await resources.deleteResources('Instance', [instances[0].ids.instance], randomUUID());
     expect(await resources.statistics()).toEqual(await counted());
-    await resources.deleteResource('Study', instances[11].ids.study);
+    await resources.deleteResources('Study', [instances[11].ids.study], randomUUID());
     expect(await resources.statistics()).toEqual(await counted());
-    await resources.deleteResource('Patient', instances[0].ids.patient);
+    await resources.deleteResources('Patient', [instances[0].ids.patient], randomUUID());
     expect(await resources.statistics()).toEqual({ patients: 0, studies: 0, series: 0, instances: 0, totalSize: 0n });
   });
 
@@ -68,7 +69,7 @@ describe('index counters (real Postgres)', () => {
     await prisma.$executeRawUnsafe(`SELECT setval('index_counters_id_seq', (SELECT ((max(id) / 1024) + 1) * 1024 - 1 FROM index_counters))`);
     const before = await prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM index_counters`;
     expect(Number(before[0].n)).toBeGreaterThan(1);
-    await resources.deleteResource('Instance', instances[3].ids.instance);
+    await resources.deleteResources('Instance', [instances[3].ids.instance], randomUUID());
     const after = await prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM index_counters`;
     expect(Number(after[0].n)).toBe(1);
     expect(await resources.statistics()).toEqual(await counted());

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,15 +10,16 @@ import { FsStorage, objectKeyForInstance } from '@deidflow/storage';
 import { resetDatabase } from '../support/app-harness';
 
 /**
- * Deletions on the real Postgres and an fs store: the set-based deletion of KeepSource: false
- * sources, and the queue of files to delete that outlives a process dying between the index and
- * the store.
+ * Deletions on the real Postgres and an fs store: one statement per deletion whatever its size,
+ * Orthanc's cascade, and the queue of files to delete that outlives a process dying between the
+ * index and the store.
  */
 describe('resource deletion (real Postgres, fs store)', () => {
   let prisma: PrismaService;
   let resources: ResourceRepository;
   let queue: ObjectDeletionRepository;
   let storage: FsStorage;
+  let store: InstanceStoreService;
   let deletion: ResourceDeletionService;
   let storageDir: string;
 
@@ -31,7 +33,7 @@ describe('resource deletion (real Postgres, fs store)', () => {
     storageDir = await mkdtemp(join(tmpdir(), 'deidflow-deletion-'));
     storage = new FsStorage(storageDir);
     await storage.init();
-    const store = new InstanceStoreService(resources, storage);
+    store = new InstanceStoreService(resources, storage);
     deletion = new ResourceDeletionService(resources, queue, store, storage);
   });
   afterEach(() => rm(storageDir, { recursive: true, force: true }));
@@ -40,69 +42,108 @@ describe('resource deletion (real Postgres, fs store)', () => {
   /** 1 patient, 2 studies, 2 series each, 3 instances per series; stored with their files. */
   async function storeStudies(seed: number): Promise<ParsedInstance[]> {
     const study = generateSyntheticStudy({ instances: 12, studies: 2, series: 2, imageSize: 8, seed });
-    const store = new InstanceStoreService(resources, storage);
     for (const instance of study) await store.store(Buffer.from(instance.bytes));
     return study.map((i) => parseInstance(i.bytes));
   }
 
   const exists = async (table: string, id: string) =>
     (await prisma.$queryRawUnsafe<unknown[]>(`SELECT 1 FROM ${table} WHERE id = $1`, id)).length > 0;
-  const queued = async () => (await prisma.$queryRaw<{ object_key: string }[]>`SELECT object_key FROM object_deletions ORDER BY 1`).map((r) => r.object_key);
+  const queuedCount = async () => Number((await prisma.$queryRaw<{ n: bigint }[]>`SELECT count(*) AS n FROM object_deletions`)[0].n);
+  const fileExists = (instanceId: string) => storage.exists(objectKeyForInstance(instanceId));
+  const addMetadata = (...ids: string[]) =>
+    prisma.resourceMetadata.createMany({ data: ids.map((resourceId) => ({ resourceId, name: 'AnonymizedFrom', value: 'x' })) });
+  const metadataOwners = async () => (await prisma.resourceMetadata.findMany({ orderBy: { resourceId: 'asc' } })).map((m) => m.resourceId);
 
-  it('deletes instances and the parents they empty, in one statement, and leaves the rest', async () => {
+  it('deletes instances and the parents they empty (KeepSource: false), and leaves the rest', async () => {
     const instances = await storeStudies(1);
     const [a, b] = [instances[0].ids, instances[6].ids];
     const firstSeries = instances.filter((i) => i.ids.series === a.series);
     const secondStudy = instances.filter((i) => i.ids.study === b.study);
     expect(firstSeries).toHaveLength(3);
     expect(secondStudy).toHaveLength(6);
-    await prisma.resourceMetadata.createMany({
-      data: [a.series, b.study, a.study].map((resourceId) => ({ resourceId, name: 'AnonymizedFrom', value: 'x' })),
-    });
+    await addMetadata(a.series, b.study, a.study, firstSeries[0].ids.instance);
 
     // The first study's first series whole, the second study whole, and one ID that is no instance.
     const ids = [...firstSeries, ...secondStudy].map((i) => i.ids.instance);
-    const deleted = await deletion.deleteInstances([...ids, 'f'.repeat(8) + '-00000000-00000000-00000000-00000000']);
+    const deleted = await deletion.deleteResources('Instance', [...ids, 'ffffffff-00000000-00000000-00000000-00000000']);
 
-    expect(deleted.objectKeys.sort()).toEqual(ids.map(objectKeyForInstance).sort());
     const parents = [a.series, b.study, ...new Set(secondStudy.map((i) => i.ids.series))];
     expect(deleted.deletedIds.sort()).toEqual([...ids, ...parents].sort());
     expect(await exists('series', a.series)).toBe(false);
     expect(await exists('studies', a.study)).toBe(true); // its second series is left
     expect(await exists('studies', b.study)).toBe(false);
     expect(await exists('patients', a.patient)).toBe(true);
-    expect((await prisma.resourceMetadata.findMany()).map((m) => m.resourceId)).toEqual([a.study]);
-    for (const id of ids) expect(await storage.exists(objectKeyForInstance(id))).toBe(false);
-    expect(await queued()).toEqual([]);
+    expect(await metadataOwners()).toEqual([a.study]);
+    for (const id of ids) expect(await fileExists(id)).toBe(false);
+    expect(await queuedCount()).toBe(0);
     expect(await resources.statistics()).toMatchObject({ patients: 1, studies: 1, series: 1, instances: 3 });
 
     // The rest: the patient goes too. A repeated call finds nothing left to delete.
     const rest = instances.filter((i) => !ids.includes(i.ids.instance)).map((i) => i.ids.instance);
-    expect((await deletion.deleteInstances(rest)).deletedIds).toContain(a.patient);
-    expect(await deletion.deleteInstances(rest)).toEqual({ objectKeys: [], deletedIds: [] });
+    expect((await deletion.deleteResources('Instance', rest)).deletedIds).toContain(a.patient);
+    expect((await deletion.deleteResources('Instance', rest)).deletedIds).toEqual([]);
     expect(await resources.statistics()).toEqual({ patients: 0, studies: 0, series: 0, instances: 0, totalSize: 0n });
   });
 
-  it('leaves the files of a deletion cut short queued, and the sweep deletes them later', async () => {
+  it('deletes a resource of any level with its descendants, their metadata and files, and answers the remaining ancestor', async () => {
     const instances = await storeStudies(2);
-    const keys = instances.map((i) => objectKeyForInstance(i.ids.instance));
-    // A process that dies after the index's transaction: the rows are gone, the files queued.
-    await resources.deleteResource('Patient', instances[0].ids.patient);
-    await resources.deleteInstances([]); // nothing: no statement error on an empty batch
-    expect(await queued()).toEqual([...keys].sort());
+    const [a, b] = [instances[0].ids, instances[6].ids];
+    const inSeries = instances.filter((i) => i.ids.series === a.series).map((i) => i.ids.instance);
+    await addMetadata(a.series, inSeries[1], b.study, instances[7].ids.series, instances[8].ids.instance, a.patient);
+
+    expect(await deletion.deleteResource('Series', a.series)).toEqual({ deletedIds: [a.series], remainingAncestor: { id: a.study, level: 'Study' } });
+    for (const id of inSeries) expect(await fileExists(id)).toBe(false);
+    expect(await deletion.deleteResource('Study', b.study)).toEqual({ deletedIds: [b.study], remainingAncestor: { id: a.patient, level: 'Patient' } });
+    expect(await metadataOwners()).toEqual([a.patient]);
+    expect(await deletion.deleteResource('Series', a.series)).toBeNull();
+    // The last series of the last study: the patient goes with it.
+    const last = instances.find((i) => i.ids.study === a.study && i.ids.series !== a.series)!.ids;
+    const deleted = await deletion.deleteResource('Series', last.series);
+    expect(deleted).toEqual({ deletedIds: expect.arrayContaining([last.series, a.study, a.patient]), remainingAncestor: null });
+    expect(await metadataOwners()).toEqual([]);
+    for (const instance of instances) expect(await fileExists(instance.ids.instance)).toBe(false);
+    expect(await queuedCount()).toBe(0);
+    expect(await resources.statistics()).toEqual({ patients: 0, studies: 0, series: 0, instances: 0, totalSize: 0n });
+  });
+
+  // 150,000: more IDs than a spread into push() takes (the deletion of the tenth session did that).
+  it('deletes a patient of 150,000 instances in one call (one statement, no list of instances in Node)', async () => {
+    // Index rows only (no files: their deletion finds nothing, as after a crash), written by SQL.
+    const id = (prefix: string, n: string) => `('${prefix}' || lpad(to_hex(${n}), 7, '0') || '-00000000-00000000-00000000-00000000')`;
+    await prisma.$executeRawUnsafe(`INSERT INTO patients (id, patient_id, main_dicom_tags) VALUES (${id('a', '1')}, 'BIG', '{}')`);
+    await prisma.$executeRawUnsafe(`INSERT INTO studies (id, patient_id, study_instance_uid, main_dicom_tags) VALUES (${id('b', '1')}, ${id('a', '1')}, '1.2', '{}')`);
+    await prisma.$executeRawUnsafe(`INSERT INTO series (id, study_id, series_instance_uid, main_dicom_tags)
+      SELECT ${id('c', 'g')}, ${id('b', '1')}, '1.2.' || g, '{}' FROM generate_series(1, 30) g`);
+    await prisma.$executeRawUnsafe(`INSERT INTO instances (id, series_id, sop_instance_uid, sop_class_uid, transfer_syntax_uid, main_dicom_tags, object_key, file_size)
+      SELECT ${id('d', 'g')}, ${id('c', '(g % 30 + 1)')}, '1.2.3.' || g, '1.2', '1.2.840.10008.1.2.1', '{}', 'instances/000/big-' || g || '.dcm', 1000
+      FROM generate_series(1, 150000) g`);
+    const patient = 'a0000001-00000000-00000000-00000000-00000000';
+    expect(await resources.statistics()).toMatchObject({ patients: 1, series: 30, instances: 150_000 });
+
+    expect(await deletion.deleteResource('Patient', patient)).toEqual({ deletedIds: [patient], remainingAncestor: null });
+    expect(await resources.statistics()).toEqual({ patients: 0, studies: 0, series: 0, instances: 0, totalSize: 0n });
+    expect(await queuedCount()).toBe(0);
+  }, 60_000);
+
+  it('leaves the files of a deletion cut short queued, and the sweep deletes them later', async () => {
+    const instances = await storeStudies(3);
+    // A process that dies after the index's statement: the rows are gone, the files queued.
+    await resources.deleteResources('Patient', [instances[0].ids.patient], randomUUID());
+    await resources.deleteResources('Instance', [], randomUUID()); // nothing: no statement error on an empty batch
+    expect(await queuedCount()).toBe(12);
     // One of them uploaded again since, under the same key: its file is the new instance's.
-    const again = generateSyntheticStudy({ instances: 12, studies: 2, series: 2, imageSize: 8, seed: 2 })[5];
-    await new InstanceStoreService(resources, storage).store(Buffer.from(again.bytes));
+    const again = generateSyntheticStudy({ instances: 12, studies: 2, series: 2, imageSize: 8, seed: 3 })[5];
+    await store.store(Buffer.from(again.bytes));
 
     // Not yet: a deletion queued a moment ago may still be on its way.
     expect(await deletion.sweepLeftovers()).toBe(0);
-    expect(await queued()).toHaveLength(12);
+    expect(await queuedCount()).toBe(12);
     // Later: two sweeps at once (two workers) share the work, each file deleted once.
     const later = Date.now() + LEFTOVER_DELETION_AFTER_MS + 1000;
     const swept = await Promise.all([deletion.sweepLeftovers(later), deletion.sweepLeftovers(later)]);
     expect(swept[0] + swept[1]).toBe(11);
-    expect(await queued()).toEqual([]);
-    for (const [n, key] of keys.entries()) expect(await storage.exists(key)).toBe(n === 5);
+    expect(await queuedCount()).toBe(0);
+    for (const [n, instance] of instances.entries()) expect(await fileExists(instance.ids.instance)).toBe(n === 5);
     expect(await resources.instanceExists(instances[5].ids.instance)).toBe(true);
   });
 });

@@ -59,7 +59,7 @@ export class FinalizeJobHandler {
    * is run again and goes on with the sources left.
    */
   private async deleteSources(jobId: string): Promise<void> {
-    for await (const sources of this.jobs.sourcesToDelete(jobId)) await this.deletion.deleteInstances(sources);
+    for await (const sources of this.jobs.sourcesToDelete(jobId)) await this.deletion.deleteResources('Instance', sources);
   }
 }
 

@@ -1,41 +1,42 @@
 import { Injectable } from '@nestjs/common';
 import { PreparedStatement, PrismaService } from '../prisma.service';
 
-/**
- * The statement that queues files for deletion, run by the transactions that delete instances'
- * rows (ResourceRepository); `rows` selects (object_key, instance_id). A key queued already stays
- * queued once.
- */
-export function queueObjectDeletions(rows: string): string {
-  return `INSERT INTO object_deletions (object_key, instance_id) ${rows} ON CONFLICT (object_key) DO NOTHING`;
-}
-
-export interface ClaimedDeletion {
+export interface QueuedDeletion {
   objectKey: string;
+  instanceId: string;
   /** An instance of the same ID was stored again under this key since: its file is not garbage. */
   stored: boolean;
 }
 
 /**
- * Files still to delete from the object store (table object_deletions): queued with the deletion
- * of their rows, done once the files are gone. What a process left queued when it died is claimed
- * later by a sweep.
+ * Files still to delete from the object store (table object_deletions), each under the ID of the
+ * deletion that queued it with the deletion of its rows (ResourceRepository.deleteResources); done
+ * once the file is gone. What a process left queued when it died is taken over by a sweep.
  */
 @Injectable()
 export class ObjectDeletionRepository {
   constructor(private readonly prisma: PrismaService) {}
 
-  /** The files are gone from the store. */
-  async done(objectKeys: readonly string[]): Promise<void> {
-    if (objectKeys.length > 0) await this.prisma.prepared(DONE, [objectKeys]);
+  /**
+   * Up to `limit` files queued under `deletionId`, after the key `after` in key order: a caller
+   * marking each batch done goes on from its last key, not over the entries it deleted.
+   */
+  async queued(deletionId: string, after: string, limit: number): Promise<QueuedDeletion[]> {
+    return this.prisma.prepared<QueuedDeletion>(QUEUED, [deletionId, after, limit]);
+  }
+
+  /** The files are gone from the store (or are another instance's now). */
+  async done(deletionId: string, objectKeys: readonly string[]): Promise<void> {
+    if (objectKeys.length > 0) await this.prisma.prepared(DONE, [deletionId, objectKeys]);
   }
 
   /**
-   * Up to `limit` deletions queued before `queuedBefore` (left behind), claimed: their time moves
-   * to `now`, so that another sweep leaves them alone unless this one dies too.
+   * Up to `limit` deletions queued before `queuedBefore` (left behind), taken over by the sweep
+   * `sweepId` at `now`: another sweep leaves them alone unless this one dies too. Resolves to how many.
    */
-  async claimLeftovers(queuedBefore: Date, now: Date, limit: number): Promise<ClaimedDeletion[]> {
-    return this.prisma.prepared<ClaimedDeletion>(CLAIM_LEFTOVERS, [queuedBefore, limit, now]);
+  async takeOverLeftovers(queuedBefore: Date, limit: number, sweepId: string, now: Date): Promise<number> {
+    const [row] = await this.prisma.prepared<{ n: number }>(TAKE_OVER_LEFTOVERS, [queuedBefore, limit, sweepId, now]);
+    return row.n;
   }
 
   async pendingCount(): Promise<number> {
@@ -44,21 +45,26 @@ export class ObjectDeletionRepository {
   }
 }
 
-const DONE: PreparedStatement = {
-  name: 'deidflow_object_deletions_done',
-  text: 'DELETE FROM object_deletions WHERE object_key = ANY($1::text[])',
+const QUEUED: PreparedStatement = {
+  name: 'deidflow_object_deletions_queued',
+  text: `SELECT d.object_key AS "objectKey", d.instance_id AS "instanceId",
+                EXISTS (SELECT 1 FROM instances i WHERE i.id = d.instance_id AND i.object_key = d.object_key) AS stored
+         FROM object_deletions d WHERE d.deletion_id = $1::uuid AND d.object_key > $2 ORDER BY d.object_key LIMIT $3`,
 };
 
-const CLAIM_LEFTOVERS: PreparedStatement = {
-  name: 'deidflow_object_deletions_claim',
-  text: `WITH claimed AS (
-           UPDATE object_deletions d SET queued_at = $3
-           WHERE d.object_key IN (
+const DONE: PreparedStatement = {
+  name: 'deidflow_object_deletions_done',
+  text: 'DELETE FROM object_deletions WHERE deletion_id = $1::uuid AND object_key = ANY($2::text[])',
+};
+
+const TAKE_OVER_LEFTOVERS: PreparedStatement = {
+  name: 'deidflow_object_deletions_take_over',
+  text: `WITH taken AS (
+           UPDATE object_deletions SET deletion_id = $3::uuid, queued_at = $4
+           WHERE object_key IN (
              SELECT object_key FROM object_deletions WHERE queued_at < $1 ORDER BY queued_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-           RETURNING d.object_key, d.instance_id)
-         SELECT c.object_key AS "objectKey",
-                EXISTS (SELECT 1 FROM instances i WHERE i.id = c.instance_id AND i.object_key = c.object_key) AS stored
-         FROM claimed c`,
+           RETURNING 1)
+         SELECT count(*)::int AS n FROM taken`,
 };
 
 const PENDING_COUNT: PreparedStatement = {

@@ -7,7 +7,7 @@ import { findIdsSql } from './find-sql';
 import { hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance, StoredObject } from './hierarchy-sql';
 import { instanceJoin, levelColumn } from './instance-scope';
 import { INSTANCE_COLUMNS, InstanceRecord, instanceRow } from './instance-row-sql';
-import { queueObjectDeletions } from './object-deletion.repository';
+import { DELETE_RESOURCES, DeletedRow, remainingAncestor } from './deletion-sql';
 
 export type { IndexedInstance, StoredObject };
 
@@ -36,27 +36,12 @@ export interface InstanceRow {
   receivedAt: Date;
 }
 
-export interface DeletedInstances {
-  /**
-   * Object keys of the deleted instances, queued for deletion in the same transaction
-   * (ObjectDeletionRepository): the caller removes the files, then marks them done.
-   */
-  objectKeys: string[];
-  /** Every resource removed, the cascade to empty parents included. */
+export interface DeletedResources {
+  /** The resources deleted at the level asked, and the parents they left empty (not their descendants). */
   deletedIds: string[];
-}
-
-export interface DeletedResources extends DeletedInstances {
-  /** The closest ancestor that still exists, as Orthanc's RemainingAncestor. */
+  /** The closest ancestor that still exists, as Orthanc's RemainingAncestor (of a single deletion). */
   remainingAncestor: { id: string; level: ResourceLevel } | null;
 }
-
-const PARENT_LEVEL: Record<ResourceLevel, ResourceLevel | null> = {
-  Patient: null,
-  Study: 'Patient',
-  Series: 'Study',
-  Instance: 'Series',
-};
 
 type ListedRow = { id: string; at: Date };
 type ListingStatements = { first: PreparedStatement; after: PreparedStatement };
@@ -275,52 +260,16 @@ export class ResourceRepository {
   }
 
   /**
-   * Deletes a resource, its descendants, and every ancestor left without children (Orthanc's
-   * cascade), in one transaction. An upload racing with it into the same parent either commits
-   * first (the parent has a child and stays) or fails its foreign key check and is retried by
-   * the caller, recreating the parent.
+   * Deletes resources of one level, everything below them, every ancestor they leave without
+   * children (Orthanc's cascade) and the metadata of all of these, in one statement that also
+   * queues their instances' files under `deletionId` (ObjectDeletionRepository): the caller deletes
+   * the files next. IDs not in the index are skipped, so a repeated call is harmless. An upload
+   * racing with it into the same parent either commits first (the parent has a child and stays) or
+   * fails its foreign key check and is retried by the caller, recreating the parent.
    */
-  async deleteResource(level: ResourceLevel, id: string): Promise<DeletedResources | null> {
-    return this.prisma.$transaction(async (tx) => {
-      const instances = await tx.$queryRaw<{ id: string; object_key: string }[]>(
-        Prisma.sql`SELECT i.id, i.object_key FROM instances i ${instanceJoin(level)} WHERE ${levelColumn(level)} = ${id}`,
-      );
-      const deletedIds: string[] = [];
-      const exists = await deleteRow(tx, level, id);
-      if (!exists) return null;
-      await tx.$executeRawUnsafe(
-        queueObjectDeletions('SELECT * FROM unnest($1::text[], $2::bpchar[])'),
-        instances.map((i) => i.object_key),
-        instances.map((i) => i.id),
-      );
-      deletedIds.push(id, ...instances.map((i) => i.id).filter((i) => i !== id));
-      let remainingAncestor: DeletedResources['remainingAncestor'] = null;
-      let childLevel = level;
-      let parentId = exists.parentId;
-      while (parentId) {
-        const parentLevel = PARENT_LEVEL[childLevel]!;
-        const remaining = await countChildren(tx, parentLevel, parentId);
-        if (remaining > 0) {
-          remainingAncestor = { id: parentId, level: parentLevel };
-          break;
-        }
-        const parent = await deleteRow(tx, parentLevel, parentId);
-        deletedIds.push(parentId);
-        childLevel = parentLevel;
-        parentId = parent?.parentId ?? null;
-      }
-      await tx.resourceMetadata.deleteMany({ where: { resourceId: { in: deletedIds } } });
-      return { objectKeys: instances.map((i) => i.object_key), deletedIds, remainingAncestor };
-    });
-  }
-
-  /**
-   * Deletes instances and every series, study and patient they leave empty, in one statement, and
-   * queues their files for deletion. Instances already gone are skipped: a repeated call is harmless.
-   */
-  async deleteInstances(ids: readonly string[]): Promise<DeletedInstances> {
-    const rows = await this.prisma.prepared<{ id: string; object_key: string | null }>(DELETE_INSTANCES, [ids]);
-    return { objectKeys: rows.flatMap((r) => (r.object_key === null ? [] : [r.object_key])), deletedIds: rows.map((r) => r.id) };
+  async deleteResources(level: ResourceLevel, ids: readonly string[], deletionId: string): Promise<DeletedResources> {
+    const rows = await this.prisma.prepared<DeletedRow>(DELETE_RESOURCES[level], [ids, deletionId]);
+    return { deletedIds: rows.map((r) => r.id), remainingAncestor: remainingAncestor(rows) };
   }
 
   /** Counts and size below one resource (GET /{level}/{id}/statistics), from its instances. */
@@ -376,79 +325,3 @@ const STORE_INSTANCE: PreparedStatement = {
   name: 'deidflow_store_instance',
   text: `WITH ${hierarchyInsertCtes(1)} SELECT count(*)::int AS created FROM i`,
 };
-
-/**
- * deleteInstances. The CTEs of one statement share its snapshot, where the instances deleted are
- * still visible: a parent is emptied when the rows deleted below it are as many as the children it
- * has. The foreign keys' cascades, run after the statement, then find nothing left to delete.
- */
-const DELETE_INSTANCES: PreparedStatement = {
-  name: 'deidflow_delete_instances',
-  text: `WITH gone AS (
-           DELETE FROM instances WHERE id = ANY($1::bpchar[]) RETURNING id, series_id, object_key
-         ), gone_series AS (
-           DELETE FROM series s USING (SELECT series_id, count(*) AS n FROM gone GROUP BY series_id) g
-           WHERE s.id = g.series_id AND g.n = (SELECT count(*) FROM instances i WHERE i.series_id = s.id)
-           RETURNING s.id, s.study_id
-         ), gone_studies AS (
-           DELETE FROM studies st USING (SELECT study_id, count(*) AS n FROM gone_series GROUP BY study_id) g
-           WHERE st.id = g.study_id AND g.n = (SELECT count(*) FROM series x WHERE x.study_id = st.id)
-           RETURNING st.id, st.patient_id
-         ), gone_patients AS (
-           DELETE FROM patients p USING (SELECT patient_id, count(*) AS n FROM gone_studies GROUP BY patient_id) g
-           WHERE p.id = g.patient_id AND g.n = (SELECT count(*) FROM studies x WHERE x.patient_id = p.id)
-           RETURNING p.id
-         ), gone_ids AS (
-           SELECT id, object_key FROM gone
-           UNION ALL SELECT id, NULL FROM gone_series
-           UNION ALL SELECT id, NULL FROM gone_studies
-           UNION ALL SELECT id, NULL FROM gone_patients
-         ), metadata AS (
-           DELETE FROM resource_metadata WHERE resource_id IN (SELECT id FROM gone_ids)
-         ), queued AS (
-           ${queueObjectDeletions('SELECT object_key, id FROM gone')}
-         )
-         SELECT id, object_key FROM gone_ids`,
-};
-
-type Tx = Prisma.TransactionClient;
-
-async function deleteRow(tx: Tx, level: ResourceLevel, id: string): Promise<{ parentId: string | null } | null> {
-  switch (level) {
-    case 'Patient': {
-      const rows = await tx.patient.deleteMany({ where: { id } });
-      return rows.count ? { parentId: null } : null;
-    }
-    case 'Study': {
-      const r = await tx.study.findUnique({ where: { id }, select: { patientId: true } });
-      if (!r) return null;
-      await tx.study.delete({ where: { id } });
-      return { parentId: r.patientId };
-    }
-    case 'Series': {
-      const r = await tx.series.findUnique({ where: { id }, select: { studyId: true } });
-      if (!r) return null;
-      await tx.series.delete({ where: { id } });
-      return { parentId: r.studyId };
-    }
-    case 'Instance': {
-      const r = await tx.instance.findUnique({ where: { id }, select: { seriesId: true } });
-      if (!r) return null;
-      await tx.instance.delete({ where: { id } });
-      return { parentId: r.seriesId };
-    }
-  }
-}
-
-async function countChildren(tx: Tx, level: ResourceLevel, id: string): Promise<number> {
-  switch (level) {
-    case 'Patient':
-      return tx.study.count({ where: { patientId: id } });
-    case 'Study':
-      return tx.series.count({ where: { studyId: id } });
-    case 'Series':
-      return tx.instance.count({ where: { seriesId: id } });
-    case 'Instance':
-      return 0;
-  }
-}

@@ -1,0 +1,89 @@
+import type { ResourceLevel } from '@deidflow/common';
+import type { PreparedStatement } from '../prisma.service';
+import { instanceJoin, levelColumn } from './instance-scope';
+
+// Deletions as single statements: no transaction held open across round trips, no list of
+// instances brought through Node (a patient of 300,000 instances is one statement).
+
+const TABLE: Record<ResourceLevel, string> = { Patient: 'patients', Study: 'studies', Series: 'series', Instance: 'instances' };
+/** The column of a level's table naming its parent. */
+const PARENT_COLUMN: Record<ResourceLevel, string | null> = { Patient: null, Study: 'patient_id', Series: 'study_id', Instance: 'series_id' };
+const PARENT_LEVEL: Record<ResourceLevel, ResourceLevel | null> = { Patient: null, Study: 'Patient', Series: 'Study', Instance: 'Series' };
+const LEVELS: ResourceLevel[] = ['Instance', 'Series', 'Study', 'Patient'];
+
+/** What a deletion statement returns: one row per resource deleted at the level asked or above. */
+export interface DeletedRow {
+  level: ResourceLevel;
+  id: string;
+  parent: string | null;
+}
+
+const gone = (level: ResourceLevel) => `gone_${level.toLowerCase()}`;
+const parentOf = (level: ResourceLevel, alias: string) => (PARENT_COLUMN[level] ? `${alias}.${PARENT_COLUMN[level]}` : 'NULL::bpchar');
+
+/**
+ * CTEs deleting the rows of `level` that `target` selects, then every ancestor they leave empty.
+ * The CTEs of one statement share its snapshot, where the rows deleted are still visible: a parent
+ * is emptied when the rows deleted below it are as many as the children it has. Descendants go by
+ * the foreign keys' cascades, after the statement.
+ */
+function upwardDeletion(level: ResourceLevel, target: string): string[] {
+  const ctes = [`${gone(level)} AS (DELETE FROM ${TABLE[level]} r WHERE r.id ${target} RETURNING r.id, ${parentOf(level, 'r')} AS parent)`];
+  for (let child = level, parent = PARENT_LEVEL[level]; parent; child = parent, parent = PARENT_LEVEL[parent]) {
+    ctes.push(`${gone(parent)} AS (
+      DELETE FROM ${TABLE[parent]} p USING (SELECT parent, count(*) AS n FROM ${gone(child)} GROUP BY parent) g
+      WHERE p.id = g.parent AND g.n = (SELECT count(*) FROM ${TABLE[child]} c WHERE c.${PARENT_COLUMN[child]} = p.id)
+      RETURNING p.id, ${parentOf(parent, 'p')} AS parent)`);
+  }
+  return ctes;
+}
+
+/** IDs of the series and studies below the resources of `level` that `target` selects (their instances apart). */
+function containersBelow(level: ResourceLevel, target: string): string[] {
+  switch (level) {
+    case 'Patient':
+      return [
+        `SELECT st.id FROM studies st WHERE st.patient_id ${target}`,
+        `SELECT s.id FROM series s JOIN studies st ON st.id = s.study_id WHERE st.patient_id ${target}`,
+      ];
+    case 'Study':
+      return [`SELECT s.id FROM series s WHERE s.study_id ${target}`];
+    default:
+      return [];
+  }
+}
+
+/**
+ * Deletes the resources of one level (`$1`: their IDs), everything below them and every ancestor
+ * they leave empty, with the metadata of all of these, and queues the files of their instances for
+ * deletion under the deletion's ID (`$2`). An ID that is not there is skipped.
+ */
+function deletionStatement(level: ResourceLevel): PreparedStatement {
+  const target = '= ANY($1::bpchar[])';
+  const levelsDeleted = LEVELS.slice(LEVELS.indexOf(level));
+  const instances = `SELECT i.id, i.object_key FROM instances i ${instanceJoin(level).sql} WHERE ${levelColumn(level).sql} ${target}`;
+  const metadataOf = [
+    'SELECT id FROM below',
+    ...containersBelow(level, target),
+    ...levelsDeleted.map((l) => `SELECT id FROM ${gone(l)}`),
+  ];
+  return {
+    name: `deidflow_delete_${TABLE[level]}`,
+    text: `WITH below AS MATERIALIZED (${instances}),
+      ${upwardDeletion(level, target).join(',\n')},
+      queued AS (
+        INSERT INTO object_deletions (object_key, instance_id, deletion_id) SELECT object_key, id, $2::uuid FROM below
+        ON CONFLICT (object_key) DO UPDATE SET instance_id = EXCLUDED.instance_id, deletion_id = EXCLUDED.deletion_id, queued_at = EXCLUDED.queued_at),
+      metadata AS (DELETE FROM resource_metadata WHERE resource_id IN (${metadataOf.join(' UNION ALL ')}))
+      ${levelsDeleted.map((l) => `SELECT '${l}' AS level, id, parent FROM ${gone(l)}`).join(' UNION ALL ')}`,
+  };
+}
+
+export const DELETE_RESOURCES = Object.fromEntries(LEVELS.map((level) => [level, deletionStatement(level)])) as Record<ResourceLevel, PreparedStatement>;
+
+/** Orthanc's RemainingAncestor of a single deletion: the parent of the topmost resource deleted, unless gone too. */
+export function remainingAncestor(rows: readonly DeletedRow[]): { id: string; level: ResourceLevel } | null {
+  const topmost = [...rows].sort((a, b) => LEVELS.indexOf(b.level) - LEVELS.indexOf(a.level))[0];
+  const level = topmost && PARENT_LEVEL[topmost.level];
+  return topmost?.parent && level ? { id: topmost.parent, level } : null;
+}
