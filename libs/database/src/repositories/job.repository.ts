@@ -129,6 +129,19 @@ const JOB_SUMMARIES_AFTER: PreparedStatement = {
          ORDER BY created_at, id LIMIT $3`,
 };
 
+const RESET_JOB: PreparedStatement = {
+  name: 'deidflow_reset_job',
+  text: `WITH job AS (
+           UPDATE jobs SET state = 'Pending', processed_count = 0, failed_count = 0, error_code = 0, error_details = '',
+                           output = NULL, completed_at = NULL, started_at = NULL, generation = generation + 1
+           WHERE id = $1::uuid AND state = 'Failure' RETURNING id
+         ), instances AS (
+           UPDATE job_instances SET state = 'PENDING', output_instance_id = NULL, error = NULL, updated_at = now()
+           WHERE job_id IN (SELECT id FROM job)
+         )
+         SELECT count(*)::int AS n FROM job`,
+};
+
 const FIND_JOB: PreparedStatement = { name: 'deidflow_find_job', text: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1::uuid` };
 
 const JOB_COUNTERS: PreparedStatement = {
@@ -498,27 +511,13 @@ export class JobRepository {
     return rows.length > 0;
   }
 
-  /** Resubmit: every instance is done again (Orthanc's Reset); outputs already stored are found again. */
+  /**
+   * Resubmit: every instance is done again (Orthanc's Reset); outputs already stored are found
+   * again. One statement, whatever the number of instances.
+   */
   async reset(jobId: string): Promise<boolean> {
-    return this.prisma.$transaction(async (tx) => {
-      const { count } = await tx.job.updateMany({
-        where: { id: jobId, state: JobState.Failure },
-        data: {
-          state: JobState.Pending,
-          processedCount: 0,
-          failedCount: 0,
-          errorCode: 0,
-          errorDetails: '',
-          output: Prisma.DbNull,
-          completedAt: null,
-          startedAt: null,
-          generation: { increment: 1 },
-        },
-      });
-      if (count === 0) return false;
-      await tx.jobInstance.updateMany({ where: { jobId }, data: { state: JobInstanceState.PENDING, outputInstanceId: null, error: null } });
-      return true;
-    });
+    const [row] = await this.prisma.prepared<{ n: number }>(RESET_JOB, [jobId]);
+    return row.n > 0;
   }
 
   /** Paused → Pending, in a new generation (the queued work of the old one is skipped). */
