@@ -5,3 +5,4 @@ export * from './product';
 export * from './lru-cache';
 export * from './buffer-pool';
 export * from './settles-within';
+export * from './json-text';

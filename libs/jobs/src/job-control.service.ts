@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { OrthancError, OrthancErrorCode } from '@deidflow/common';
+import { JsonText, OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { JobRepository, JobRow, JobState } from '@deidflow/database';
 import { JobEnqueuer } from './job-enqueuer.service';
 import { JobEventsService } from './job-events.service';
@@ -22,12 +22,12 @@ export class JobControlService {
   }
 
   /** Every job as GET /jobs/{id} shows it, oldest first, a page at a time (GET /jobs?expand streams them). */
-  async *expandedPages(): AsyncGenerator<Record<string, unknown>[]> {
+  async *expandedPages(): AsyncGenerator<JsonText[]> {
     const now = new Date();
     for await (const page of this.jobs.summaryPages()) yield page.map((job) => formatJob(job, now));
   }
 
-  async get(id: string): Promise<Record<string, unknown>> {
+  async get(id: string): Promise<JsonText> {
     return formatJob(await this.findOr404(id));
   }
 

@@ -3,7 +3,7 @@ import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { OrthancError } from '@deidflow/common';
 import { JobControlService } from '@deidflow/jobs';
-import { sendJsonArray } from '../http/json-array-stream';
+import { sendJson, sendJsonArray } from '../http/json-answer';
 import { queryFlag } from '../http/json-body';
 
 /** Orthanc's jobs API. Jobs live in Postgres: they survive restarts of the API and the workers. */
@@ -20,8 +20,8 @@ export class JobsController {
   }
 
   @Get(':id')
-  get(@Param('id') id: string) {
-    return this.jobs.get(id);
+  async get(@Param('id') id: string, @Res() reply: FastifyReply) {
+    return sendJson(reply, await this.jobs.get(id));
   }
 
   @Delete(':id')

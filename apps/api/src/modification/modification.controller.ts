@@ -3,6 +3,7 @@ import { ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { BufferPool, OrthancError, PATH_LEVEL } from '@deidflow/common';
 import type { Operation } from '@deidflow/dicom';
+import { sendJson } from '../http/json-answer';
 import { parseJsonBody } from '../http/json-body';
 import { ModificationService } from './modification.service';
 
@@ -32,16 +33,22 @@ export class ModificationController {
   /** Series, study and patient level: a job whose new resources are stored. */
   @Post(':level/:id/:operation')
   @HttpCode(200)
-  resource(@Param('level') levelPath: string, @Param('id') id: string, @Param('operation') operation: string, @Body() body: Buffer) {
+  async resource(
+    @Param('level') levelPath: string,
+    @Param('id') id: string,
+    @Param('operation') operation: string,
+    @Body() body: Buffer,
+    @Res() reply: FastifyReply,
+  ) {
     const level = PATH_LEVEL[levelPath];
     if (!level || level === 'Instance') throw OrthancError.unknownResource();
-    return this.modification.submit(operationOf(operation), level, id, parseJsonBody(body));
+    return sendJson(reply, await this.modification.submit(operationOf(operation), level, id, parseJsonBody(body)));
   }
 
   /** Orthanc 1.9.4+: one job over resources of any level (`{"Resources": [...]}`). */
   @Post('tools/bulk-:operation')
   @HttpCode(200)
-  bulk(@Param('operation') operation: string, @Body() body: Buffer) {
-    return this.modification.submit(operationOf(operation), 'Bulk', undefined, parseJsonBody(body));
+  async bulk(@Param('operation') operation: string, @Body() body: Buffer, @Res() reply: FastifyReply) {
+    return sendJson(reply, await this.modification.submit(operationOf(operation), 'Bulk', undefined, parseJsonBody(body)));
   }
 }

@@ -2,7 +2,7 @@ import { Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nes
 import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
-import { sendJsonArray } from '../http/json-array-stream';
+import { sendJsonArray } from '../http/json-answer';
 import { queryFlag, queryInt } from '../http/json-body';
 import { BrowseService } from './browse.service';
 import { IntegrityService } from './integrity.service';

@@ -1,7 +1,7 @@
 import { Body, Controller, Header, HttpCode, Post, Res } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { sendJsonArray } from '../http/json-array-stream';
+import { sendJsonArray } from '../http/json-answer';
 import { parseJsonBody } from '../http/json-body';
 import { BulkDeleteService } from './bulk-delete.service';
 import { CreateDicomService } from './create-dicom.service';

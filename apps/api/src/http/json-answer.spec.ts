@@ -1,5 +1,6 @@
 import { text } from 'node:stream/consumers';
-import { jsonArrayStream } from './json-array-stream';
+import { JsonText } from '@deidflow/common';
+import { jsonArrayStream } from './json-answer';
 
 async function* pagesOf<T>(pages: T[][], failAt?: number): AsyncGenerator<T[]> {
   for (const [i, page] of pages.entries()) {
@@ -19,6 +20,11 @@ describe('jsonArrayStream', () => {
     const written = await text(await jsonArrayStream(pagesOf(pages)));
     expect(written).toBe(JSON.stringify(pages.flat()));
     expect(JSON.parse(written)).toEqual(pages.flat());
+  });
+
+  it('writes JSON text as it is', async () => {
+    const written = await text(await jsonArrayStream(pagesOf<unknown>([[new JsonText('{"a": [1, 2]}'), 'b']])));
+    expect(written).toBe('[{"a": [1, 2]},"b"]');
   });
 
   it('fails before answering when the first page cannot be read', async () => {

@@ -1,5 +1,13 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
+import { JsonText } from '@deidflow/common';
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** Serialized as JSON, unless it is JSON text already. */
+function jsonOf(value: unknown): string {
+  return value instanceof JsonText ? value.text : JSON.stringify(value);
+}
 
 /**
  * A JSON array written as its pages come, for lists that grow without bound (the jobs' history):
@@ -15,7 +23,7 @@ export async function jsonArrayStream(pages: AsyncIterable<readonly unknown[]>):
       let separator = '[';
       for (let next = first; !next.done; next = await iterator.next()) {
         if (next.value.length === 0) continue;
-        yield separator + next.value.map((item) => JSON.stringify(item)).join(',');
+        yield separator + next.value.map(jsonOf).join(',');
         separator = ',';
       }
       yield separator === '[' ? '[]' : ']';
@@ -26,5 +34,10 @@ export async function jsonArrayStream(pages: AsyncIterable<readonly unknown[]>):
 
 /** Answers with the JSON array of `pages`, streamed (see jsonArrayStream). */
 export async function sendJsonArray(reply: FastifyReply, pages: AsyncIterable<readonly unknown[]>): Promise<FastifyReply> {
-  return reply.type('application/json; charset=utf-8').send(await jsonArrayStream(pages));
+  return reply.type(JSON_TYPE).send(await jsonArrayStream(pages));
+}
+
+/** Answers with `value` as JSON; JsonText as it is. */
+export function sendJson(reply: FastifyReply, value: unknown): FastifyReply {
+  return reply.type(JSON_TYPE).send(jsonOf(value));
 }
