@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { loadConfig } from '@deidflow/config';
 import { PrismaService, ResourceRepository } from '@deidflow/database';
 import { generateSyntheticStudy, parseInstance, ParsedInstance } from '@deidflow/dicom';
 import { resetDatabase } from '../support/app-harness';
+import { testDatabase } from '../support/database';
 
 /**
  * GET /statistics reads counts kept by triggers (migration index_counters) instead of counting the
@@ -10,15 +10,15 @@ import { resetDatabase } from '../support/app-harness';
  * the delta rows, they must equal what counting the tables gives.
  */
 describe('index counters (real Postgres)', () => {
+  const database = testDatabase();
   let prisma: PrismaService;
   let resources: ResourceRepository;
 
-  beforeAll(async () => {
-    prisma = new PrismaService(loadConfig(process.env));
+  beforeAll(() => {
+    prisma = database();
     resources = new ResourceRepository(prisma);
   });
   beforeEach(() => resetDatabase());
-  afterAll(() => prisma.onModuleDestroy());
 
   async function counted() {
     const [row] = await prisma.$queryRaw<{ patients: bigint; studies: bigint; series: bigint; instances: bigint; total: bigint | null }[]>`

@@ -1,18 +1,18 @@
-import { loadConfig } from '@deidflow/config';
 import { JobRepository, PrismaService } from '@deidflow/database';
 import { resetDatabase } from '../support/app-harness';
+import { testDatabase } from '../support/database';
 
 /** The jobs' history read in pages (GET /jobs?expand), against the real Postgres. */
 describe('JobRepository.summaryPages (real Postgres)', () => {
+  const database = testDatabase();
   let prisma: PrismaService;
   let jobs: JobRepository;
 
   beforeAll(() => {
-    prisma = new PrismaService(loadConfig(process.env));
+    prisma = database();
     jobs = new JobRepository(prisma);
   });
   beforeEach(() => resetDatabase());
-  afterAll(() => prisma.onModuleDestroy());
 
   it('gives every job once, oldest first, across pages whose edges fall inside runs of equal creation times', async () => {
     // 1,203 jobs, three per millisecond: page edges (every 100) land between jobs created together.

@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '@deidflow/config';
 import { InstanceStoreService, LEFTOVER_DELETION_AFTER_MS, ResourceDeletionService } from '@deidflow/core';
 import { ObjectDeletionRepository, PrismaService, ResourceRepository } from '@deidflow/database';
 import { generateSyntheticStudy, parseInstance, ParsedInstance } from '@deidflow/dicom';
 import { FsStorage, objectKeyForInstance } from '@deidflow/storage';
 import { resetDatabase } from '../support/app-harness';
+import { testDatabase } from '../support/database';
 
 /**
  * Deletions on the real Postgres and an fs store: one statement per deletion whatever its size,
@@ -23,8 +23,10 @@ describe('resource deletion (real Postgres, fs store)', () => {
   let deletion: ResourceDeletionService;
   let storageDir: string;
 
-  beforeAll(async () => {
-    prisma = new PrismaService(loadConfig(process.env));
+  const database = testDatabase();
+
+  beforeAll(() => {
+    prisma = database();
     resources = new ResourceRepository(prisma);
     queue = new ObjectDeletionRepository(prisma);
   });
@@ -37,7 +39,6 @@ describe('resource deletion (real Postgres, fs store)', () => {
     deletion = new ResourceDeletionService(resources, queue, store, storage);
   });
   afterEach(() => rm(storageDir, { recursive: true, force: true }));
-  afterAll(() => prisma.onModuleDestroy());
 
   /** 1 patient, 2 studies, 2 series each, 3 instances per series; stored with their files. */
   async function storeStudies(seed: number): Promise<ParsedInstance[]> {

@@ -1,16 +1,17 @@
-import { loadConfig } from '@deidflow/config';
 import { PrismaService, ResourceRepository } from '@deidflow/database';
 import { resetDatabase } from '../support/app-harness';
+import { testDatabase } from '../support/database';
 
 /** GET /{level} read in pages (ResourceRepository.idPages), against the real Postgres. */
 describe('ResourceRepository.idPages (real Postgres)', () => {
   const PATIENTS = 2503;
+  const database = testDatabase();
   let prisma: PrismaService;
   let resources: ResourceRepository;
   let oldestFirst: string[];
 
   beforeAll(async () => {
-    prisma = new PrismaService(loadConfig(process.env));
+    prisma = database();
     resources = new ResourceRepository(prisma);
     await resetDatabase();
     // Four patients per millisecond: page edges land between patients that arrived together.
@@ -21,10 +22,7 @@ describe('ResourceRepository.idPages (real Postgres)', () => {
     );
     oldestFirst = (await prisma.$queryRawUnsafe<{ id: string }[]>('SELECT id FROM patients ORDER BY created_at, id')).map((r) => r.id);
   });
-  afterAll(async () => {
-    await resetDatabase();
-    await prisma.onModuleDestroy();
-  });
+  afterAll(() => resetDatabase());
 
   async function pages(page: { since?: number; limit?: number }, pageSize: number): Promise<string[][]> {
     const all: string[][] = [];
