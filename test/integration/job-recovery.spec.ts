@@ -1,0 +1,49 @@
+import { randomUUID } from 'node:crypto';
+import { JobRepository } from '@deidflow/database';
+import { resetDatabase } from '../support/app-harness';
+import { testDatabase } from '../support/database';
+
+/**
+ * A submission whose API died before the job was complete in Postgres (`ready` still false): job
+ * recovery fails it after ten minutes (JobRecoveryService), and leaves every other job alone.
+ */
+describe('JobRepository.failAbandonedSubmissions (real Postgres)', () => {
+  const database = testDatabase();
+  let jobs: JobRepository;
+
+  beforeAll(() => {
+    jobs = new JobRepository(database());
+  });
+  beforeEach(() => resetDatabase());
+
+  async function job(minutesAgo: number, fields: { ready: boolean; state?: string }): Promise<string> {
+    const id = randomUUID();
+    await jobs.create({ id, priority: 0, isAnonymization: true, request: {}, secret: 's', level: 'Study', sourceResources: [], keepSource: true, permissive: false });
+    await database().$executeRawUnsafe(
+      `UPDATE jobs SET ready = $2, state = $3::job_state, created_at = now() - make_interval(mins => $4) WHERE id = $1::uuid`,
+      id,
+      fields.ready,
+      fields.state ?? 'Pending',
+      minutesAgo,
+    );
+    return id;
+  }
+
+  it('fails the submissions left incomplete before the cutoff, and only those', async () => {
+    const abandoned = await job(11, { ready: false });
+    const abandonedWhileRunning = await job(30, { ready: false, state: 'Running' });
+    const underWay = await job(1, { ready: false });
+    const complete = await job(60, { ready: true });
+    const canceled = await job(60, { ready: false, state: 'Failure' });
+
+    expect(await jobs.failAbandonedSubmissions(new Date(Date.now() - 10 * 60_000))).toBe(2);
+    for (const id of [abandoned, abandonedWhileRunning]) {
+      expect(await jobs.find(id)).toMatchObject({ state: 'Failure', errorCode: -1, errorDetails: 'The submission of the job was interrupted', completedAt: expect.any(Date) });
+    }
+    expect(await jobs.find(underWay)).toMatchObject({ state: 'Pending', completedAt: null });
+    expect(await jobs.find(complete)).toMatchObject({ state: 'Pending', completedAt: null });
+    expect(await jobs.find(canceled)).toMatchObject({ state: 'Failure', errorDetails: '' });
+    // Done once: a second look finds nothing more.
+    expect(await jobs.failAbandonedSubmissions(new Date(Date.now() - 10 * 60_000))).toBe(0);
+  });
+});
