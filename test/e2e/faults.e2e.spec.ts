@@ -228,6 +228,67 @@ describe('fault injection against real services', () => {
       expect(files.length).toBe((await stack.client.get<string[]>('/instances')).length);
     }), 120_000);
 
+  it('API SIGKILLed while uploads are in flight: every upload answered before is kept, sending all again completes the set', () =>
+    withCleanup(async (defer) => {
+      const storageDir = await mkdtemp(join(tmpdir(), 'deidflow-faults-uploads-'));
+      defer(() => rm(storageDir, { recursive: true, force: true }));
+      const stack = await startStack({ name: 'upload-crash', apiProcess: true, storageDir, workers: 0, concurrency: 1 });
+      defer(() => stack.stop());
+      const files = generateSyntheticStudy({ ...SMALL, instances: 2 * INSTANCES, series: 4, seed: 29 }).map((i) => Buffer.from(i.bytes));
+      const startedAt = Date.now();
+
+      // Eight connections at once, as a modality or a gateway pushes; the API is killed a third of the way.
+      const answered = new Map<number, string>();
+      let failed = 0;
+      let crash: Promise<void> | undefined;
+      const queue = files.map((_, n) => n);
+      await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          for (let n = queue.shift(); n !== undefined; n = queue.shift()) {
+            const answer = await stack.client.post('/instances', files[n]).catch(() => undefined);
+            if (answer?.status === 200) answered.set(n, answer.body.ID as string);
+            else failed += 1;
+            if (!crash && answered.size >= files.length / 3) crash = stack.crashApi();
+          }
+        }),
+      );
+      await crash;
+      expect(failed).toBeGreaterThan(0); // the crash cut uploads short
+      // Whatever was answered 200 is there after the crash.
+      const indexed = new Set(await stack.client.get<string[]>('/instances'));
+      const lost = [...answered.values()].filter((id) => !indexed.has(id));
+      expect(lost).toEqual([]);
+      const unindexedFiles = (await storedFiles(storageDir)).length - indexed.size;
+
+      // The sender sends everything again: each is stored once, whole.
+      const again = await Promise.all(files.map((file) => stack.client.post('/instances', file)));
+      expect(again.filter((a) => a.status !== 200).map((a) => a.bytes.toString('utf8'))).toEqual([]);
+      const ids = again.map((a) => a.body.ID as string);
+      expect((await stack.client.get<string[]>('/instances')).sort()).toEqual([...new Set(ids)].sort());
+      expect(new Set(ids).size).toBe(files.length);
+      const study = (await stack.client.get<{ ID: string }>(`/instances/${ids[0]}/study`)).ID;
+      expect(await stack.client.post(`/studies/${study}/verify-sha256`)).toMatchObject({
+        status: 200,
+        body: { InstancesCount: files.length, CorruptedInstances: [], MissingInstances: [] },
+      });
+      // One whole file per instance: no file left by a write the crash cut short, no temporary.
+      const stored = await storedFiles(storageDir);
+      expect(stored.filter((f) => f.size === 0 || f.name.endsWith('.tmp'))).toEqual([]);
+      expect(stored.length).toBe(files.length);
+      recordFigures({
+        scenario: 'API SIGKILLed during uploads over 8 connections, then everything sent again',
+        instances: files.length,
+        faultsInjected: '1 API crash (SIGKILL) after a third of the uploads',
+        lost: lost.length,
+        duplicated: ids.length - new Set(ids).size,
+        failedInstances: 0,
+        seconds: secondsSince(startedAt),
+        notes: `${answered.size} uploads answered 200, ${failed} cut short by the crash or refused while the API was down; ` +
+          `${again.filter((a) => a.body.Status === 'AlreadyStored').length} of the ${files.length} sent again were already stored; ` +
+          `${unindexedFiles} files written but not indexed when the API died, replaced when sent again`,
+      });
+    }), 120_000);
+
   it('Postgres connections terminated during a job: retried, completes, no duplicate row', () =>
     withCleanup(async (defer) => {
       // Only the connections of this scenario's API and workers, found by their application_name.

@@ -37,6 +37,8 @@ export interface Stack {
   baseUrl: string;
   /** The API process (apiProcess only): SIGTERM, SIGKILL after `graceMs`, start again on the same port. */
   restartApi(graceMs: number): Promise<'SIGTERM' | 'SIGKILL' | 'exited'>;
+  /** The API process (apiProcess only): SIGKILLed (a crash), then started again on the same port. */
+  crashApi(): Promise<void>;
   /** The API process (apiProcess only): SIGTERM, SIGKILL after `graceMs`; how it ended and what it wrote. */
   stopApi(graceMs: number): Promise<{ ended: 'SIGTERM' | 'SIGKILL' | 'exited'; output: string }>;
   /** The tail of every process's log, for failure messages. */
@@ -100,6 +102,11 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const { ended } = await stopApi(graceMs);
       apiProcess = await startApiProcess(env, port);
       return ended;
+    },
+    async crashApi() {
+      if (!apiProcess) throw new Error('crashApi needs apiProcess: true');
+      await apiProcess.process.kill();
+      apiProcess = await startApiProcess(env, port);
     },
     stopApi,
     diagnostics() {
