@@ -5,7 +5,7 @@ const SWEEP_EVERY_MS = 5 * 60_000;
 
 /**
  * Deletes the files that a deletion left queued (ResourceDeletionService): a process killed between
- * the index's transaction and the store, or a store that refused the deletion. Every worker sweeps;
+ * the index's statement and the store, or a store that refused the deletion. Every worker sweeps;
  * they share the work.
  */
 @Injectable()
