@@ -289,6 +289,44 @@ describe('fault injection against real services', () => {
       });
     }), 120_000);
 
+  it('worker SIGKILLed during a bulk job with KeepSource: false: every source once, then deleted with its file', () =>
+    withCleanup(async (defer) => {
+      const storageDir = await mkdtemp(join(tmpdir(), 'deidflow-faults-bulk-'));
+      defer(() => rm(storageDir, { recursive: true, force: true }));
+      const stack = await startStack({ name: 'bulk-crash', storageDir, workers: 2, concurrency: 2 });
+      defer(() => stack.stop());
+      const studies = await Promise.all([30, 31, 32].map((seed) => upload(stack, seed, INSTANCES / 2, 2)));
+      const sources = studies.flatMap((s) => s.ids);
+      const startedAt = Date.now();
+      const jobId = await stack.client.submitAsync('/tools/bulk-anonymize', { Resources: studies.map((s) => s.study), KeepSource: false });
+      const atFault = await stack.client.waitForProgress(jobId, 15, PROGRESS_TIMEOUT_MS);
+      await stack.workers[1].kill();
+
+      const job = await stack.client.waitForEnd(jobId, RECOVERY_TIMEOUT_MS, () => stack.diagnostics());
+      expect(job).toMatchObject({ State: 'Success', Content: { InstancesCount: sources.length, FailedInstancesCount: 0 } });
+      // The outputs the job lists: one per source, none twice.
+      const resources = (job.Content as unknown as { Resources: { ID: string; Type: string }[] }).Resources;
+      const outputs = resources.filter((r) => r.Type === 'Instance').map((r) => r.ID);
+      const origins = await Promise.all(outputs.map((id) => stack.client.get<string>(`/instances/${id}/metadata/AnonymizedFrom`)));
+      expect(new Set(origins).size).toBe(outputs.length);
+      expect([...origins].sort()).toEqual([...sources].sort());
+      // The sources are gone, their files too, and nothing is left queued: the store holds the outputs only.
+      expect((await stack.client.get<string[]>('/instances')).sort()).toEqual([...outputs].sort());
+      expect((await storedFiles(storageDir)).length).toBe(outputs.length);
+      const metrics = await stack.client.get<string>('/tools/metrics-prometheus');
+      expect(metrics).toMatch(/^deidflow_object_deletions_pending 0$/m);
+      recordFigures({
+        scenario: 'Worker SIGKILLed during a bulk anonymize of 3 studies with KeepSource: false',
+        instances: sources.length,
+        faultsInjected: `1 worker process of 2 SIGKILLed at ${atFault.Progress}%`,
+        lost: sources.length - new Set(origins).size,
+        duplicated: outputs.length - new Set(origins).size,
+        failedInstances: job.Content.FailedInstancesCount,
+        seconds: secondsSince(startedAt),
+        notes: `${await retries(stack)}; every source deleted after the job's success, its file too`,
+      });
+    }), 150_000);
+
   it('Postgres connections terminated during a job: retried, completes, no duplicate row', () =>
     withCleanup(async (defer) => {
       // Only the connections of this scenario's API and workers, found by their application_name.
