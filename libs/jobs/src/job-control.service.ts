@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { JsonText, OrthancError, OrthancErrorCode } from '@deidflow/common';
+import { JsonAnswer, OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { JobRepository, JobRow, JobState } from '@deidflow/database';
 import { JobEnqueuer } from './job-enqueuer.service';
 import { JobEventsService } from './job-events.service';
-import { formatJob } from './job-format';
+import { formatJob, OutputResourcePages } from './job-format';
 
 /**
  * Orthanc's jobs API (JobsRegistry): reads, and the transitions it allows. A refused transition or
@@ -22,13 +22,19 @@ export class JobControlService {
   }
 
   /** Every job as GET /jobs/{id} shows it, oldest first, a page at a time (GET /jobs?expand streams them). */
-  async *expandedPages(): AsyncGenerator<JsonText[]> {
+  async *expandedPages(): AsyncGenerator<JsonAnswer[]> {
     const now = new Date();
-    for await (const page of this.jobs.summaryPages()) yield page.map((job) => formatJob(job, now));
+    for await (const page of this.jobs.summaryPages()) yield page.map((job) => formatJob(job, this.outputResources(job.id), now));
   }
 
-  async get(id: string): Promise<JsonText> {
-    return formatJob(await this.findOr404(id));
+  async get(id: string): Promise<JsonAnswer> {
+    const job = await this.findOr404(id);
+    return formatJob(job, this.outputResources(job.id));
+  }
+
+  /** Where a finished bulk job's new resources are read from, when its answer gets to them. */
+  outputResources(jobId: string): OutputResourcePages {
+    return () => this.jobs.outputResourcePages(jobId);
   }
 
   async findOr404(id: string): Promise<JobRow> {

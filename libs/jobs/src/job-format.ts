@@ -1,70 +1,78 @@
 import { randomUUID } from 'node:crypto';
-import { JsonText, orthancErrorMessage, OrthancErrorCode, orthancTimestamp } from '@deidflow/common';
-import type { JobSummary } from '@deidflow/database';
+import { JsonAnswer, JsonPieces, JsonText, LEVEL_PATH, orthancErrorMessage, OrthancErrorCode, orthancTimestamp } from '@deidflow/common';
+import type { JobSummary, OutputResource } from '@deidflow/database';
+
+/** A finished bulk job's new resources, a page at a time (JobRepository.outputResourcePages). */
+export type OutputResourcePages = () => AsyncIterable<OutputResource[]>;
+
+/** Stands for a bulk job's Resources in the answer until they are written in (unique to this process). */
+const PLACEHOLDER = `deidflow-resources-${randomUUID()}`;
 
 /**
- * A bulk job's output (Orthanc's MultipleOutputs: every new patient, study, series and instance) as
- * Postgres writes jsonb, `{"Resources": [...]}`. From this size on its text goes into the answer as
- * it is: parsed and serialized again it took ~3.5 times its size in memory and ~300 ms for 120,000
- * resources, at every poll of the job.
+ * The job's output fields. A finished bulk job's output is `{"Resources": []}`, its resources being
+ * rows of their own (job_outputs): there PLACEHOLDER stands for them.
  */
-const BULK_OUTPUT_PREFIX = '{"Resources": ';
-const OUTPUT_KEPT_AS_TEXT_FROM = 64 * 1024;
-/** Stands for the output's text in the answer until it is serialized (unique to this process). */
-const PLACEHOLDER = `deidflow-output-${randomUUID()}`;
-
-interface Output {
-  fields: Record<string, unknown>;
-  /** The JSON text that PLACEHOLDER stands for. */
-  text?: string;
+function outputFields(job: JobSummary): { fields: Record<string, unknown>; listed: boolean } {
+  const fields = job.outputJson === null ? {} : (JSON.parse(job.outputJson) as Record<string, unknown>);
+  const listed = job.level === 'Bulk' && Array.isArray(fields.Resources);
+  return { fields: listed ? { ...fields, Resources: PLACEHOLDER } : fields, listed };
 }
 
-function outputOf(job: JobSummary): Output {
-  const json = job.outputJson;
-  if (json === null) return { fields: {} };
-  if (json.length >= OUTPUT_KEPT_AS_TEXT_FROM && json.startsWith(BULK_OUTPUT_PREFIX) && json.endsWith('}')) {
-    return { fields: { Resources: PLACEHOLDER }, text: json.slice(BULK_OUTPUT_PREFIX.length, -1) };
-  }
-  return { fields: JSON.parse(json) as Record<string, unknown> };
-}
-
-function serialize(value: Record<string, unknown>, output: Output): JsonText {
+/**
+ * `value` as JSON; with a bulk job's resources, in pieces: the text before them, the resources a
+ * page at a time, the text after. For a large cohort they are megabytes (Orthanc lists every new
+ * instance): never held whole, in Postgres's answer or in the API's.
+ */
+function answer(value: Record<string, unknown>, listed: boolean, resources: OutputResourcePages): JsonAnswer {
   const json = JSON.stringify(value);
-  return new JsonText(output.text === undefined ? json : json.replace(`"${PLACEHOLDER}"`, () => output.text!));
+  if (!listed) return new JsonText(json);
+  const [before, after] = json.split(`"${PLACEHOLDER}"`);
+  return new JsonPieces(withResources(before, resources(), after));
+}
+
+async function* withResources(before: string, pages: AsyncIterable<OutputResource[]>, after: string): AsyncGenerator<string> {
+  yield `${before}[`;
+  let separator = '';
+  for await (const page of pages) {
+    if (page.length === 0) continue;
+    yield separator + page.map((r) => JSON.stringify({ ID: r.id, Path: `/${LEVEL_PATH[r.type]}/${r.id}`, Type: r.type })).join(',');
+    separator = ',';
+  }
+  yield `]${after}`;
 }
 
 /** The public Content of a ResourceModification job while it runs (the output fields come at the end). */
-function content(job: JobSummary, output: Output): Record<string, unknown> {
+function content(job: JobSummary, output: Record<string, unknown>): Record<string, unknown> {
   const fields: Record<string, unknown> = {
     Description: 'REST API',
     FailedInstancesCount: job.failedCount,
     InstancesCount: job.instancesCount,
     IsAnonymization: job.isAnonymization,
-    ...output.fields,
+    ...output,
   };
   // Orthanc answers with sorted keys (see orthanc-reference/02-*).
   return Object.fromEntries(Object.entries(fields).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 /** The job's Content: the answer of a synchronous call. */
-export function jobContent(job: JobSummary): JsonText {
-  const output = outputOf(job);
-  return serialize(content(job, output), output);
+export function jobContent(job: JobSummary, resources: OutputResourcePages): JsonAnswer {
+  const { fields, listed } = outputFields(job);
+  return answer(content(job, fields), listed, resources);
 }
 
 /** Orthanc's JobInfo::Format (GET /jobs/{id}); see orthanc-reference/04-job-after-success.txt. */
-export function formatJob(job: JobSummary, now = new Date()): JsonText {
+export function formatJob(job: JobSummary, resources: OutputResourcePages, now = new Date()): JsonAnswer {
   const finished = job.state === 'Success' || job.state === 'Failure';
   const started = job.startedAt ?? job.createdAt;
   const end = job.completedAt ?? now;
   const done = job.processedCount + job.failedCount;
   // Orthanc counts one more step for the final post-processing (TSIJ GetProgress).
   const progress = finished && job.state === 'Success' ? 100 : Math.floor((100 * done) / (job.instancesCount + 1));
-  const output = outputOf(job);
-  return serialize(
+  const { fields, listed } = outputFields(job);
+  return answer(
     {
       ...(finished ? { CompletionTime: orthancTimestamp(end, true) } : {}),
-      Content: content(job, output),
+      Content: content(job, fields),
       CreationTime: orthancTimestamp(job.createdAt, true),
       EffectiveRuntime: job.startedAt ? Math.max(0, (end.getTime() - started.getTime()) / 1000) : 0,
       ErrorCode: job.errorCode,
@@ -78,6 +86,7 @@ export function formatJob(job: JobSummary, now = new Date()): JsonText {
       Type: job.type,
       ...(job.userData !== null && job.userData !== undefined ? { UserData: job.userData } : {}),
     },
-    output,
+    listed,
+    resources,
   );
 }

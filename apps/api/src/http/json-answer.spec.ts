@@ -1,5 +1,5 @@
 import { text } from 'node:stream/consumers';
-import { JsonText } from '@deidflow/common';
+import { JsonPieces, JsonText } from '@deidflow/common';
 import { jsonArrayStream } from './json-answer';
 
 async function* pagesOf<T>(pages: T[][], failAt?: number): AsyncGenerator<T[]> {
@@ -22,9 +22,13 @@ describe('jsonArrayStream', () => {
     expect(JSON.parse(written)).toEqual(pages.flat());
   });
 
-  it('writes JSON text as it is', async () => {
-    const written = await text(await jsonArrayStream(pagesOf<unknown>([[new JsonText('{"a": [1, 2]}'), 'b']])));
-    expect(written).toBe('[{"a": [1, 2]},"b"]');
+  it('writes JSON text as it is, and JSON in pieces piece by piece', async () => {
+    async function* pieces() {
+      yield '{"b": [';
+      yield '1, 2]}';
+    }
+    const written = await text(await jsonArrayStream(pagesOf<unknown>([[new JsonText('{"a": [1, 2]}'), 'b'], [new JsonPieces(pieces()), 3]])));
+    expect(written).toBe('[{"a": [1, 2]},"b",{"b": [1, 2]},3]');
   });
 
   it('fails before answering when the first page cannot be read', async () => {

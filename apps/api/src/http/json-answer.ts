@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
-import { JsonText } from '@deidflow/common';
+import { JsonPieces, JsonText } from '@deidflow/common';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-/** Serialized as JSON, unless it is JSON text already. */
+/** Serialized as JSON, unless it is JSON text already (JsonPieces are written piece by piece). */
 function jsonOf(value: unknown): string {
   return value instanceof JsonText ? value.text : JSON.stringify(value);
 }
@@ -22,9 +22,20 @@ export async function jsonArrayStream(pages: AsyncIterable<readonly unknown[]>):
     (async function* () {
       let separator = '[';
       for (let next = first; !next.done; next = await iterator.next()) {
-        if (next.value.length === 0) continue;
-        yield separator + next.value.map(jsonOf).join(',');
-        separator = ',';
+        // A page's items in one string, but for those written in pieces.
+        let text = '';
+        for (const item of next.value) {
+          text += separator;
+          separator = ',';
+          if (!(item instanceof JsonPieces)) {
+            text += jsonOf(item);
+            continue;
+          }
+          yield text;
+          text = '';
+          yield* item.pieces;
+        }
+        if (text) yield text;
       }
       yield separator === '[' ? '[]' : ']';
     })(),
@@ -37,7 +48,8 @@ export async function sendJsonArray(reply: FastifyReply, pages: AsyncIterable<re
   return reply.type(JSON_TYPE).send(await jsonArrayStream(pages));
 }
 
-/** Answers with `value` as JSON; JsonText as it is. */
+/** Answers with `value` as JSON: JsonText as it is, JsonPieces streamed. */
 export function sendJson(reply: FastifyReply, value: unknown): FastifyReply {
-  return reply.type(JSON_TYPE).send(jsonOf(value));
+  const body = value instanceof JsonPieces ? Readable.from(value.pieces, { objectMode: false }) : jsonOf(value);
+  return reply.type(JSON_TYPE).send(body);
 }

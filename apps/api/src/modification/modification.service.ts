@@ -72,6 +72,6 @@ export class ModificationService {
         finished.errorDetails || 'The job failed',
       );
     }
-    return jobContent(finished);
+    return jobContent(finished, this.control.outputResources(finished.id));
   }
 }

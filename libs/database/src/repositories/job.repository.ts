@@ -15,7 +15,7 @@ export type JobRow = WithOutputText<Job>;
 export type JobSummary = WithOutputText<
   Pick<
     Job,
-    | 'id' | 'type' | 'state' | 'priority' | 'isAnonymization' | 'userData' | 'instancesCount' | 'processedCount' | 'failedCount'
+    | 'id' | 'type' | 'level' | 'state' | 'priority' | 'isAnonymization' | 'userData' | 'instancesCount' | 'processedCount' | 'failedCount'
     | 'output' | 'errorCode' | 'errorDetails' | 'createdAt' | 'startedAt' | 'completedAt'
   >
 >;
@@ -72,13 +72,13 @@ const COUNTER_COLUMNS = `instances_count AS "instancesCount", processed_count AS
 // the first query, ~65 MB with the first model query (measured), and the worker's RSS target is 250 MB.
 
 /** What Orthanc's job listing shows of a job (job-format.ts): not its request, secret or sources. */
-const JOB_SUMMARY_COLUMNS = `id, type, state, priority, is_anonymization AS "isAnonymization", user_data AS "userData",
+const JOB_SUMMARY_COLUMNS = `id, type, level, state, priority, is_anonymization AS "isAnonymization", user_data AS "userData",
   instances_count AS "instancesCount", processed_count AS "processedCount", failed_count AS "failedCount",
   output::text AS "outputJson", error_code AS "errorCode", error_details AS "errorDetails",
   created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt"`;
 
 /** Every column of a job: the listing's, and what the workers and the submission need. */
-const JOB_COLUMNS = `${JOB_SUMMARY_COLUMNS}, request, secret, level, source_resources AS "sourceResources",
+const JOB_COLUMNS = `${JOB_SUMMARY_COLUMNS}, request, secret, source_resources AS "sourceResources",
   keep_source AS "keepSource", permissive, patient_name AS "patientName", ready, generation`;
 
 const OUTPUTS_OF_JOB = `SELECT ji.source_instance_id AS source, i.id AS instance, i.series_id AS series, s.study_id AS study, st.patient_id AS patient
@@ -96,21 +96,26 @@ const ANY_OUTPUT: PreparedStatement = {
 
 /**
  * Orthanc's MultipleOutputs, built by Postgres: every new patient, study, series and instance, in the
- * order of their first appearance (outputs by source ID; a patient before its study...). A bulk job's
- * output lists each of its instances; built here, it never passes through the worker's memory.
+ * order of their first appearance (outputs by source ID; a patient before its study...), as CTEs:
+ * `r` holds each resource with its place (`first`, `rank`). A bulk job's output lists each of its
+ * instances; built here, it never passes through the worker's memory.
  */
-const BULK_OUTPUT = `WITH o AS (SELECT row_number() OVER (ORDER BY source) AS n, * FROM (${OUTPUTS_OF_JOB}) outputs),
+/** jobs.output of a finished bulk job: its Resources are rows of job_outputs (JobRepository.outputResourcePages). */
+const BULK_JOB_OUTPUT = '{"Resources": []}';
+
+/** A new resource of a bulk job, as Orthanc's MultipleOutputs lists it. */
+export interface OutputResource {
+  id: string;
+  type: ResourceLevel;
+}
+
+const BULK_RESOURCES = `o AS (SELECT row_number() OVER (ORDER BY source) AS n, * FROM (${OUTPUTS_OF_JOB}) outputs),
        r AS (SELECT id, type, rank, min(n) AS first FROM (
                SELECT patient AS id, 'Patient' AS type, 0 AS rank, n FROM o
                UNION ALL SELECT study, 'Study', 1, n FROM o
                UNION ALL SELECT series, 'Series', 2, n FROM o
                UNION ALL SELECT instance, 'Instance', 3, n FROM o) levels
-             GROUP BY id, type, rank)
-  SELECT jsonb_build_object('Resources', COALESCE(jsonb_agg(jsonb_build_object(
-           'ID', id,
-           'Path', '/' || (CASE type WHEN 'Patient' THEN 'patients' WHEN 'Study' THEN 'studies' WHEN 'Series' THEN 'series' ELSE 'instances' END) || '/' || id,
-           'Type', type) ORDER BY first, rank), '[]'::jsonb))
-  FROM r`;
+             GROUP BY id, type, rank)`;
 
 /**
  * Sources of the job's outputs that are not outputs of the job themselves (KeepSource: false), in
@@ -145,6 +150,8 @@ const RESET_JOB: PreparedStatement = {
          ), instances AS (
            UPDATE job_instances SET state = 'PENDING', output_instance_id = NULL, error = NULL, updated_at = now()
            WHERE job_id IN (SELECT id FROM job)
+         ), outputs AS (
+           DELETE FROM job_outputs WHERE job_id IN (SELECT id FROM job)
          )
          SELECT count(*)::int AS n FROM job`,
 };
@@ -197,9 +204,21 @@ const FINISH: PreparedStatement = {
   text: `UPDATE jobs SET ${FINISH_COLUMNS}, output = $5::jsonb ${FINISH_WHERE}`,
 };
 
+/** A bulk job's end: its output's resources listed in job_outputs, once (only by the UPDATE that finishes the job). */
 const FINISH_BULK: PreparedStatement = {
   name: 'deidflow_finish_bulk_job',
-  text: `UPDATE jobs SET ${FINISH_COLUMNS}, output = (${BULK_OUTPUT}) ${FINISH_WHERE}`,
+  text: `WITH finished AS (UPDATE jobs SET ${FINISH_COLUMNS}, output = '${BULK_JOB_OUTPUT}'::jsonb ${FINISH_WHERE}),
+         ${BULK_RESOURCES},
+         listed AS (
+           INSERT INTO job_outputs (job_id, position, resource_id, type)
+           SELECT $1::uuid, row_number() OVER (ORDER BY first, rank), id, type FROM r WHERE EXISTS (SELECT 1 FROM finished))
+         SELECT id FROM finished`,
+};
+
+/** A page of a bulk job's output resources, after position $2. */
+const OUTPUT_RESOURCES_AFTER: PreparedStatement = {
+  name: 'deidflow_output_resources_after',
+  text: `SELECT position, resource_id AS id, type FROM job_outputs WHERE job_id = $1::uuid AND position > $2 ORDER BY position LIMIT $3`,
 };
 
 const JOBS_BY_STATE: PreparedStatement = {
@@ -477,6 +496,17 @@ export class JobRepository {
   async anyOutput(jobId: string): Promise<JobOutput | undefined> {
     return (await this.prisma.prepared<JobOutput>(ANY_OUTPUT, [jobId]))[0];
   }
+  /** A finished bulk job's new resources, in Orthanc's order, a page at a time (keyset on their position). */
+  async *outputResourcePages(jobId: string, pageSize = 5000): AsyncGenerator<OutputResource[]> {
+    for (let after = 0; ; ) {
+      const rows = await this.prisma.prepared<OutputResource & { position: number }>(OUTPUT_RESOURCES_AFTER, [jobId, after, pageSize]);
+      if (rows.length === 0) return;
+      yield rows.map(({ id, type }) => ({ id, type }));
+      if (rows.length < pageSize) return;
+      after = rows[rows.length - 1].position;
+    }
+  }
+
 
   /** The sources to delete at the end of a KeepSource: false job (none that is also an output), in batches. */
   sourcesToDelete(jobId: string, batchSize = 1000): AsyncGenerator<string[]> {
@@ -507,7 +537,7 @@ export class JobRepository {
 
   /**
    * Ends a job once (a second finalize of the same job changes nothing). `output: 'bulk'` has
-   * Postgres write Orthanc's MultipleOutputs from the job's outputs (BULK_OUTPUT).
+   * Postgres list Orthanc's MultipleOutputs from the job's outputs in job_outputs (BULK_RESOURCES).
    */
   async finish(jobId: string, result: { state: JobState; output: Prisma.InputJsonValue | 'bulk'; errorCode: number; errorDetails: string }): Promise<boolean> {
     const values = [jobId, result.state, result.errorCode, result.errorDetails];
