@@ -2,7 +2,7 @@ import { JsonAnswer, JsonPieces, JsonText } from '@deidflow/common';
 import type { JobSummary, OutputResource } from '@deidflow/database';
 import { formatJob, jobContent, OutputResourcePages } from './job-format';
 
-const job = (outputJson: string | null, overrides: Partial<JobSummary> = {}): JobSummary => ({
+const job = (output: JobSummary['output'], overrides: Partial<JobSummary> = {}): JobSummary => ({
   id: '8d7c9b5e-0000-4000-8000-000000000001',
   type: 'ResourceModification',
   level: 'Study',
@@ -13,7 +13,7 @@ const job = (outputJson: string | null, overrides: Partial<JobSummary> = {}): Jo
   instancesCount: 2,
   processedCount: 2,
   failedCount: 0,
-  outputJson,
+  output,
   errorCode: 0,
   errorDetails: '',
   createdAt: new Date('2026-12-07T05:00:00Z'),
@@ -36,7 +36,7 @@ async function textOf(answer: JsonAnswer): Promise<string> {
 
 describe('job answers', () => {
   it('puts a single output among Content\'s fields, keys sorted as Orthanc does', async () => {
-    const output = '{"ID": "s", "Path": "/studies/s", "PatientID": "p", "Type": "Study"}';
+    const output = { ID: 's', Path: '/studies/s', PatientID: 'p', Type: 'Study' };
     const content = JSON.parse(await textOf(jobContent(job(output), noResources)));
     expect(Object.keys(content)).toEqual(['Description', 'FailedInstancesCount', 'ID', 'InstancesCount', 'IsAnonymization', 'Path', 'PatientID', 'Type']);
     expect(content).toMatchObject({ ID: 's', Path: '/studies/s', PatientID: 'p', Type: 'Study', InstancesCount: 2 });
@@ -69,7 +69,7 @@ describe('job answers', () => {
         yield page;
       }
     };
-    const bulk = job('{"Resources": []}', { level: 'Bulk', userData: 'after Content' });
+    const bulk = job({ Resources: [] }, { level: 'Bulk', userData: 'after Content' });
     const answer = formatJob(bulk, resources, NOW);
     expect(answer).toBeInstanceOf(JsonPieces);
     expect(read).toBe(0);

@@ -13,7 +13,7 @@ const PLACEHOLDER = `deidflow-resources-${randomUUID()}`;
  * rows of their own (job_outputs): there PLACEHOLDER stands for them.
  */
 function outputFields(job: JobSummary): { fields: Record<string, unknown>; listed: boolean } {
-  const fields = job.outputJson === null ? {} : (JSON.parse(job.outputJson) as Record<string, unknown>);
+  const fields = (job.output as Record<string, unknown> | null) ?? {};
   const listed = job.level === 'Bulk' && Array.isArray(fields.Resources);
   return { fields: listed ? { ...fields, Resources: PLACEHOLDER } : fields, listed };
 }

@@ -5,19 +5,12 @@ import type { ResourceLevel } from '@deidflow/common';
 import { Job, JobInstanceState, JobState, Prisma } from '../generated/client';
 import { instanceJoin, levelColumn } from './instance-scope';
 
-/**
- * A job's output comes as the JSON text Postgres holds: a bulk job's lists every new resource
- * (megabytes for a large cohort), and its answers put it in as it is (job-format.ts).
- */
-type WithOutputText<T> = Omit<T, 'output'> & { outputJson: string | null };
-export type JobRow = WithOutputText<Job>;
+export type JobRow = Job;
 /** A job as Orthanc's GET /jobs/{id} shows it. */
-export type JobSummary = WithOutputText<
-  Pick<
-    Job,
-    | 'id' | 'type' | 'level' | 'state' | 'priority' | 'isAnonymization' | 'userData' | 'instancesCount' | 'processedCount' | 'failedCount'
-    | 'output' | 'errorCode' | 'errorDetails' | 'createdAt' | 'startedAt' | 'completedAt'
-  >
+export type JobSummary = Pick<
+  Job,
+  | 'id' | 'type' | 'level' | 'state' | 'priority' | 'isAnonymization' | 'userData' | 'instancesCount' | 'processedCount' | 'failedCount'
+  | 'output' | 'errorCode' | 'errorDetails' | 'createdAt' | 'startedAt' | 'completedAt'
 >;
 export { JobState };
 
@@ -74,7 +67,7 @@ const COUNTER_COLUMNS = `instances_count AS "instancesCount", processed_count AS
 /** What Orthanc's job listing shows of a job (job-format.ts): not its request, secret or sources. */
 const JOB_SUMMARY_COLUMNS = `id, type, level, state, priority, is_anonymization AS "isAnonymization", user_data AS "userData",
   instances_count AS "instancesCount", processed_count AS "processedCount", failed_count AS "failedCount",
-  output::text AS "outputJson", error_code AS "errorCode", error_details AS "errorDetails",
+  output, error_code AS "errorCode", error_details AS "errorDetails",
   created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt"`;
 
 /** Every column of a job: the listing's, and what the workers and the submission need. */
