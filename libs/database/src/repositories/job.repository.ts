@@ -87,12 +87,6 @@ const ANY_OUTPUT: PreparedStatement = {
   text: `${OUTPUTS_OF_JOB} ORDER BY ji.source_instance_id LIMIT 1`,
 };
 
-/**
- * Orthanc's MultipleOutputs, built by Postgres: every new patient, study, series and instance, in the
- * order of their first appearance (outputs by source ID; a patient before its study...), as CTEs:
- * `r` holds each resource with its place (`first`, `rank`). A bulk job's output lists each of its
- * instances; built here, it never passes through the worker's memory.
- */
 /** jobs.output of a finished bulk job: its Resources are rows of job_outputs (JobRepository.outputResourcePages). */
 const BULK_JOB_OUTPUT = '{"Resources": []}';
 
@@ -102,6 +96,12 @@ export interface OutputResource {
   type: ResourceLevel;
 }
 
+/**
+ * Orthanc's MultipleOutputs, built by Postgres: every new patient, study, series and instance, in the
+ * order of their first appearance (outputs by source ID; a patient before its study...), as CTEs:
+ * `r` holds each resource with its place (`first`, `rank`). A bulk job's output lists each of its
+ * instances; built here, it never passes through the worker's memory.
+ */
 const BULK_RESOURCES = `o AS (SELECT row_number() OVER (ORDER BY source) AS n, * FROM (${OUTPUTS_OF_JOB}) outputs),
        r AS (SELECT id, type, rank, min(n) AS first FROM (
                SELECT patient AS id, 'Patient' AS type, 0 AS rank, n FROM o
