@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { JobRepository } from '@deidflow/database';
 import { JobEnqueuer } from '@deidflow/jobs';
+import { runPeriodically } from './periodic';
 
 const ABANDONED_SUBMISSION_MS = 10 * 60_000;
 
@@ -14,7 +15,7 @@ const ABANDONED_SUBMISSION_MS = 10 * 60_000;
 @Injectable()
 export class JobRecoveryService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(JobRecoveryService.name);
-  private timer?: NodeJS.Timeout;
+  private stop?: () => void;
   /** Instances done (processed + failed) per job at the previous check. */
   private readonly lastSeen = new Map<string, number>();
 
@@ -25,13 +26,11 @@ export class JobRecoveryService implements OnApplicationBootstrap, OnModuleDestr
   ) {}
 
   onApplicationBootstrap(): void {
-    void this.recover(true);
-    this.timer = setInterval(() => void this.recover(false), this.config.JOB_RECOVERY_INTERVAL_MS);
-    this.timer.unref();
+    this.stop = runPeriodically(this.config.JOB_RECOVERY_INTERVAL_MS, () => this.recover(true), () => this.recover(false));
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.timer);
+    this.stop?.();
   }
 
   async recover(always: boolean): Promise<void> {

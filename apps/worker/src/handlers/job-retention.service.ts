@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { JobRepository } from '@deidflow/database';
+import { runPeriodically } from './periodic';
 
 const DAY_MS = 24 * 60 * 60_000;
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -16,7 +17,7 @@ const BATCH = 100;
 @Injectable()
 export class JobRetentionService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(JobRetentionService.name);
-  private timer?: NodeJS.Timeout;
+  private stop?: () => void;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -25,13 +26,11 @@ export class JobRetentionService implements OnApplicationBootstrap, OnModuleDest
 
   onApplicationBootstrap(): void {
     if (this.config.JOB_RETENTION_DAYS === 0) return;
-    void this.prune();
-    this.timer = setInterval(() => void this.prune(), PRUNE_EVERY_MS);
-    this.timer.unref();
+    this.stop = runPeriodically(PRUNE_EVERY_MS, () => this.prune());
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.timer);
+    this.stop?.();
   }
 
   /** Deletes every finished job past the retention; resolves to how many (0 when retention is off). */

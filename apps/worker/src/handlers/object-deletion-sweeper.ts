@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { ResourceDeletionService } from '@deidflow/core';
+import { runPeriodically } from './periodic';
 
 const SWEEP_EVERY_MS = 5 * 60_000;
 
@@ -11,18 +12,16 @@ const SWEEP_EVERY_MS = 5 * 60_000;
 @Injectable()
 export class ObjectDeletionSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ObjectDeletionSweeper.name);
-  private timer?: NodeJS.Timeout;
+  private stop?: () => void;
 
   constructor(private readonly deletion: ResourceDeletionService) {}
 
   onApplicationBootstrap(): void {
-    void this.sweep();
-    this.timer = setInterval(() => void this.sweep(), SWEEP_EVERY_MS);
-    this.timer.unref();
+    this.stop = runPeriodically(SWEEP_EVERY_MS, () => this.sweep());
   }
 
   onModuleDestroy(): void {
-    clearInterval(this.timer);
+    this.stop?.();
   }
 
   async sweep(): Promise<void> {
