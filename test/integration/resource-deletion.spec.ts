@@ -6,6 +6,7 @@ import { InstanceStoreService, LEFTOVER_DELETION_AFTER_MS, ResourceDeletionServi
 import { ObjectDeletionRepository, PrismaService, ResourceRepository } from '@deidflow/database';
 import { generateSyntheticStudy, parseInstance, ParsedInstance } from '@deidflow/dicom';
 import { FsStorage, objectKeyForInstance } from '@deidflow/storage';
+import { Client } from 'pg';
 import { resetDatabase } from '../support/app-harness';
 import { testDatabase } from '../support/database';
 
@@ -125,6 +126,43 @@ describe('resource deletion (real Postgres, fs store)', () => {
     expect(await resources.statistics()).toEqual({ patients: 0, studies: 0, series: 0, instances: 0, totalSize: 0n });
     expect(await queuedCount()).toBe(0);
   }, 60_000);
+
+  it('never takes with an emptied parent an instance stored into it meanwhile (an upload racing the deletion)', async () => {
+    const [first, second] = generateSyntheticStudy({ instances: 2, series: 1, imageSize: 8, seed: 4 });
+    await store.store(Buffer.from(first.bytes));
+    const [a, b] = [parseInstance(first.bytes), parseInstance(second.bytes)];
+    expect(b.ids.series).toBe(a.ids.series);
+    // The second instance's upload, under way: its row written, not yet committed (it holds its series).
+    const upload = new Client({ connectionString: process.env.DATABASE_URL });
+    await upload.connect();
+    try {
+      await upload.query('BEGIN');
+      await upload.query(
+        `INSERT INTO instances (id, series_id, sop_instance_uid, sop_class_uid, transfer_syntax_uid, main_dicom_tags, object_key, file_size)
+         VALUES ($1, $2, 'racing', '1.2', '1.2.840.10008.1.2.1', '{}', $3, 1)`,
+        [b.ids.instance, b.ids.series, objectKeyForInstance(b.ids.instance)],
+      );
+      // The deletion of the series' only committed instance: it would leave the series empty.
+      const deleting = deletion.deleteResources('Instance', [a.ids.instance]);
+      // Once the deletion waits for the upload's locks (a run where it came after would prove nothing).
+      for (let waited = 0; ; waited += 20) {
+        const { rows } = await upload.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        if (rows[0].n > 0) break;
+        if (waited > 5000) throw new Error('the deletion never waited for the upload');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await upload.query('COMMIT');
+      const deleted = await deleting;
+      expect(deleted.deletedIds).toEqual([a.ids.instance]);
+    } finally {
+      await upload.end();
+    }
+    expect(await resources.instanceExists(b.ids.instance)).toBe(true);
+    expect(await exists('series', b.ids.series)).toBe(true);
+    expect(await resources.statistics()).toMatchObject({ patients: 1, studies: 1, series: 1, instances: 1 });
+  });
 
   it('leaves the files of a deletion cut short queued, and the sweep deletes them later', async () => {
     const instances = await storeStudies(3);

@@ -10,6 +10,10 @@ export interface PreparedStatement {
   readonly text: string;
 }
 
+/** Runs one prepared statement inside PrismaService.preparedTransaction. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type PreparedRunner = <R extends QueryResultRow = any>(statement: PreparedStatement, values: unknown[]) => Promise<R[]>;
+
 /**
  * The Prisma client (Rust-free, over node-postgres). Only repositories use it.
  *
@@ -35,6 +39,26 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
 
   async prepared<R extends QueryResultRow>(statement: PreparedStatement, values: unknown[]): Promise<R[]> {
     return (await this.pool.query<R>({ name: statement.name, text: statement.text, values })).rows;
+  }
+
+  /**
+   * Runs `work` in one transaction, on one connection of the pool, its statements prepared as by
+   * prepared(). Rolled back when `work` throws; a connection that cannot even roll back is dropped.
+   */
+  async preparedTransaction<T>(work: (run: PreparedRunner) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work(async (statement, values) => (await client.query({ name: statement.name, text: statement.text, values })).rows);
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      throw err;
+    } finally {
+      client.release(broken);
+    }
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -2,8 +2,8 @@ import type { ResourceLevel } from '@deidflow/common';
 import type { PreparedStatement } from '../prisma.service';
 import { instanceJoin, levelColumn } from './instance-scope';
 
-// Deletions as single statements: no transaction held open across round trips, no list of
-// instances brought through Node (a patient of 300,000 instances is one statement).
+// Deletions as one statement after the locks it needs: no list of instances brought through Node
+// (a patient of 300,000 instances is one statement).
 
 const TABLE: Record<ResourceLevel, string> = { Patient: 'patients', Study: 'studies', Series: 'series', Instance: 'instances' };
 /** The column of a level's table naming its parent. */
@@ -80,6 +80,51 @@ function deletionStatement(level: ResourceLevel): PreparedStatement {
 }
 
 export const DELETE_RESOURCES = Object.fromEntries(LEVELS.map((level) => [level, deletionStatement(level)])) as Record<ResourceLevel, PreparedStatement>;
+
+/**
+ * For resources of `level` ($1: their IDs), the patients, studies and series they are in or hold,
+ * each as a condition on that table's `id`.
+ */
+const RELATED: Record<ResourceLevel, Record<'patients' | 'studies' | 'series', string>> = {
+  Patient: {
+    patients: 'id = ANY($1::bpchar[])',
+    studies: 'patient_id = ANY($1::bpchar[])',
+    series: 'study_id IN (SELECT id FROM studies WHERE patient_id = ANY($1::bpchar[]))',
+  },
+  Study: {
+    patients: 'id IN (SELECT patient_id FROM studies WHERE id = ANY($1::bpchar[]))',
+    studies: 'id = ANY($1::bpchar[])',
+    series: 'study_id = ANY($1::bpchar[])',
+  },
+  Series: {
+    patients: 'id IN (SELECT st.patient_id FROM series s JOIN studies st ON st.id = s.study_id WHERE s.id = ANY($1::bpchar[]))',
+    studies: 'id IN (SELECT study_id FROM series WHERE id = ANY($1::bpchar[]))',
+    series: 'id = ANY($1::bpchar[])',
+  },
+  Instance: {
+    patients: `id IN (SELECT st.patient_id FROM instances i JOIN series s ON s.id = i.series_id JOIN studies st ON st.id = s.study_id
+                      WHERE i.id = ANY($1::bpchar[]))`,
+    studies: 'id IN (SELECT s.study_id FROM instances i JOIN series s ON s.id = i.series_id WHERE i.id = ANY($1::bpchar[]))',
+    series: 'id IN (SELECT series_id FROM instances WHERE id = ANY($1::bpchar[]))',
+  },
+};
+
+/**
+ * Run before DELETE_RESOURCES in its transaction: the patients, studies and series a deletion
+ * touches, locked top-down (the order in which an upload's foreign key checks take them). An upload
+ * into one of them that is under way is waited for, so that the deletion's statement, which takes
+ * its snapshot after, counts its instance (a parent it was about to empty stays) and queues its
+ * file; a later upload waits for the deletion, then recreates what it needs (retryOnRace).
+ */
+export const LOCK_RELATED = Object.fromEntries(
+  LEVELS.map((level) => [
+    level,
+    (['patients', 'studies', 'series'] as const).map((table) => ({
+      name: `deidflow_lock_${table}_of_${TABLE[level]}`,
+      text: `SELECT id FROM ${table} WHERE ${RELATED[level][table]} ORDER BY id FOR UPDATE`,
+    })),
+  ]),
+) as Record<ResourceLevel, PreparedStatement[]>;
 
 /** Orthanc's RemainingAncestor of a single deletion: the parent of the topmost resource deleted, unless gone too. */
 export function remainingAncestor(rows: readonly DeletedRow[]): { id: string; level: ResourceLevel } | null {

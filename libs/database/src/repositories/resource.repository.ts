@@ -7,7 +7,8 @@ import { findIdsSql } from './find-sql';
 import { hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance, StoredObject } from './hierarchy-sql';
 import { instanceJoin, levelColumn } from './instance-scope';
 import { INSTANCE_COLUMNS, InstanceRecord, instanceRow } from './instance-row-sql';
-import { DELETE_RESOURCES, DeletedRow, remainingAncestor } from './deletion-sql';
+import { DELETE_RESOURCES, DeletedRow, LOCK_RELATED, remainingAncestor } from './deletion-sql';
+import { retryOnRace } from '../errors';
 
 export type { IndexedInstance, StoredObject };
 
@@ -263,12 +264,17 @@ export class ResourceRepository {
    * Deletes resources of one level, everything below them, every ancestor they leave without
    * children (Orthanc's cascade) and the metadata of all of these, in one statement that also
    * queues their instances' files under `deletionId` (ObjectDeletionRepository): the caller deletes
-   * the files next. IDs not in the index are skipped, so a repeated call is harmless. An upload
-   * racing with it into the same parent either commits first (the parent has a child and stays) or
-   * fails its foreign key check and is retried by the caller, recreating the parent.
+   * the files next. IDs not in the index are skipped, so a repeated call is harmless. The patients,
+   * studies and series involved are locked first (LOCK_RELATED): an upload into one of them under
+   * way is counted (a parent it was about to empty stays), a later one recreates what it needs.
    */
   async deleteResources(level: ResourceLevel, ids: readonly string[], deletionId: string): Promise<DeletedResources> {
-    const rows = await this.prisma.prepared<DeletedRow>(DELETE_RESOURCES[level], [ids, deletionId]);
+    const rows = await retryOnRace(() =>
+      this.prisma.preparedTransaction(async (run) => {
+        for (const lock of LOCK_RELATED[level]) await run(lock, [ids]);
+        return run<DeletedRow>(DELETE_RESOURCES[level], [ids, deletionId]);
+      }),
+    );
     return { deletedIds: rows.map((r) => r.id), remainingAncestor: remainingAncestor(rows) };
   }
 
