@@ -69,16 +69,14 @@ export class ResourceDeletionService {
    */
   private async deleteQueuedFiles(deletionId: string): Promise<number> {
     let deleted = 0;
-    let after = ''; // every key sorts after ''
-    for (;;) {
-      const batch = await this.queue.queued(deletionId, after, FILE_BATCH);
+    for await (const batch of this.queue.queuedPages(deletionId, FILE_BATCH)) {
       this.store.forget(batch.map((q) => q.instanceId));
       const garbage = batch.filter((q) => !q.stored).map((q) => q.objectKey);
       await this.storage.deleteMany(garbage);
       await this.queue.done(deletionId, batch.map((q) => q.objectKey));
       deleted += garbage.length;
-      if (batch.length < FILE_BATCH) return deleted;
-      after = batch[batch.length - 1].objectKey;
     }
+    return deleted;
   }
+
 }

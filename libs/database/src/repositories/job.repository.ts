@@ -4,6 +4,7 @@ import { HIERARCHY_PARAMETERS, hierarchyInsertCtes, hierarchyInsertValues, Index
 import type { ResourceLevel } from '@deidflow/common';
 import { Job, JobInstanceState, JobState, Prisma } from '../generated/client';
 import { instanceJoin, levelColumn } from './instance-scope';
+import { keysetPages } from './keyset-pages';
 
 export type JobRow = Job;
 /** A job as Orthanc's GET /jobs/{id} shows it. */
@@ -398,16 +399,16 @@ export class JobRepository {
    * Every job as the listing shows it, oldest first, in pages: the history is kept (JOB_RETENTION_DAYS),
    * so a listing must not hold every job at once (20,000 jobs read whole took the API from 160 to 488 MB).
    */
-  async *summaryPages(pageSize = 500): AsyncGenerator<JobSummary[]> {
-    let after: { createdAt: Date; id: string } = { createdAt: new Date(0), id: '00000000-0000-0000-0000-000000000000' };
-    for (;;) {
-      const page = await this.prisma.prepared<JobSummary>(JOB_SUMMARIES_AFTER, [after.createdAt, after.id, pageSize]);
-      if (page.length === 0) return;
-      yield page;
-      if (page.length < pageSize) return;
-      after = page[page.length - 1];
-    }
+  summaryPages(pageSize = 500): AsyncGenerator<JobSummary[]> {
+    const start = { createdAt: new Date(0), id: '00000000-0000-0000-0000-000000000000' };
+    return keysetPages(
+      pageSize,
+      start,
+      (after) => this.prisma.prepared<JobSummary>(JOB_SUMMARIES_AFTER, [after.createdAt, after.id, pageSize]),
+      (last) => last,
+    );
   }
+
 
   /**
    * What a worker reads before touching an instance, in one query: the job's state and generation,
@@ -489,17 +490,12 @@ export class JobRepository {
   async anyOutput(jobId: string): Promise<JobOutput | undefined> {
     return (await this.prisma.prepared<JobOutput>(ANY_OUTPUT, [jobId]))[0];
   }
+
   /** A finished bulk job's new resources, in Orthanc's order, a page at a time (keyset on their position). */
   async *outputResourcePages(jobId: string, pageSize = 5000): AsyncGenerator<OutputResource[]> {
-    for (let after = 0; ; ) {
-      const rows = await this.prisma.prepared<OutputResource & { position: number }>(OUTPUT_RESOURCES_AFTER, [jobId, after, pageSize]);
-      if (rows.length === 0) return;
-      yield rows.map(({ id, type }) => ({ id, type }));
-      if (rows.length < pageSize) return;
-      after = rows[rows.length - 1].position;
-    }
+    const read = (after: number) => this.prisma.prepared<OutputResource & { position: number }>(OUTPUT_RESOURCES_AFTER, [jobId, after, pageSize]);
+    for await (const rows of keysetPages(pageSize, 0, read, (last) => last.position)) yield rows.map(({ id, type }) => ({ id, type }));
   }
-
 
   /** The sources to delete at the end of a KeepSource: false job (none that is also an output), in batches. */
   sourcesToDelete(jobId: string, batchSize = 1000): AsyncGenerator<string[]> {
@@ -508,15 +504,11 @@ export class JobRepository {
 
   /** Source IDs of a job that `statement` selects ($1 job, $2 after this ID, $3 batch size), in batches by ID. */
   private async *sourceIdBatches(statement: PreparedStatement, jobId: string, batchSize: number): AsyncGenerator<string[]> {
-    let cursor = ''; // every ID sorts after ''
-    for (;;) {
-      const rows = await this.prisma.prepared<{ id: string }>(statement, [jobId, cursor, batchSize]);
-      if (rows.length === 0) return;
-      yield rows.map((r) => r.id);
-      cursor = rows[rows.length - 1].id;
-      if (rows.length < batchSize) return;
-    }
+    const read = (after: string) => this.prisma.prepared<{ id: string }>(statement, [jobId, after, batchSize]);
+    // Every ID sorts after ''.
+    for await (const rows of keysetPages(batchSize, '', read, (last) => last.id)) yield rows.map((r) => r.id);
   }
+
 
   async failedInstances(jobId: string, limit = 20): Promise<{ sourceInstanceId: string; error: string | null }[]> {
     return this.prisma.prepared(FAILED_INSTANCES, [jobId, limit]);

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PreparedStatement, PrismaService } from '../prisma.service';
+import { keysetPages } from './keyset-pages';
 
 export interface QueuedDeletion {
   objectKey: string;
@@ -17,12 +18,11 @@ export interface QueuedDeletion {
 export class ObjectDeletionRepository {
   constructor(private readonly prisma: PrismaService) {}
 
-  /**
-   * Up to `limit` files queued under `deletionId`, after the key `after` in key order: a caller
-   * marking each batch done goes on from its last key, not over the entries it deleted.
-   */
-  async queued(deletionId: string, after: string, limit: number): Promise<QueuedDeletion[]> {
-    return this.prisma.prepared<QueuedDeletion>(QUEUED, [deletionId, after, limit]);
+  /** The files queued under `deletionId`, in key order, a page at a time: the caller may mark each page done before the next. */
+  queuedPages(deletionId: string, pageSize: number): AsyncGenerator<QueuedDeletion[]> {
+    const read = (after: string) => this.prisma.prepared<QueuedDeletion>(QUEUED, [deletionId, after, pageSize]);
+    // Every key sorts after ''.
+    return keysetPages(pageSize, '', read, (last) => last.objectKey);
   }
 
   /** The files are gone from the store (or are another instance's now). */
