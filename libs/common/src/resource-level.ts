@@ -16,6 +16,22 @@ export const PATH_LEVEL: Record<string, ResourceLevel> = {
   instances: 'Instance',
 };
 
+/** The level below each level (none below an instance). */
+export const CHILD_LEVEL: Record<ResourceLevel, ResourceLevel | null> = {
+  Patient: 'Study',
+  Study: 'Series',
+  Series: 'Instance',
+  Instance: null,
+};
+
+/** The level above each level (none above a patient). */
+export const PARENT_LEVEL: Record<ResourceLevel, ResourceLevel | null> = {
+  Patient: null,
+  Study: 'Patient',
+  Series: 'Study',
+  Instance: 'Series',
+};
+
 /** An Orthanc public ID: SHA-1 as five dash-separated groups of 8 lowercase hex digits. */
 export const ORTHANC_ID_PATTERN = /^[0-9a-f]{8}(-[0-9a-f]{8}){4}$/;
 

@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { LEVEL_PATH, OrthancError, ResourceLevel, isOrthancId } from '@deidflow/common';
+import { CHILD_LEVEL, LEVEL_PATH, OrthancError, PARENT_LEVEL, ResourceLevel, isOrthancId } from '@deidflow/common';
 import { ResourceDeletionService } from '@deidflow/core';
 import { instanceResource, MetadataRepository, ResourceRepository, ResourceRow } from '@deidflow/database';
-import { CHILD_LEVEL, PARENT_LEVEL, formatResource } from './resource-formatter';
+import { formatResource } from './resource-formatter';
 
 /** Resources expanded per batch of queries (bounds each query's list of IDs). */
 const EXPAND_PAGE = 500;

@@ -67,20 +67,6 @@ function formatByLevel(
   }
 }
 
-export const CHILD_LEVEL: Record<ResourceLevel, ResourceLevel | null> = {
-  Patient: 'Study',
-  Study: 'Series',
-  Series: 'Instance',
-  Instance: null,
-};
-
-export const PARENT_LEVEL: Record<ResourceLevel, ResourceLevel | null> = {
-  Patient: null,
-  Study: 'Patient',
-  Series: 'Study',
-  Instance: 'Series',
-};
-
 /** Orthanc answers with keys in alphabetical order; so do we, for answers that diff cleanly. */
 export function sortKeys<T>(object: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.entries(object).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));

@@ -1,4 +1,4 @@
-import type { ResourceLevel } from '@deidflow/common';
+import { PARENT_LEVEL, type ResourceLevel } from '@deidflow/common';
 import type { PreparedStatement } from '../prisma.service';
 import { instanceJoin, levelColumn } from './instance-scope';
 
@@ -8,7 +8,6 @@ import { instanceJoin, levelColumn } from './instance-scope';
 const TABLE: Record<ResourceLevel, string> = { Patient: 'patients', Study: 'studies', Series: 'series', Instance: 'instances' };
 /** The column of a level's table naming its parent. */
 const PARENT_COLUMN: Record<ResourceLevel, string | null> = { Patient: null, Study: 'patient_id', Series: 'study_id', Instance: 'series_id' };
-const PARENT_LEVEL: Record<ResourceLevel, ResourceLevel | null> = { Patient: null, Study: 'Patient', Series: 'Study', Instance: 'Series' };
 const LEVELS: ResourceLevel[] = ['Instance', 'Series', 'Study', 'Patient'];
 
 /** What a deletion statement returns: one row per resource deleted at the level asked or above. */
