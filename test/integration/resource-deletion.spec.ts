@@ -36,7 +36,7 @@ describe('resource deletion (real Postgres, fs store)', () => {
     storageDir = await mkdtemp(join(tmpdir(), 'deidflow-deletion-'));
     storage = new FsStorage(storageDir);
     await storage.init();
-    store = new InstanceStoreService(resources, storage);
+    store = new InstanceStoreService(resources, queue, storage);
     deletion = new ResourceDeletionService(resources, queue, store, storage);
   });
   afterEach(() => rm(storageDir, { recursive: true, force: true }));
@@ -170,9 +170,14 @@ describe('resource deletion (real Postgres, fs store)', () => {
     await resources.deleteResources('Patient', [instances[0].ids.patient], randomUUID());
     await resources.deleteResources('Instance', [], randomUUID()); // nothing: no statement error on an empty batch
     expect(await queuedCount()).toBe(12);
-    // One of them uploaded again since, under the same key: its file is the new instance's.
+    // One of them uploaded again since, under the same key: its file is the new instance's, no longer queued.
     const again = generateSyntheticStudy({ instances: 12, studies: 2, series: 2, imageSize: 8, seed: 3 })[5];
     await store.store(Buffer.from(again.bytes));
+    expect(await queuedCount()).toBe(11);
+    // A file queued before its instance was stored again by another way (a process killed between
+    // the unlink and the end of its batch): the sweep must leave it too.
+    await prisma.$executeRaw`INSERT INTO object_deletions (object_key, instance_id, deletion_id)
+                             VALUES (${objectKeyForInstance(instances[5].ids.instance)}, ${instances[5].ids.instance}, ${randomUUID()}::uuid)`;
 
     // Not yet: a deletion queued a moment ago may still be on its way.
     expect(await deletion.sweepLeftovers()).toBe(0);
@@ -185,4 +190,44 @@ describe('resource deletion (real Postgres, fs store)', () => {
     for (const [n, instance] of instances.entries()) expect(await fileExists(instance.ids.instance)).toBe(n === 5);
     expect(await resources.instanceExists(instances[5].ids.instance)).toBe(true);
   });
+
+  it('never deletes the file of an instance stored again while its old file is being deleted', async () => {
+    const [instance] = generateSyntheticStudy({ instances: 1, imageSize: 8, seed: 5 });
+    const bytes = Buffer.from(instance.bytes);
+    const { ids } = parseInstance(bytes);
+    await store.store(bytes);
+    // The deletion's file deletion, held just before it unlinks (a slow store, a big batch).
+    let reached!: () => void;
+    const atUnlink = new Promise<void>((resolve) => (reached = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const deleteMany = storage.deleteMany.bind(storage);
+    storage.deleteMany = async (keys) => {
+      reached();
+      await released;
+      return deleteMany(keys);
+    };
+    const deleting = deletion.deleteResource('Instance', ids.instance);
+    await atUnlink;
+
+    // The same instance sent again meanwhile: it must not be written before the old file is gone.
+    let uploaded = false;
+    const upload = store.store(bytes).then((stored) => ((uploaded = true), stored));
+    for (let waited = 0; !uploaded && !(await waitingForLock()); waited += 20) {
+      if (waited > 5000) throw new Error('the upload neither finished nor waited');
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(uploaded).toBe(false);
+    release();
+    expect(await deleting).toEqual({ deletedIds: [ids.instance, ids.series, ids.study, ids.patient], remainingAncestor: null });
+    expect((await upload).status).toBe('Success');
+
+    const row = await store.findInstanceOrThrow(ids.instance);
+    expect((await store.readFile(row)).equals(bytes)).toBe(true);
+    expect(await queuedCount()).toBe(0);
+  });
+
+  const waitingForLock = async () =>
+    (await prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_stat_activity
+                                              WHERE datname = current_database() AND wait_event_type = 'Lock'`)[0].n > 0;
 });

@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { Allocate, LruCache, OrthancError, OrthancErrorCode } from '@deidflow/common';
-import { InstanceRow, ResourceRepository, retryOnRace, StoredObject, StoreStatus } from '@deidflow/database';
+import { InstanceRow, ObjectDeletionRepository, ResourceRepository, retryOnRace, StoredObject, StoreStatus } from '@deidflow/database';
 import { normalizeToPart10, ParsedInstance, parseInstance } from '@deidflow/dicom';
 import { isInexistentObject, OBJECT_STORAGE, ObjectStorage, objectKeyForInstance } from '@deidflow/storage';
 
@@ -27,6 +27,7 @@ export class InstanceStoreService {
 
   constructor(
     private readonly resources: ResourceRepository,
+    private readonly deletions: ObjectDeletionRepository,
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
   ) {}
 
@@ -60,8 +61,9 @@ export class InstanceStoreService {
    * is always written before the index points to it). Null when the instance is already stored:
    * Orthanc keeps the first copy (OverwriteInstances is off by default), so its object is left
    * alone. An object without an index row was left by a write interrupted before its indexing,
-   * whole or in part (ObjectStorage.putIfAbsent): it is replaced, so that the index describes the
-   * bytes it points to.
+   * whole or in part (ObjectStorage.putIfAbsent), or by a deletion whose file deletion is still
+   * queued or under way: it is replaced, so that the index describes the bytes it points to, once
+   * that deletion can no longer delete it (ObjectDeletionRepository.withdraw).
    */
   async writeObject(bytes: Buffer, parsed: ParsedInstance): Promise<StoredObject | null> {
     const id = parsed.ids.instance;
@@ -69,7 +71,7 @@ export class InstanceStoreService {
     // Hashed once: recorded in the index, and the S3 driver signs and checksums its upload with it.
     const sha256 = objectDigest().update(bytes).digest('hex');
     if (!(await this.storage.putIfAbsent(objectKey, bytes, sha256))) {
-      if (await this.resources.instanceExists(id)) return null;
+      if (await this.deletions.withdraw(objectKey, id)) return null;
       await this.storage.put(objectKey, bytes, sha256);
     }
     return { objectKey, fileSize: bytes.length, sha256 };

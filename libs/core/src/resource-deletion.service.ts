@@ -69,14 +69,12 @@ export class ResourceDeletionService {
    */
   private async deleteQueuedFiles(deletionId: string): Promise<number> {
     let deleted = 0;
-    for await (const batch of this.queue.queuedPages(deletionId, FILE_BATCH)) {
+    await this.queue.drain(deletionId, FILE_BATCH, async (batch) => {
       this.store.forget(batch.map((q) => q.instanceId));
       const garbage = batch.filter((q) => !q.stored).map((q) => q.objectKey);
       await this.storage.deleteMany(garbage);
-      await this.queue.done(deletionId, batch.map((q) => q.objectKey));
       deleted += garbage.length;
-    }
+    });
     return deleted;
   }
-
 }

@@ -18,16 +18,36 @@ export interface QueuedDeletion {
 export class ObjectDeletionRepository {
   constructor(private readonly prisma: PrismaService) {}
 
-  /** The files queued under `deletionId`, in key order, a page at a time: the caller may mark each page done before the next. */
-  queuedPages(deletionId: string, pageSize: number): AsyncGenerator<QueuedDeletion[]> {
-    const read = (after: string) => this.prisma.prepared<QueuedDeletion>(QUEUED, [deletionId, after, pageSize]);
+  /**
+   * Deletes the files queued under `deletionId`, a page at a time in key order: each page is locked
+   * while `deleteFiles` deletes its files and leaves the queue with them, in one transaction. The
+   * lock is what withdraw() waits for: an instance stored again under a key being deleted is
+   * written once its old file is gone, never before. Resolves to how many entries it handled.
+   */
+  async drain(deletionId: string, pageSize: number, deleteFiles: (page: QueuedDeletion[]) => Promise<void>): Promise<number> {
+    let handled = 0;
+    const deletePage = (after: string) =>
+      this.prisma.preparedTransaction(async (run) => {
+        const page = await run<QueuedDeletion>(LOCK_QUEUED, [deletionId, after, pageSize]);
+        if (page.length === 0) return page;
+        await deleteFiles(page);
+        await run(DONE, [deletionId, page.map((q) => q.objectKey)]);
+        handled += page.length;
+        return page;
+      });
     // Every key sorts after ''.
-    return keysetPages(pageSize, '', read, (last) => last.objectKey);
+    for await (const _ of keysetPages(pageSize, '', deletePage, (last) => last.objectKey));
+    return handled;
   }
 
-  /** The files are gone from the store (or are another instance's now). */
-  async done(deletionId: string, objectKeys: readonly string[]): Promise<void> {
-    if (objectKeys.length > 0) await this.prisma.prepared(DONE, [deletionId, objectKeys]);
+  /**
+   * The object `objectKey` is about to be written again (its instance uploaded, or produced, again):
+   * it leaves the queue, once a deletion deleting its old file right now (drain) has done so.
+   * Resolves to whether the instance `instanceId` is indexed, in which case its file is the stored one.
+   */
+  async withdraw(objectKey: string, instanceId: string): Promise<boolean> {
+    const [row] = await this.prisma.prepared<{ indexed: boolean }>(WITHDRAW, [objectKey, instanceId]);
+    return row.indexed;
   }
 
   /**
@@ -45,11 +65,20 @@ export class ObjectDeletionRepository {
   }
 }
 
-const QUEUED: PreparedStatement = {
-  name: 'deidflow_object_deletions_queued',
+const LOCK_QUEUED: PreparedStatement = {
+  name: 'deidflow_object_deletions_lock_queued',
   text: `SELECT d.object_key AS "objectKey", d.instance_id AS "instanceId",
                 EXISTS (SELECT 1 FROM instances i WHERE i.id = d.instance_id AND i.object_key = d.object_key) AS stored
-         FROM object_deletions d WHERE d.deletion_id = $1::uuid AND d.object_key > $2 ORDER BY d.object_key LIMIT $3`,
+         FROM object_deletions d WHERE d.deletion_id = $1::uuid AND d.object_key > $2 ORDER BY d.object_key LIMIT $3
+         FOR UPDATE OF d`,
+};
+
+// The DELETE waits for a drain holding the row; the EXISTS reads the statement's snapshot, taken
+// before, where the instance's deletion (committed before its file was queued) shows.
+const WITHDRAW: PreparedStatement = {
+  name: 'deidflow_object_deletions_withdraw',
+  text: `WITH withdrawn AS (DELETE FROM object_deletions WHERE object_key = $1)
+         SELECT EXISTS (SELECT 1 FROM instances WHERE id = $2) AS indexed`,
 };
 
 const DONE: PreparedStatement = {
