@@ -5,11 +5,13 @@ import { generateSyntheticStudy } from '../../libs/dicom/src/synthetic';
 import { SWEEP_MARKER } from '@deidflow/storage';
 import { startS3Server } from '../setup/s3-server';
 import { JobAnswer } from '../support/faults/api-client';
+import { http } from '../support/http';
 import { killAllChildServices, sleep } from '../support/faults/child-service';
 import { withCleanup } from '../support/faults/cleanup';
 import { recordFigures, writeFiguresIfAsked } from '../support/faults/figures';
 import { auditJob } from '../support/faults/job-audit';
 import { jobRowCounts, taggedDatabaseUrl, terminateConnections } from '../support/faults/postgres';
+import { canRunPostgres, startPostgresServer } from '../support/faults/postgres-server';
 import { queueEventCounts } from '../support/faults/queue-events';
 import { startRedisServer } from '../support/faults/redis-server';
 import { canMount, FILLER_NAME, mountSmallFilesystem } from '../support/faults/small-filesystem';
@@ -354,6 +356,59 @@ describe('fault injection against real services', () => {
       });
       // Straight from Postgres: one row of each kind per source, none twice.
       expect(await jobRowCounts(process.env.DATABASE_URL!, submitted.jobId)).toEqual({
+        jobInstances: INSTANCES,
+        lineage: INSTANCES,
+        lineageOutputs: INSTANCES,
+        lineageSources: INSTANCES,
+        outputInstanceRows: INSTANCES,
+        instanceMetadataRows: INSTANCES,
+      });
+    }), 120_000);
+
+  // A private cluster: the shared one serves the other test files. Needs the server's binaries (CI and these machines have them).
+  const itWithPrivatePostgres = canRunPostgres() ? it : it.skip;
+  itWithPrivatePostgres('Postgres crashed and restarted during a job: calls answer 503 meanwhile, the job completes, no duplicate row', () =>
+    withCleanup(async (defer) => {
+      const postgres = await startPostgresServer();
+      defer(() => postgres.dispose());
+      const stack = await startStack({ name: 'postgres-restart', databaseUrl: postgres.url, workers: 2, concurrency: 2 });
+      defer(() => stack.stop());
+
+      const submitted = await submitStudyJob(stack, 27);
+      const atFault = await stack.client.waitForProgress(submitted.jobId, FAULT_AT_PROGRESS, PROGRESS_TIMEOUT_MS);
+      await postgres.crash();
+      // Down: neither a read nor an upload can reach the index. An answer in Orthanc's shape, a
+      // transient 503 (a client may try again), rather than a hang, a 500 or a crash.
+      const downFor = 2000;
+      const [late] = generateSyntheticStudy({ ...SMALL, instances: 1, seed: 28 });
+      const whileDown = await Promise.all([
+        stack.client.post('/tools/find', { Level: 'Instance', Query: {} }),
+        stack.client.post('/instances', Buffer.from(late.bytes)),
+      ]);
+      const healthWhileDown = await http(stack.baseUrl, 'GET', '/health');
+      await sleep(downFor);
+      await postgres.restart();
+      await stack.client.waitForEnd(submitted.jobId, JOB_TIMEOUT_MS, () => stack.diagnostics());
+      for (const answer of whileDown) {
+        expect(answer.status).toBe(503);
+        expect(answer.body).toMatchObject({ HttpStatus: 503, OrthancError: 'The database is currently not available (probably a transient situation)' });
+      }
+      // The health check names what is down, for a monitor or an orchestrator.
+      expect(healthWhileDown.status).toBe(503);
+      expect(healthWhileDown.body).toMatchObject({ status: 'error', error: { postgres: { status: 'down' } } });
+      expect(healthWhileDown.body.info).toMatchObject({ redis: { status: 'up' }, storage: { status: 'up' } });
+      await expectEveryInstanceOnce(stack, submitted, {
+        scenario: 'Postgres crashed (immediate shutdown: every backend killed, WAL recovery at restart), restarted',
+        faultsInjected: `1 crash at ${atFault.Progress}%, down ${downFor / 1000} s`,
+        notes: `a find and an upload answered 503 while it was down; ${await retries(stack)}`,
+      });
+      // The upload refused while it was down, sent again: stored whole, once.
+      const again = await stack.client.post('/instances', Buffer.from(late.bytes));
+      expect(again.status).toBe(200);
+      expect(again.body.Status).toBe('Success');
+      const file = await http(stack.baseUrl, 'GET', `/instances/${again.body.ID}/file`);
+      expect(file.bytes.equals(Buffer.from(late.bytes))).toBe(true);
+      expect(await jobRowCounts(postgres.url, submitted.jobId)).toEqual({
         jobInstances: INSTANCES,
         lineage: INSTANCES,
         lineageOutputs: INSTANCES,

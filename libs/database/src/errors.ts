@@ -1,3 +1,5 @@
+import { OrthancError, OrthancErrorCode } from '@deidflow/common';
+
 /**
  * True for a foreign key violation (SQLSTATE 23503), whichever way Prisma reports it: P2003 from
  * model queries, or the driver's code under `meta` from raw queries.
@@ -30,4 +32,47 @@ export async function retryOnRace<T>(statement: () => Promise<T>, attempts = 3):
       if (attempt >= attempts || !(isForeignKeyViolation(err) || isDeadlock(err))) throw err;
     }
   }
+}
+
+// SQLSTATE of a server going away or not there yet: class 08 (connection exception), 57P01-57P03
+// (terminated by an administrator, crash shutdown, cannot connect now: starting up or in recovery),
+// 53300 (too many connections).
+const UNAVAILABLE_SQLSTATE = /^(08[0-9A-Z]{3}|57P0[123]|53300)$/;
+// Prisma: can't reach the server, timed out reaching it, server closed the connection, pool timeout.
+const UNAVAILABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1017', 'P2024']);
+// The driver adapter's kinds of the same (Prisma puts them under meta.driverAdapterError).
+const UNAVAILABLE_ADAPTER_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections']);
+// node-postgres' own errors, without a SQLSTATE: the socket refused, cut or silent.
+const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
+const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
+interface DriverError {
+  code?: unknown;
+  message?: unknown;
+  meta?: { driverAdapterError?: { cause?: { kind?: string; originalCode?: string; code?: string } } };
+  cause?: unknown;
+}
+
+/**
+ * True when `err` says that Postgres cannot be reached or went away (a restart, a failover, the
+ * network) rather than that the statement is wrong: the same call is worth trying again later.
+ * Bare socket errors count only with `fromDriver` (errors that only node-postgres can have
+ * thrown): elsewhere they may be another service's (Redis, the object store).
+ */
+export function isDatabaseUnavailable(err: unknown, fromDriver = false): boolean {
+  let e = err as DriverError | null | undefined;
+  for (let depth = 0; e && typeof e === 'object' && depth < 4; depth += 1, e = e.cause as DriverError | undefined) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    if (UNAVAILABLE_SQLSTATE.test(code) || UNAVAILABLE_PRISMA_CODES.has(code)) return true;
+    const adapter = e.meta?.driverAdapterError?.cause;
+    if (adapter?.kind && UNAVAILABLE_ADAPTER_KINDS.has(adapter.kind)) return true;
+    if (adapter?.kind === 'postgres' && UNAVAILABLE_SQLSTATE.test(adapter.originalCode ?? adapter.code ?? '')) return true;
+    if (fromDriver && (UNAVAILABLE_SOCKET_CODES.has(code) || UNAVAILABLE_MESSAGE.test(String(e.message ?? '')))) return true;
+  }
+  return false;
+}
+
+/** Orthanc's answer for it: 503, a transient error (workers retry it, clients may). No statement or value in the details. */
+export function databaseUnavailable(): OrthancError {
+  return new OrthancError(OrthancErrorCode.DatabaseUnavailable);
 }

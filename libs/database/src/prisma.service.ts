@@ -2,6 +2,7 @@ import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Pool, type QueryResultRow } from 'pg';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
+import { databaseUnavailable, isDatabaseUnavailable } from './errors';
 import { PrismaClient } from './generated/client';
 
 /** A statement prepared once per connection under its name (see PrismaService.prepared). */
@@ -38,7 +39,11 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
   }
 
   async prepared<R extends QueryResultRow>(statement: PreparedStatement, values: unknown[]): Promise<R[]> {
-    return (await this.pool.query<R>({ name: statement.name, text: statement.text, values })).rows;
+    try {
+      return (await this.pool.query<R>({ name: statement.name, text: statement.text, values })).rows;
+    } catch (err) {
+      throw asUnavailable(err);
+    }
   }
 
   /**
@@ -46,7 +51,7 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
    * prepared(). Rolled back when `work` throws; a connection that cannot even roll back is dropped.
    */
   async preparedTransaction<T>(work: (run: PreparedRunner) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch((err: unknown) => Promise.reject(asUnavailable(err)));
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
@@ -55,7 +60,7 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
-      throw err;
+      throw asUnavailable(err);
     } finally {
       client.release(broken);
     }
@@ -65,4 +70,9 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
     await this.$disconnect();
     await this.pool.end();
   }
+}
+
+/** Postgres unreachable or gone (a restart, a failover): Orthanc's DatabaseUnavailable, a transient 503. Other errors as they are. */
+function asUnavailable(err: unknown): unknown {
+  return isDatabaseUnavailable(err, true) ? databaseUnavailable() : err;
 }

@@ -12,13 +12,16 @@ export interface ChildService {
   output(): string;
   /** SIGTERM, then SIGKILL after `timeoutMs`; resolves with the signal that ended it. */
   stop(timeoutMs?: number): Promise<'SIGTERM' | 'SIGKILL' | 'exited'>;
-  /** SIGKILL: a crash. */
-  kill(): Promise<void>;
+  /** SIGKILL (a crash), or the signal given; resolves once the process has exited. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
 export interface ChildServiceOptions {
   env: Record<string, string>;
   cwd?: string;
+  /** Run as this user and group (a server that refuses root). */
+  uid?: number;
+  gid?: number;
   /** Polled until true: the service answers. */
   isReady: () => Promise<boolean>;
   startupTimeoutMs?: number;
@@ -28,7 +31,7 @@ const running = new Set<ChildProcess>();
 
 /** Starts a service as a child process (Redis, the API) and resolves once `isReady` says so. */
 export async function startChildService(name: string, command: string, args: string[], options: ChildServiceOptions): Promise<ChildService> {
-  const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env, uid: options.uid, gid: options.gid, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
   const keep = (chunk: Buffer) => (output = (output + chunk.toString('utf8')).slice(-KEPT_OUTPUT_CHARS));
@@ -54,9 +57,9 @@ export async function startChildService(name: string, command: string, args: str
     name,
     pid: child.pid!,
     output: () => output,
-    async kill() {
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
       if (hasExited()) return;
-      child.kill('SIGKILL');
+      child.kill(signal);
       await exited;
     },
     async stop(timeoutMs = STOP_TIMEOUT_MS) {

@@ -1,13 +1,18 @@
-import { Controller, Get, Inject, Logger } from '@nestjs/common';
+import { Controller, Get, Inject, Logger, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
+import type { FastifyReply } from 'fastify';
 import { PrismaService } from '@deidflow/database';
 import { QueueName } from '@deidflow/queue';
 import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
 
-/** Liveness of the three services DeidFlow needs: Postgres, Redis and the object store. */
+/**
+ * Liveness of the three services DeidFlow needs: Postgres, Redis and the object store. 200 when all
+ * answer; 503 with Terminus' body naming the one down otherwise (not Orthanc's error shape: this is
+ * not an Orthanc route, and a monitor wants to know which).
+ */
 @ApiTags('System')
 @Controller('health')
 export class HealthController {
@@ -23,12 +28,18 @@ export class HealthController {
 
   @Get()
   @HealthCheck()
-  check() {
-    return this.health.check([
-      () => this.probe('postgres', () => this.prisma.$queryRaw`SELECT 1`),
-      () => this.probe('redis', () => this.queue.getJobCounts('waiting')),
-      () => this.probe('storage', () => this.storage.ping()),
-    ]);
+  async check(@Res({ passthrough: true }) reply: FastifyReply) {
+    try {
+      return await this.health.check([
+        () => this.probe('postgres', () => this.prisma.$queryRaw`SELECT 1`),
+        () => this.probe('redis', () => this.queue.getJobCounts('waiting')),
+        () => this.probe('storage', () => this.storage.ping()),
+      ]);
+    } catch (err) {
+      if (!(err instanceof ServiceUnavailableException)) throw err;
+      reply.status(503);
+      return err.getResponse();
+    }
   }
 
   private async probe(name: string, action: () => Promise<unknown>) {

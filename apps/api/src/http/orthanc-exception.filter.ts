@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException } from '@nestjs/common';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
+import { databaseUnavailable, isDatabaseUnavailable } from '@deidflow/database';
 import { orthancErrorBody } from './orthanc-error-body';
 
 /**
@@ -31,7 +32,7 @@ function replyWithOrthancError(request: FastifyRequest, reply: FastifyReply, exc
     request.log.error({ err: exception, requestId: request.id }, 'request failed');
   }
   const uri = (request.raw.url ?? request.url).split('?')[0];
-  // 503: this process is going away; the client should not keep the connection to it.
+  // 503: this process is going away, or its database is: the client should not keep the connection to it.
   if (error.httpStatus === 503) reply.header('connection', 'close');
   return reply
     .status(error.httpStatus)
@@ -43,6 +44,8 @@ const TOO_LARGE = 'The request body exceeds HTTP_BODY_LIMIT';
 
 export function toOrthancError(exception: unknown): OrthancError {
   if (exception instanceof OrthancError) return exception;
+  // Prisma's queries (the prepared ones are translated where they run): a transient 503, not our bug.
+  if (isDatabaseUnavailable(exception)) return databaseUnavailable();
   if (exception instanceof HttpException) {
     const status = exception.getStatus();
     if (status === 404) return new OrthancError(OrthancErrorCode.UnknownResource, 'No such route or resource', 404);
