@@ -170,6 +170,12 @@ describe('fault injection against real services', () => {
       const submitted = await submitStudyJob(stack, 23);
       const atFault = await stack.client.waitForProgress(submitted.jobId, FAULT_AT_PROGRESS, PROGRESS_TIMEOUT_MS);
       await s3.stop();
+      // An upload meanwhile: a transient 503 (the client may send it again), nothing indexed.
+      const [late] = generateSyntheticStudy({ ...SMALL, instances: 1, seed: 29 });
+      const refused = await stack.client.post('/instances', Buffer.from(late.bytes));
+      expect(refused.status).toBe(503);
+      expect(refused.body).toMatchObject({ HttpStatus: 503, Message: 'Internal error' });
+      expect(refused.body.Details).toMatch(/^S3 storage cannot \w+ .*(ECONNREFUSED|ECONNRESET)/);
       await sleep(5000);
       s3 = await startS3Server({ port: s3.port, directory, buckets: [bucket] });
       await stack.client.waitForEnd(submitted.jobId, JOB_TIMEOUT_MS, () => stack.diagnostics());
@@ -178,8 +184,9 @@ describe('fault injection against real services', () => {
       await expectEveryInstanceOnce(stack, submitted, {
         scenario: 'Object store (s3rver) stopped for 5 s',
         faultsInjected: '1 outage of 5 s (open connections cut)',
-        notes: `${atFault.Progress}% done at the fault; ${await retries(stack)}`,
+        notes: `${atFault.Progress}% done at the fault; an upload answered 503 meanwhile; ${await retries(stack)}`,
       });
+      expect((await stack.client.post('/instances', Buffer.from(late.bytes))).body.Status).toBe('Success');
     }), 120_000);
 
   // Needs root to mount a tmpfs (CI and these machines run as root).

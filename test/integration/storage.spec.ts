@@ -476,6 +476,7 @@ describe('S3Storage', () => {
       for (const attempt of attempts) {
         const error = await expectOrthancError(attempt(), OrthancErrorCode.InternalError);
         expect(error.isPermanent).toBe(false);
+        expect(error.httpStatus).toBe(503);
         // Refused, or reset when a pooled keep-alive socket to the dead server is reused.
         expect(error.details).toMatch(/ECONNREFUSED|ECONNRESET/);
       }
@@ -567,6 +568,7 @@ describe('S3Storage', () => {
       const error = await expectOrthancError(storage.stat('x'), OrthancErrorCode.InternalError);
       expect(error.details).toMatch(/ETIMEDOUT/);
       expect(error.isPermanent).toBe(false);
+      expect(error.httpStatus).toBe(503);
     });
   });
 });

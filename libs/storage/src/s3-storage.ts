@@ -37,6 +37,11 @@ const DEFAULT_PART_SIZE = 64 * 1024 * 1024;
 const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 const NOT_FOUND_CODES = new Set(['NoSuchKey', 'NotFound']);
 const FULL_CODES = new Set(['XMinioStorageFull', 'QuotaExceeded']);
+// The endpoint unreachable, cut or silent, or saying it is overloaded: worth trying again later (503).
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
+  'ServiceUnavailable', 'SlowDown', 'RequestTimeout', 'XMinioServerNotInitialized',
+]);
 
 /**
  * Objects in an S3-compatible bucket (MinIO, AWS S3, ...). S3 itself makes every PUT atomic;
@@ -272,9 +277,11 @@ function s3Error(err: unknown, operation: string, subject: string, key?: string)
   if (code !== undefined && FULL_CODES.has(code)) {
     return new OrthancError(OrthancErrorCode.FullStorage, `S3 storage cannot ${operation} ${subject}: ${code}`);
   }
+  // Orthanc has no code of its own for an unavailable storage area: its internal error, but 503.
   return new OrthancError(
     OrthancErrorCode.InternalError,
     `S3 storage cannot ${operation} ${subject}: ${code ?? 'error'}: ${(message ?? '').slice(0, 200)}`,
+    code !== undefined && UNAVAILABLE_CODES.has(code) ? 503 : undefined,
   );
 }
 
