@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { BufferPool } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
@@ -120,5 +121,67 @@ describe('what a job leaves in memory does not grow with its number of instances
     const figures = parseMetrics((await http(api.baseUrl, 'GET', '/tools/metrics-prometheus')).bytes.toString('utf8'));
     expect(figures['deidflow_worker_instances_total{outcome="processed"}']).toBe(20 + 200);
     expect(figures.deidflow_api_process_resident_memory_bytes).toBeGreaterThan(0);
+  });
+});
+
+/**
+ * Request bodies are read whole into memory: their total is bounded (HTTP_BODIES_MEMORY_LIMIT,
+ * 1 MiB here), and an upload past it waits for room with its socket unread, rather than growing the
+ * API without end (30 uploads of 100 MB at once took it to 3.4 GB).
+ */
+describe('the memory of request bodies being received', () => {
+  const BUDGET = 1024 * 1024;
+  let api: RunningApi;
+
+  beforeAll(async () => {
+    await resetDatabase();
+    api = await startApi(await testConfig('fs', { EMBEDDED_WORKER: 'false', HTTP_BODIES_MEMORY_LIMIT: String(BUDGET) }));
+  });
+  afterAll(() => api?.close(), 30_000);
+
+  const bodyFigures = async () => {
+    const figures = parseMetrics((await http(api.baseUrl, 'GET', '/tools/metrics-prometheus')).bytes.toString('utf8'));
+    return { reserved: figures.deidflow_api_request_bodies_bytes, waiting: figures.deidflow_api_requests_waiting_for_memory };
+  };
+  async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
+    for (const deadline = Date.now() + 5000; !(await condition()); ) {
+      if (Date.now() > deadline) throw new Error(`never: ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+
+  it('holds an upload while the budget is taken, lets it in when the client holding it goes away', async () => {
+    // A client that announced the whole budget and sends its body slowly (here: never the rest).
+    const { port } = new URL(api.baseUrl);
+    const slow = connect(Number(port), '127.0.0.1');
+    try {
+      await new Promise((resolve) => slow.once('connect', resolve));
+      slow.write(`POST /instances HTTP/1.1\r\nHost: x\r\nContent-Length: ${BUDGET}\r\n\r\n`);
+      slow.write(Buffer.alloc(100_000));
+      await until(async () => (await bodyFigures()).reserved === BUDGET, 'the slow upload reserved its body');
+
+      const [file] = generateSyntheticStudy({ instances: 1, imageSize: 256, seed: 35 }); // 131 kB
+      let answered = false;
+      const upload = http(api.baseUrl, 'POST', '/instances', Buffer.from(file.bytes)).then((answer) => ((answered = true), answer));
+      await until(async () => (await bodyFigures()).waiting === 1, 'the upload waits');
+      expect(answered).toBe(false);
+
+      slow.destroy();
+      expect((await upload).status).toBe(200);
+    } finally {
+      slow.destroy(); // a request whose body never ends would hold the API's close
+    }
+    await until(async () => (await bodyFigures()).reserved === 0, 'every reservation given back');
+    expect(await bodyFigures()).toEqual({ reserved: 0, waiting: 0 });
+  });
+
+  it('lets a body larger than the whole budget in on its own (no deadlock), and answers it as usual', async () => {
+    const answers = await Promise.all([
+      http(api.baseUrl, 'POST', '/instances', Buffer.alloc(3 * BUDGET, 7)), // not DICOM: 400, once read whole
+      http(api.baseUrl, 'POST', '/instances', Buffer.from(generateSyntheticStudy({ instances: 1, imageSize: 256, seed: 36 })[0].bytes)),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual([400, 200]);
+    await until(async () => (await bodyFigures()).reserved === 0, 'every reservation given back');
+    expect(await bodyFigures()).toEqual({ reserved: 0, waiting: 0 });
   });
 });

@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { AppConfig, AppConfigModule } from '@deidflow/config';
+import { APP_CONFIG, AppConfig, AppConfigModule } from '@deidflow/config';
 import { CoreModule } from '@deidflow/core';
 import { DatabaseModule } from '@deidflow/database';
 import { JobsModule } from '@deidflow/jobs';
@@ -10,6 +10,7 @@ import { StorageModule } from '@deidflow/storage';
 import { WorkerModule } from '../../worker/src/worker.module';
 import { HealthController } from './health/health.controller';
 import { OrthancExceptionFilter } from './http/orthanc-exception.filter';
+import { RequestBodyBudget } from './http/request-body-budget';
 import { InstanceContentService } from './instances/instance-content.service';
 import { AttachmentsController } from './instances/attachments.controller';
 import { InstancesController } from './instances/instances.controller';
@@ -48,7 +49,10 @@ export class AppModule {
       ],
       // Order matters: static routes of InstancesController before the generic ones.
       controllers: [InstancesController, AttachmentsController, ArchiveController, ModificationController, ResourcesController, JobsController, SystemController, HealthController, ToolsController],
-      providers: [BrowseService, MetricsService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, FindService, ArchiveService, IntegrityService, { provide: APP_FILTER, useClass: OrthancExceptionFilter }],
+      providers: [BrowseService, MetricsService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, FindService, ArchiveService, IntegrityService,
+        { provide: APP_FILTER, useClass: OrthancExceptionFilter },
+        { provide: RequestBodyBudget, useFactory: (c: AppConfig) => new RequestBodyBudget(c.HTTP_BODIES_MEMORY_LIMIT), inject: [APP_CONFIG] },
+      ],
     };
   }
 }

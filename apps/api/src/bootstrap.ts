@@ -14,6 +14,7 @@ import { applyHttpSecurity } from './http/http-security';
 import { closeConnectionsWithoutRequest } from './http/graceful-close';
 import { frameworkErrors } from './http/orthanc-exception.filter';
 import { pooledBodyParser } from './http/pooled-body-parser';
+import { limitRequestBodyMemory, RequestBodyBudget } from './http/request-body-budget';
 
 /**
  * Builds the API application (migrations applied), ready to listen. Shared by main.ts and the
@@ -47,6 +48,7 @@ export async function createApiApp(config: AppConfig, options: { logDestination?
     bodyParser: false,
     logger: new PinoNestLogger(logger),
   });
+  limitRequestBodyMemory(fastify, app.get(RequestBodyBudget), config.HTTP_BODY_LIMIT);
   fastify.addContentTypeParser('*', pooledBodyParser(app.get(BufferPool), config.HTTP_BODY_LIMIT));
   app.enableShutdownHooks();
   applyHttpSecurity(app, authentication);

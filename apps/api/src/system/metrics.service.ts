@@ -5,6 +5,7 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { JobRepository, JobState, ObjectDeletionRepository, ResourceRepository } from '@deidflow/database';
 import { QueueName } from '@deidflow/queue';
 import { WorkerMetrics } from '../../../worker/src/metrics/worker-metrics';
+import { RequestBodyBudget } from '../http/request-body-budget';
 
 const MEGA_BYTES = 1024 * 1024;
 const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed'] as const;
@@ -25,6 +26,7 @@ export class MetricsService {
     private readonly jobs: JobRepository,
     private readonly objectDeletions: ObjectDeletionRepository,
     @InjectQueue(QueueName.Modification) private readonly queue: Queue,
+    private readonly bodies: RequestBodyBudget,
     /** Present when the worker is embedded (EMBEDDED_WORKER): its figures are served here too. */
     @Optional() private readonly worker?: WorkerMetrics,
   ) {
@@ -82,6 +84,12 @@ export class MetricsService {
         this.set(await services.objectDeletions.pendingCount());
       },
     );
+    gauge('deidflow_api_request_bodies_bytes', 'Memory reserved by request bodies being received or handled (HTTP_BODIES_MEMORY_LIMIT)', function () {
+      this.set(services.bodies.reserved);
+    });
+    gauge('deidflow_api_requests_waiting_for_memory', 'Requests whose body waits for room under HTTP_BODIES_MEMORY_LIMIT', function () {
+      this.set(services.bodies.waitingRequests);
+    });
   }
 
   get contentType(): string {
