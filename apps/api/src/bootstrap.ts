@@ -49,7 +49,7 @@ export async function createApiApp(config: AppConfig, options: { logDestination?
     logger: new PinoNestLogger(logger),
   });
   limitRequestBodyMemory(fastify, app.get(RequestBodyBudget), config.HTTP_BODY_LIMIT);
-  fastify.addContentTypeParser('*', pooledBodyParser(app.get(BufferPool), config.HTTP_BODY_LIMIT));
+  fastify.addContentTypeParser('*', pooledBodyParser(app.get(BufferPool), config.HTTP_BODY_LIMIT, config.HTTP_BODY_IDLE_TIMEOUT_MS));
   app.enableShutdownHooks();
   applyHttpSecurity(app, authentication);
 

@@ -28,6 +28,8 @@ const settings = z.object({
    * limit, or ~2,000 CT images at once; 30 uploads of 100 MB took the API to 3.4 GB without it.
    */
   HTTP_BODIES_MEMORY_LIMIT: z.coerce.number().int().min(1024 * 1024).default(1024 * 1024 * 1024),
+  /** A request body that stops arriving this long is answered 408 (its memory and connection freed). */
+  HTTP_BODY_IDLE_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   /** Prefix of the BullMQ keys in Redis: lets several deployments share one Redis. */
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('deidflow'),
   /**

@@ -33,7 +33,8 @@ function replyWithOrthancError(request: FastifyRequest, reply: FastifyReply, exc
   }
   const uri = (request.raw.url ?? request.url).split('?')[0];
   // 503: this process is going away, or its database is: the client should not keep the connection to it.
-  if (error.httpStatus === 503) reply.header('connection', 'close');
+  // 408: the rest of a stalled body is not read, so the connection cannot serve another request.
+  if (error.httpStatus === 503 || error.httpStatus === 408) reply.header('connection', 'close');
   return reply
     .status(error.httpStatus)
     .header('content-type', 'application/json; charset=utf-8')

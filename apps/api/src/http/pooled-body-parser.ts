@@ -13,8 +13,11 @@ const POOLED_FROM_BYTES = 64 * 1024;
  * allocating (and faulting in) a fresh half-megabyte each time, and the API's memory stays flat.
  * Whoever consumes such a body may hand it back with BufferPool.release() once done with it.
  * Limits and errors as Fastify's: 413 above the body limit, 400 when the length differs from the announced one.
+ * A body that stops arriving for `idleTimeoutMs` is answered 408 and its connection closed: a client
+ * that stalls mid-upload would otherwise hold its memory reservation (RequestBodyBudget), and the
+ * API's shutdown, for ever.
  */
-export function pooledBodyParser(pool: BufferPool, bodyLimit: number) {
+export function pooledBodyParser(pool: BufferPool, bodyLimit: number, idleTimeoutMs: number) {
   return (request: FastifyRequest, payload: IncomingMessage, done: Done): void => {
     const announced = Number(request.headers['content-length']);
     if (announced > bodyLimit) return done(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
@@ -24,13 +27,19 @@ export function pooledBodyParser(pool: BufferPool, bodyLimit: number) {
     const chunks: Buffer[] = [];
     let received = 0;
 
+    const idle = setTimeout(() => {
+      // 408 closes the connection with the answer (orthanc-exception.filter.ts): the rest is never read.
+      finish(Object.assign(new Error(`No byte of the request body for ${idleTimeoutMs} ms`), { statusCode: 408 }));
+    }, idleTimeoutMs);
     const finish = (err: Error | null, body?: Buffer) => {
+      clearTimeout(idle);
       payload.removeListener('data', onData);
       payload.removeListener('end', onEnd);
       payload.removeListener('error', onError);
       done(err, body);
     };
     const onData = (chunk: Buffer | string) => {
+      idle.refresh();
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       if (received + bytes.length > bodyLimit) return finish(new errorCodes.FST_ERR_CTP_BODY_TOO_LARGE());
       if (target) {
