@@ -122,12 +122,25 @@ describe('fault injection against real services', () => {
         const submitted = await submitStudyJob(stack, 21);
         const atFault = await stack.client.waitForProgress(submitted.jobId, FAULT_AT_PROGRESS, PROGRESS_TIMEOUT_MS);
         await redis.kill();
-        await sleep(1000);
+        const downAt = Date.now();
+        // Meanwhile the health check says what is down, and a metrics scrape answers (without the
+        // queue's figures), both in bounded time: BullMQ's commands wait for Redis to come back.
+        const [health, metrics] = await Promise.all([
+          http(stack.baseUrl, 'GET', '/health'),
+          http(stack.baseUrl, 'GET', '/tools/metrics-prometheus'),
+        ]);
+        await sleep(Math.max(0, 1000 - (Date.now() - downAt)));
+        const downFor = Date.now() - downAt;
         redis = await startRedisServer({ appendOnly: true, port: redis.port, directory: redis.directory });
+        expect(health.status).toBe(503);
+        expect(health.body).toMatchObject({ error: { redis: { status: 'down' } }, info: { postgres: { status: 'up' }, storage: { status: 'up' } } });
+        expect(metrics.status).toBe(200);
+        expect(metrics.bytes.toString('utf8')).toMatch(/^orthanc_count_instances \d+$/m);
+        expect(metrics.bytes.toString('utf8')).not.toMatch(/^deidflow_queue_tasks\{/m);
         await stack.client.waitForEnd(submitted.jobId, JOB_TIMEOUT_MS, () => stack.diagnostics());
         await expectEveryInstanceOnce(stack, submitted, {
           scenario: 'Redis SIGKILLed and restarted with its AOF',
-          faultsInjected: '1 Redis crash, down 1 s',
+          faultsInjected: `1 Redis crash, down ${Math.round(downFor / 100) / 10} s (a health check and a metrics scrape meanwhile)`,
           notes: `${atFault.Progress}% done at the fault; ${await retries(stack)}`,
         });
       }), 120_000);

@@ -4,9 +4,17 @@ import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs
 import { InjectQueue } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import type { FastifyReply } from 'fastify';
+import { settlesWithin } from '@deidflow/common';
 import { PrismaService } from '@deidflow/database';
 import { QueueName } from '@deidflow/queue';
 import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
+
+/**
+ * How long a service may take to answer a probe. A stopped Redis does not refuse BullMQ's commands:
+ * they wait for it to come back (workers must outlive a Redis restart), so an unbounded probe would
+ * make the health check hang rather than say what is down.
+ */
+export const HEALTH_PROBE_TIMEOUT_MS = 2000;
 
 /**
  * Liveness of the three services DeidFlow needs: Postgres, Redis and the object store. 200 when all
@@ -45,7 +53,7 @@ export class HealthController {
   private async probe(name: string, action: () => Promise<unknown>) {
     const indicator = this.indicator.check(name);
     try {
-      await action();
+      if (!(await settlesWithin(action(), HEALTH_PROBE_TIMEOUT_MS))) throw new Error(`no answer within ${HEALTH_PROBE_TIMEOUT_MS} ms`);
       return indicator.up();
     } catch (err) {
       // The reason goes to the log only: it may name hosts, ports or paths.

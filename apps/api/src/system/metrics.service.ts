@@ -2,6 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Optional } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { settlesWithin } from '@deidflow/common';
 import { JobRepository, JobState, ObjectDeletionRepository, ResourceRepository } from '@deidflow/database';
 import { QueueName } from '@deidflow/queue';
 import { WorkerMetrics } from '../../../worker/src/metrics/worker-metrics';
@@ -9,6 +10,7 @@ import { RequestBodyBudget } from '../http/request-body-budget';
 
 const MEGA_BYTES = 1024 * 1024;
 const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed'] as const;
+const QUEUE_COUNTS_TIMEOUT_MS = 2000;
 
 /**
  * Orthanc's `/tools/metrics-prometheus`: its index and job metrics under Orthanc's names (so that
@@ -72,7 +74,11 @@ export class MetricsService {
       'deidflow_queue_tasks',
       'Per-instance tasks in the work queue, by BullMQ state (shared by every worker process)',
       async function () {
-        const counts = await services.queue.getJobCounts(...QUEUE_STATES);
+        // A stopped Redis holds BullMQ's commands until it is back: the scrape answers without these.
+        let counts: Record<string, number> | undefined;
+        const read = services.queue.getJobCounts(...QUEUE_STATES).then((c) => (counts = c), () => undefined);
+        this.reset();
+        if (!(await settlesWithin(read, QUEUE_COUNTS_TIMEOUT_MS)) || !counts) return;
         for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
       },
       ['state'],
