@@ -14,6 +14,7 @@ import { jobRowCounts, taggedDatabaseUrl, terminateConnections } from '../suppor
 import { canRunPostgres, startPostgresServer } from '../support/faults/postgres-server';
 import { queueEventCounts } from '../support/faults/queue-events';
 import { startRedisServer } from '../support/faults/redis-server';
+import { startSlowProxy } from '../support/faults/slow-proxy';
 import { canMount, FILLER_NAME, mountSmallFilesystem } from '../support/faults/small-filesystem';
 import { startStack, Stack } from '../support/faults/stack';
 import { ensureWorkerBuild, killAllWorkers } from '../support/worker-process';
@@ -213,6 +214,35 @@ describe('fault injection against real services', () => {
         notes: `${atFault.Progress}% done at the fault; an upload answered 503 meanwhile; ${await retries(stack)}`,
       });
       expect((await stack.client.post('/instances', Buffer.from(late.bytes))).body.Status).toBe('Success');
+    }), 120_000);
+
+  it('object store slow for 4 s (s3 driver; 200 ms added to every packet each way): no attempt fails, the job completes', () =>
+    withCleanup(async (defer) => {
+      const bucket = process.env.S3_TEST_BUCKET!;
+      const s3 = await startS3Server({ buckets: [bucket] });
+      defer(() => s3.stop());
+      const proxy = await startSlowProxy(s3.port);
+      defer(() => proxy.close());
+      const stack = await startStack({ name: 's3-slow', s3Endpoint: proxy.endpoint, workers: 2, concurrency: 2 });
+      defer(() => stack.stop());
+
+      const submitted = await submitStudyJob(stack, 30);
+      const atFault = await stack.client.waitForProgress(submitted.jobId, FAULT_AT_PROGRESS, PROGRESS_TIMEOUT_MS);
+      proxy.setDelay(200);
+      await sleep(4000);
+      const slowed = await stack.client.pollJob(submitted.jobId);
+      proxy.setDelay(0);
+      await stack.client.waitForEnd(submitted.jobId, JOB_TIMEOUT_MS, () => stack.diagnostics());
+      // Slow is not failed: below the driver's idle timeout (60 s) and the workers' locks (renewed),
+      // nothing is cut, retried or taken over. A retry here would add load to a store already slow.
+      const { delayed = 0, stalled = 0 } = await queueEventCounts(stack.config.REDIS_URL, stack.queuePrefix);
+      expect({ delayed, stalled }).toEqual({ delayed: 0, stalled: 0 });
+      expect(slowed && slowed.Progress < 100).toBe(true); // still running when the store got fast again
+      await expectEveryInstanceOnce(stack, submitted, {
+        scenario: 'Object store (s3rver) slow: 200 ms added to every packet each way, for 4 s',
+        faultsInjected: `slow from ${atFault.Progress}% to ${slowed?.Progress}%`,
+        notes: await retries(stack),
+      });
     }), 120_000);
 
   // Needs root to mount a tmpfs (CI and these machines run as root).
