@@ -40,17 +40,18 @@ interface CacheManifest {
  * generated once into `dataDir` and reused by later runs while the generator gives the same bytes
  * (the cache is keyed by the options and a hash of the first generated instance).
  */
-export async function prepareBulkDataset(dataDir: string, studies: number, instancesPerStudy: number, seed: number): Promise<BulkDataset> {
+export async function prepareBulkDataset(dataDir: string, studies: number, instancesPerStudy: number, seed: number, imageSize?: number): Promise<BulkDataset> {
   const options: SyntheticStudyOptions = {
     instances: studies * instancesPerStudy,
     studies,
     patients: Math.max(1, Math.floor(studies / 2)),
     series: Math.min(SERIES_PER_STUDY, instancesPerStudy),
     seed: seed + BULK_SEED_OFFSET,
+    ...(imageSize === undefined ? {} : { imageSize }),
   };
   const first = generateSyntheticInstances(options).next().value!;
   const fingerprint = createHash('sha256').update(JSON.stringify(options)).update(first.bytes).digest('hex');
-  const directory = join(dataDir, `bulk-${studies}x${instancesPerStudy}-seed${options.seed}`);
+  const directory = join(dataDir, `bulk-${studies}x${instancesPerStudy}-seed${options.seed}${imageSize === undefined ? '' : `-${imageSize}px`}`);
   const manifestPath = join(directory, 'manifest.json');
   if (existsSync(manifestPath)) {
     const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as CacheManifest;

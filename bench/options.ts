@@ -18,6 +18,8 @@ export interface BenchOptions {
   /** Instances of the study of scenarios 1-5, 7, 8 (and of each bulk study). */
   instances: number;
   bulkStudies: number;
+  /** Rows and columns of scenario 6's images (512 unless set: smaller ones let a 100k job fit a disk). */
+  bulkImageSize?: number;
   /** Sequential calls of scenario 5. */
   instanceCalls: number;
   uploadConcurrency: number;
@@ -50,6 +52,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --storage fs|s3|both    storage drivers, one column each (default both)
   --instances N           instances of the study (default 500)
   --bulk-studies N        studies of scenario 6, each of --instances (default 20)
+  --bulk-image-size N     rows and columns of scenario 6's images (default 512: ~527 kB each; 128: ~40 kB,
+                          so that 100,000 instances, stored twice and cached, fit the disk)
   --instance-calls N      sequential calls of scenario 5 (default 200)
   --upload-concurrency N  parallel connections of uploads (default 4)
   --worker-concurrency N  WORKER_CONCURRENCY of each worker process (default: the product's, ${PRODUCT_CONCURRENCY})
@@ -102,6 +106,7 @@ export function parseOptions(argv: string[], repositoryRoot: string): BenchOptio
       storage: { type: 'string' },
       instances: { type: 'string' },
       'bulk-studies': { type: 'string' },
+      'bulk-image-size': { type: 'string' },
       'instance-calls': { type: 'string' },
       'upload-concurrency': { type: 'string' },
       'worker-concurrency': { type: 'string' },
@@ -133,6 +138,7 @@ export function parseOptions(argv: string[], repositoryRoot: string): BenchOptio
     storages: storageList(values.storage),
     instances: positiveInteger('instances', values.instances) ?? defaults.instances,
     bulkStudies: positiveInteger('bulk-studies', values['bulk-studies']) ?? defaults.bulkStudies,
+    bulkImageSize: positiveInteger('bulk-image-size', values['bulk-image-size']),
     instanceCalls: positiveInteger('instance-calls', values['instance-calls']) ?? defaults.instanceCalls,
     uploadConcurrency: positiveInteger('upload-concurrency', values['upload-concurrency']) ?? 4,
     workerConcurrency: positiveInteger('worker-concurrency', values['worker-concurrency']) ?? PRODUCT_CONCURRENCY,

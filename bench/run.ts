@@ -84,7 +84,7 @@ async function main(): Promise<void> {
   const bulkDataset = () => {
     if (!bulk) {
       log(`  preparing ${options.bulkStudies} x ${options.instances} instances in ${options.dataDir} (cached between runs)`);
-      bulk = prepareBulkDataset(options.dataDir, options.bulkStudies, options.instances, options.seed);
+      bulk = prepareBulkDataset(options.dataDir, options.bulkStudies, options.instances, options.seed, options.bulkImageSize);
     }
     return bulk;
   };
