@@ -14,7 +14,7 @@ import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
  * they wait for it to come back (workers must outlive a Redis restart), so an unbounded probe would
  * make the health check hang rather than say what is down.
  */
-export const HEALTH_PROBE_TIMEOUT_MS = 2000;
+const HEALTH_PROBE_TIMEOUT_MS = 2000;
 
 /**
  * Liveness of the three services DeidFlow needs: Postgres, Redis and the object store. 200 when all
