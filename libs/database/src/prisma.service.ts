@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { Pool, type QueryResultRow } from 'pg';
+import { Pool, type PoolClient, type QueryResultRow } from 'pg';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { databaseUnavailable, isDatabaseUnavailable } from './errors';
 import { PrismaClient } from './generated/client';
@@ -39,11 +39,7 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
   }
 
   async prepared<R extends QueryResultRow>(statement: PreparedStatement, values: unknown[]): Promise<R[]> {
-    try {
-      return (await this.pool.query<R>({ name: statement.name, text: statement.text, values })).rows;
-    } catch (err) {
-      throw asUnavailable(err);
-    }
+    return runPrepared<R>(this.pool, statement, values);
   }
 
   /**
@@ -51,16 +47,17 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
    * prepared(). Rolled back when `work` throws; a connection that cannot even roll back is dropped.
    */
   async preparedTransaction<T>(work: (run: PreparedRunner) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect().catch((err: unknown) => Promise.reject(asUnavailable(err)));
+    const client = await driverCall(this.pool.connect());
     let broken: Error | undefined;
     try {
-      await client.query('BEGIN');
-      const result = await work(async (statement, values) => (await client.query({ name: statement.name, text: statement.text, values })).rows);
-      await client.query('COMMIT');
+      await driverCall(client.query('BEGIN'));
+      const result = await work((statement, values) => runPrepared(client, statement, values));
+      await driverCall(client.query('COMMIT'));
       return result;
     } catch (err) {
+      // `work`'s own errors (say, the object store's) pass as they are: only the driver's are translated.
       await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
-      throw asUnavailable(err);
+      throw err;
     } finally {
       client.release(broken);
     }
@@ -72,7 +69,15 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
   }
 }
 
-/** Postgres unreachable or gone (a restart, a failover): Orthanc's DatabaseUnavailable, a transient 503. Other errors as they are. */
-function asUnavailable(err: unknown): unknown {
-  return isDatabaseUnavailable(err, true) ? databaseUnavailable() : err;
+/** One prepared statement on the pool or on one of its connections. */
+async function runPrepared<R extends QueryResultRow>(on: Pool | PoolClient, statement: PreparedStatement, values: unknown[]): Promise<R[]> {
+  return (await driverCall(on.query<R>({ name: statement.name, text: statement.text, values }))).rows;
+}
+
+/**
+ * A call of node-postgres: Postgres unreachable or gone (a restart, a failover) becomes Orthanc's
+ * DatabaseUnavailable, a transient 503; other errors stay as they are.
+ */
+function driverCall<T>(call: Promise<T>): Promise<T> {
+  return call.catch((err: unknown) => Promise.reject(isDatabaseUnavailable(err, true) ? databaseUnavailable() : err));
 }
