@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import { COMPLETE_INSTANCES, JobRepository } from '@deidflow/database';
 import { Client } from 'pg';
 import { resetDatabase } from '../support/app-harness';
-import { testDatabase } from '../support/database';
+import { createBareJob, testDatabase } from '../support/database';
 
 interface PlanNode {
   'Node Type': string;
@@ -34,10 +33,7 @@ describe('the completion statement’s plan (real Postgres)', () => {
   beforeEach(() => resetDatabase());
 
   it('reads job_instances by its primary key, with statistics taken before a 50,000-instance submission', async () => {
-    const jobId = randomUUID();
-    await new JobRepository(database()).create({
-      id: jobId, priority: 0, isAnonymization: true, request: {}, secret: 's', level: 'Study', sourceResources: [], keepSource: true, permissive: false,
-    });
+    const jobId = await createBareJob(new JobRepository(database()));
     // Statistics of the empty table, then the submission's rows: what the planner sees before ANALYZE runs again.
     await client.query('ANALYZE job_instances');
     await client.query(

@@ -1,7 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { JobRepository } from '@deidflow/database';
 import { resetDatabase } from '../support/app-harness';
-import { testDatabase } from '../support/database';
+import { createBareJob, testDatabase } from '../support/database';
 
 /**
  * A submission whose API died before the job was complete in Postgres (`ready` still false): job
@@ -17,8 +16,7 @@ describe('JobRepository.failAbandonedSubmissions (real Postgres)', () => {
   beforeEach(() => resetDatabase());
 
   async function job(minutesAgo: number, fields: { ready: boolean; state?: string }): Promise<string> {
-    const id = randomUUID();
-    await jobs.create({ id, priority: 0, isAnonymization: true, request: {}, secret: 's', level: 'Study', sourceResources: [], keepSource: true, permissive: false });
+    const id = await createBareJob(jobs);
     await database().$executeRawUnsafe(
       `UPDATE jobs SET ready = $2, state = $3::job_state, created_at = now() - make_interval(mins => $4) WHERE id = $1::uuid`,
       id,

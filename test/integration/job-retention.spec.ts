@@ -1,9 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@deidflow/config';
 import { JobRepository, PrismaService } from '@deidflow/database';
 import { JobRetentionService } from '../../apps/worker/src/handlers/job-retention.service';
 import { resetDatabase } from '../support/app-harness';
-import { testDatabase } from '../support/database';
+import { createBareJob, testDatabase } from '../support/database';
 
 /** JOB_RETENTION_DAYS against the real Postgres: what goes, and what must stay. */
 describe('JobRetentionService (real Postgres)', () => {
@@ -22,8 +21,7 @@ describe('JobRetentionService (real Postgres)', () => {
 
   /** A job in `state`, finished `daysAgo` days ago (unfinished jobs have no end), with two instance rows and a lineage edge. */
   async function job(state: string, daysAgo: number | null): Promise<string> {
-    const id = randomUUID();
-    await jobs.create({ id, priority: 0, isAnonymization: true, request: {}, secret: 's', level: 'Study', sourceResources: [], keepSource: true, permissive: false });
+    const id = await createBareJob(jobs);
     await prisma.$executeRawUnsafe(
       `UPDATE jobs SET state = $2::job_state, completed_at = CASE WHEN $3::int IS NULL THEN NULL ELSE now() - make_interval(days => $3::int) END WHERE id = $1::uuid`,
       id,

@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@deidflow/config';
-import { PrismaService } from '@deidflow/database';
+import { JobRepository, PrismaService } from '@deidflow/database';
 
 /**
  * For a suite of repository tests: a PrismaService on the run's test database, opened before the
@@ -15,4 +16,11 @@ export function testDatabase(): () => PrismaService {
     if (!prisma) throw new Error('testDatabase(): the suite has not started');
     return prisma;
   };
+}
+
+/** A new job row with the fewest settings (a study anonymization, nothing to process yet); its ID. Tests set the columns they care about. */
+export async function createBareJob(jobs: JobRepository): Promise<string> {
+  const id = randomUUID();
+  await jobs.create({ id, priority: 0, isAnonymization: true, request: {}, secret: 's', level: 'Study', sourceResources: [], keepSource: true, permissive: false });
+  return id;
 }
