@@ -466,6 +466,58 @@ describe('fault injection against real services', () => {
       await expectOneRowOfEachPerSource(postgres.url, submitted);
     }), 120_000);
 
+  itWithPrivatePostgres('Postgres frozen during a job (accepts, never answers): calls answer 503 within their bounds, the job completes once thawed', () =>
+    withCleanup(async (defer) => {
+      const postgres = await startPostgresServer();
+      defer(() => postgres.dispose());
+      // Short bounds, so that the test waits seconds, not the defaults' minute. Frozen for longer
+      // than they are: the calls and the workers' attempts give up meanwhile (the latter are retried).
+      const FROZEN_FOR_MS = 10_000;
+      const timeouts = { DATABASE_CONNECT_TIMEOUT_MS: '1000', DATABASE_STATEMENT_TIMEOUT_MS: '2000' };
+      const stack = await startStack({ name: 'postgres-frozen', databaseUrl: postgres.url, workers: 2, concurrency: 2, env: timeouts });
+      defer(() => stack.stop());
+
+      const submitted = await submitStudyJob(stack, 29);
+      const atFault = await stack.client.waitForProgress(submitted.jobId, FAULT_AT_PROGRESS, PROGRESS_TIMEOUT_MS);
+      await postgres.freeze();
+      const frozenAt = Date.now();
+      const thawed = sleep(FROZEN_FOR_MS).then(() => postgres.thaw());
+      // The same calls as with a crashed server: without the bounds they waited for as long as it stayed frozen.
+      const [late] = generateSyntheticStudy({ ...SMALL, instances: 1, seed: 30 });
+      const whileFrozen = await Promise.all([
+        stack.client.post('/tools/find', { Level: 'Instance', Query: {} }),
+        stack.client.post('/instances', Buffer.from(late.bytes)),
+        http(stack.baseUrl, 'GET', '/health'),
+      ]);
+      const answeredAfter = Date.now() - frozenAt;
+      await thawed;
+      await stack.client.waitForEnd(submitted.jobId, JOB_TIMEOUT_MS, () => stack.diagnostics());
+
+      const [find, upload, health] = whileFrozen;
+      for (const answer of [find, upload]) {
+        expect(answer.status).toBe(503);
+        expect(answer.body).toMatchObject({ HttpStatus: 503, OrthancError: 'The database is currently not available (probably a transient situation)' });
+      }
+      expect(health.status).toBe(503);
+      expect(health.body).toMatchObject({ error: { postgres: { status: 'down' } } });
+      // Bounded by the statement timeout and the driver's 5 s grace (a connection already open), not by the freeze.
+      expect(answeredAfter).toBeLessThan(FROZEN_FOR_MS);
+      // A timeout's answer is ambiguous: the upload's statement, sent before the driver gave up, may
+      // have run once the server went on. Its file was written first, so either way sending it again
+      // leaves it stored whole, once (as a client retrying a 503 does).
+      const again = await stack.client.post('/instances', Buffer.from(late.bytes));
+      expect(again.status).toBe(200);
+      expect(['Success', 'AlreadyStored']).toContain(again.body.Status);
+      const file = await http(stack.baseUrl, 'GET', `/instances/${again.body.ID}/file`);
+      expect(file.bytes.equals(Buffer.from(late.bytes))).toBe(true);
+      await expectEveryInstanceOnce(stack, { ...submitted, instancesBefore: submitted.instancesBefore + 1 }, {
+        scenario: 'Postgres frozen (SIGSTOP to every server process: connections accepted, nothing answered), then thawed',
+        faultsInjected: `1 freeze at ${atFault.Progress}%, ${FROZEN_FOR_MS / 1000} s`,
+        notes: `a find, an upload and /health answered 503 after ${Math.round(answeredAfter / 100) / 10} s; ${await retries(stack)}`,
+      });
+      await expectOneRowOfEachPerSource(postgres.url, submitted);
+    }), 120_000);
+
   it('API restarted while a synchronous call waits: the job goes on, its result is at /jobs/{id}', () =>
     withCleanup(async (defer) => {
       const stack = await startStack({ name: 'api-restart', apiProcess: true, workers: 1, concurrency: 1 });

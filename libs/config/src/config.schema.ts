@@ -17,6 +17,19 @@ const settings = z.object({
    * this many: (workers + API) x this must stay under the server's max_connections (100 by default).
    */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(200).default(20),
+  /**
+   * Longest wait for a Postgres connection: opening one, or a free one of the pool. A server that
+   * accepts but does not answer (frozen, its disk hung) otherwise holds calls for the OS's TCP
+   * timeout (minutes) or for ever; past it a call answers 503 (DatabaseUnavailable).
+   */
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /**
+   * Longest statement, and longest idle time inside a transaction, before Postgres cancels it
+   * (statement_timeout, idle_in_transaction_session_timeout: locks are never held by a process that
+   * went away). A server that does not answer at all is given up a few seconds later.
+   * Our longest statement is a submission's (one row per instance: ~1.2 s at 100,000 instances).
+   */
+  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   HTTP_HOST: z.string().default('127.0.0.1'),
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(8042),

@@ -14,6 +14,10 @@ describe('isDatabaseUnavailable', () => {
     ['Prisma: the pool timed out (P2024)', { code: 'P2024' }],
     ['a raw query whose adapter could not connect', { code: 'P2010', meta: { driverAdapterError: { cause: { kind: 'DatabaseNotReachable' } } } }],
     ['a raw query whose server went away', { code: 'P2010', meta: { driverAdapterError: { cause: { kind: 'postgres', code: '57P01' } } } }],
+    ['a statement cancelled by statement_timeout (57014)', { code: '57014', message: 'canceling statement due to statement timeout' }],
+    ['a session ended by idle_in_transaction_session_timeout (25P03)', { code: '25P03' }],
+    ['Prisma over a server that did not answer a query', Object.assign(new Error('Query read timeout'), { clientVersion: '7.10.1' })],
+    ['Prisma over a pool with no free connection in time', Object.assign(new Error('timeout exceeded when trying to connect'), { clientVersion: '7.10.1' })],
     ['a cause two levels down', { message: 'wrapped', cause: { message: 'again', cause: { code: '57P03' } } }],
   ])('true for %s', (_, err) => {
     expect(isDatabaseUnavailable(err)).toBe(true);
@@ -32,12 +36,17 @@ describe('isDatabaseUnavailable', () => {
     expect(isDatabaseUnavailable(err)).toBe(false);
   });
 
-  it('counts bare socket errors and node-postgres messages only when they can only be the driver’s', () => {
+  it('counts bare socket errors only when they can only be the driver’s', () => {
     expect(isDatabaseUnavailable(socketRefused)).toBe(false); // Redis or the object store could have thrown it
     expect(isDatabaseUnavailable(socketRefused, true)).toBe(true);
-    expect(isDatabaseUnavailable(new Error('Connection terminated unexpectedly'), true)).toBe(true);
-    expect(isDatabaseUnavailable(new Error('timeout exceeded when trying to connect'), true)).toBe(true);
     expect(isDatabaseUnavailable(new Error('invalid input syntax'), true)).toBe(false);
+  });
+
+  it('counts node-postgres’ own wording wherever it comes from (no other client says it)', () => {
+    expect(isDatabaseUnavailable(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(isDatabaseUnavailable(new Error('Connection terminated due to connection timeout'))).toBe(true);
+    expect(isDatabaseUnavailable(new Error('Query read timeout'))).toBe(true);
+    expect(isDatabaseUnavailable(new Error('Connection is closed.'))).toBe(false); // ioredis'
   });
 
   it('is answered as Orthanc’s DatabaseUnavailable, a transient 503', () => {

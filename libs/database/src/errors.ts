@@ -34,17 +34,22 @@ export async function retryOnRace<T>(statement: () => Promise<T>, attempts = 3):
   }
 }
 
-// SQLSTATE of a server going away or not there yet: class 08 (connection exception), 57P01-57P03
-// (terminated by an administrator, crash shutdown, cannot connect now: starting up or in recovery),
-// 53300 (too many connections).
-const UNAVAILABLE_SQLSTATE = /^(08[0-9A-Z]{3}|57P0[123]|53300)$/;
+// SQLSTATE of a server going away, not there yet or too slow: class 08 (connection exception),
+// 57P01-57P03 (terminated by an administrator, crash shutdown, cannot connect now: starting up or in
+// recovery), 53300 (too many connections), 57014 (cancelled: statement_timeout, or an administrator),
+// 25P03 (idle_in_transaction_session_timeout ended the session).
+const UNAVAILABLE_SQLSTATE = /^(08[0-9A-Z]{3}|57P0[123]|53300|57014|25P03)$/;
 // Prisma: can't reach the server, timed out reaching it, server closed the connection, pool timeout.
 const UNAVAILABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1017', 'P2024']);
 // The driver adapter's kinds of the same (Prisma puts them under meta.driverAdapterError).
 const UNAVAILABLE_ADAPTER_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections']);
-// node-postgres' own errors, without a SQLSTATE: the socket refused, cut or silent.
+// Socket errors, without a SQLSTATE: the socket refused, cut or silent (only from node-postgres'
+// calls: another service's client has the same codes).
 const UNAVAILABLE_SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
-const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+// node-postgres' own wording (also under Prisma's errors): the connection cut or broken, and its
+// timeouts: the server did not answer a query (query_timeout) or a connection
+// (connectionTimeoutMillis), or no connection of the pool came free in time.
+const UNAVAILABLE_MESSAGE = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Query read timeout)/;
 
 interface DriverError {
   code?: unknown;
@@ -54,8 +59,9 @@ interface DriverError {
 }
 
 /**
- * True when `err` says that Postgres cannot be reached or went away (a restart, a failover, the
- * network) rather than that the statement is wrong: the same call is worth trying again later.
+ * True when `err` says that Postgres cannot be reached, went away or did not answer in time (a
+ * restart, a failover, the network, a hung server, an overload) rather than that the statement is
+ * wrong: the same call is worth trying again later.
  * Bare socket errors count only with `fromDriver` (errors that only node-postgres can have
  * thrown): elsewhere they may be another service's (Redis, the object store).
  */
@@ -67,7 +73,8 @@ export function isDatabaseUnavailable(err: unknown, fromDriver = false): boolean
     const adapter = e.meta?.driverAdapterError?.cause;
     if (adapter?.kind && UNAVAILABLE_ADAPTER_KINDS.has(adapter.kind)) return true;
     if (adapter?.kind === 'postgres' && UNAVAILABLE_SQLSTATE.test(adapter.originalCode ?? adapter.code ?? '')) return true;
-    if (fromDriver && (UNAVAILABLE_SOCKET_CODES.has(code) || UNAVAILABLE_MESSAGE.test(String(e.message ?? '')))) return true;
+    if (UNAVAILABLE_MESSAGE.test(String(e.message ?? ''))) return true;
+    if (fromDriver && UNAVAILABLE_SOCKET_CODES.has(code)) return true;
   }
   return false;
 }

@@ -1,9 +1,13 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { Pool, type PoolClient, type QueryResultRow } from 'pg';
+import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { databaseUnavailable, isDatabaseUnavailable } from './errors';
 import { PrismaClient } from './generated/client';
+
+/** How much longer than its statement timeout a silent server is waited for: network and scheduling, not work. */
+const SERVER_ANSWER_GRACE_MS = 5_000;
 
 /** A statement prepared once per connection under its name (see PrismaService.prepared). */
 export interface PreparedStatement {
@@ -30,7 +34,19 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
   private readonly pool: Pool;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    const pool = new Pool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE });
+    const pool = new Pool({
+      connectionString: config.DATABASE_URL,
+      max: config.DATABASE_POOL_SIZE,
+      // Bounds for a server that accepts but does not answer (frozen, its disk hung, a failover's
+      // old address): without them a call waits for TCP's timeout, or for ever.
+      connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS,
+      // Postgres cancels a long statement itself (a clean error, its locks released); the driver
+      // gives up only on a server that does not even do that.
+      statement_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS,
+      idle_in_transaction_session_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS,
+      query_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS + SERVER_ANSWER_GRACE_MS,
+      keepAlive: true,
+    });
     // An idle connection closed by the server (restart, terminate) is dropped by the pool and the
     // next query opens another; without a listener the event would end the process.
     pool.on('error', () => undefined);
@@ -44,11 +60,17 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
 
   /**
    * Runs `work` in one transaction, on one connection of the pool, its statements prepared as by
-   * prepared(). Rolled back when `work` throws; a connection that cannot even roll back is dropped.
+   * prepared(). Rolled back when `work` throws; a connection that cannot even roll back, or that
+   * the server cut or stopped answering, is dropped (Postgres rolls back what it held).
    */
   async preparedTransaction<T>(work: (run: PreparedRunner) => Promise<T>): Promise<T> {
     const client = await driverCall(this.pool.connect());
     let broken: Error | undefined;
+    // The server may end the session between two statements (idle_in_transaction_session_timeout,
+    // a terminate): node-postgres then emits 'error' on the connection, which would end the process
+    // without a listener; the next statement fails and the connection is dropped.
+    const onError = (err: Error) => (broken = err);
+    client.on('error', onError);
     try {
       await driverCall(client.query('BEGIN'));
       const result = await work((statement, values) => runPrepared(client, statement, values));
@@ -56,9 +78,11 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
       return result;
     } catch (err) {
       // `work`'s own errors (say, the object store's) pass as they are: only the driver's are translated.
-      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      if (isUnavailableAnswer(err)) broken = err;
+      else await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
       throw err;
     } finally {
+      client.off('error', onError);
       client.release(broken);
     }
   }
@@ -80,4 +104,8 @@ async function runPrepared<R extends QueryResultRow>(on: Pool | PoolClient, stat
  */
 function driverCall<T>(call: Promise<T>): Promise<T> {
   return call.catch((err: unknown) => Promise.reject(isDatabaseUnavailable(err, true) ? databaseUnavailable() : err));
+}
+
+function isUnavailableAnswer(err: unknown): err is OrthancError {
+  return err instanceof OrthancError && err.code === OrthancErrorCode.DatabaseUnavailable;
 }

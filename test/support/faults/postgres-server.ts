@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { chown, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -16,6 +16,13 @@ export interface PostgresServer {
   readonly url: string;
   /** SIGQUIT to the postmaster (`pg_ctl stop -m immediate`): every backend dies at once, no checkpoint; the next start recovers from the WAL, as after a crash. */
   crash(): Promise<void>;
+  /**
+   * SIGSTOP to the postmaster and every backend: the server hangs without refusing anything (a
+   * frozen VM, a disk that stopped answering). The kernel still accepts connections and bytes.
+   */
+  freeze(): Promise<void>;
+  /** SIGCONT to the same processes: it goes on where it stopped. */
+  thaw(): Promise<void>;
   /** Started again on the same port and data directory; resolves once it accepts connections. */
   restart(): Promise<void>;
   /** Stops it, and removes its data directory. */
@@ -82,6 +89,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
     });
 
   let server = await start();
+  let frozen: number[] = [];
   const url = `${serverUrl}/deidflow`;
   await withClient(`${serverUrl}/postgres`, (client) => client.query('CREATE DATABASE deidflow'));
   await migrate(url);
@@ -90,10 +98,20 @@ export async function startPostgresServer(): Promise<PostgresServer> {
     async crash() {
       await server.kill('SIGQUIT');
     },
+    async freeze() {
+      frozen = await processTree(server.pid);
+      for (const pid of frozen) signal(pid, 'SIGSTOP');
+    },
+    async thaw() {
+      for (const pid of frozen) signal(pid, 'SIGCONT');
+      frozen = [];
+    },
     async restart() {
       server = await start();
     },
     async dispose() {
+      // A stopped process keeps other signals pending: continue it first so that it can quit.
+      for (const pid of frozen) signal(pid, 'SIGCONT');
       await server.kill('SIGQUIT');
       await rm(directory, { recursive: true, force: true });
     },
@@ -125,4 +143,26 @@ async function withClient<T>(url: string, use: (client: Client) => Promise<T>): 
   } finally {
     await client.end();
   }
+}
+
+/** A signal to a process that may have exited meanwhile. */
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+/** `pid` and its children (the postmaster's backends and helpers), read from /proc. */
+async function processTree(pid: number): Promise<number[]> {
+  const children: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    // The parent is the 2nd field after the command, which is in parentheses and may hold spaces.
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (parent === pid) children.push(Number(entry));
+  }
+  return [pid, ...children];
 }

@@ -59,6 +59,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     STORAGE_DIR: storageDir,
     ...(options.redisUrl ? { REDIS_URL: options.redisUrl } : {}),
     ...(options.databaseUrl ? { DATABASE_URL: options.databaseUrl } : {}),
+    ...options.env,
   };
   const base = await testConfig(options.s3Endpoint ? 's3' : 'fs', overrides);
   const config: AppConfig = options.s3Endpoint ? { ...base, S3_ENDPOINT: options.s3Endpoint } : base;
