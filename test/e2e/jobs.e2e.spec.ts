@@ -168,6 +168,7 @@ describe('distributed jobs with separate worker processes', () => {
   let crash: Uploaded[];
   let disposable: Uploaded[];
   let graceful: Uploaded[];
+  let cohort: Uploaded[];
 
   beforeAll(async () => {
     ensureWorkerBuild();
@@ -181,6 +182,7 @@ describe('distributed jobs with separate worker processes', () => {
     crash = await upload({ instances: 200, series: 2, seed: 14 });
     disposable = await upload({ instances: 10, series: 1, seed: 15 });
     graceful = await upload({ instances: 150, series: 2, seed: 16 });
+    cohort = await upload({ instances: 250, series: 2, seed: 17 });
   }, 300_000);
 
   afterAll(async () => {
@@ -398,14 +400,26 @@ describe('distributed jobs with separate worker processes', () => {
       expect(new Set([...sourcePatientsOf.values()].flatMap((set) => [...set])).size).toBe(2);
     });
 
+    it('bulk-anonymizes 250 instances listed one by one and their 2 series: each once, whatever statement of the submission named it', async () => {
+      // More resources than one statement of the submission takes (200), and every instance named
+      // twice: by itself, and again through its series in a later statement.
+      const series = [...new Set(await Promise.all(cohort.map(async (u) => (await get(`/instances/${u.id}`)).ParentSeries as string)))];
+      expect(series).toHaveLength(2);
+      const answer = await post('/tools/bulk-anonymize', { Resources: [...cohort.map((u) => u.id), ...series] });
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ InstancesCount: 250, FailedInstancesCount: 0 });
+      const outputs = (answer.body.Resources as { Type: string }[]).filter((r) => r.Type === 'Instance');
+      expect(outputs).toHaveLength(250);
+    });
+
     it('each worker serves its own figures at /metrics: together, every instance of these jobs once', async () => {
       const after = await Promise.all(workers.map(workerMetrics));
       const delta = (name: string) => after.reduce((sum, figures, i) => sum + figures[name] - before[i][name], 0);
-      expect(delta('deidflow_worker_instances_total{outcome="processed"}')).toBe(4 * 60 + 12);
+      expect(delta('deidflow_worker_instances_total{outcome="processed"}')).toBe(4 * 60 + 12 + 250);
       expect(delta('deidflow_worker_instances_total{outcome="failed"}')).toBe(0);
       expect(delta('deidflow_worker_instances_total{outcome="retried"}')).toBe(0);
-      expect(delta('deidflow_worker_instance_seconds_count')).toBe(4 * 60 + 12);
-      expect(delta('deidflow_worker_completion_batch_size_sum')).toBe(4 * 60 + 12);
+      expect(delta('deidflow_worker_instance_seconds_count')).toBe(4 * 60 + 12 + 250);
+      expect(delta('deidflow_worker_completion_batch_size_sum')).toBe(4 * 60 + 12 + 250);
       for (const figures of after) expect(figures.deidflow_worker_process_resident_memory_bytes).toBeGreaterThan(10 * 1024 * 1024);
     });
   });

@@ -6,6 +6,13 @@ import { ModificationRequest, needsGeneratedPatientName, Operation, parseModific
 import { JobEnqueuer } from './job-enqueuer.service';
 import { PatientNamesService } from './patient-names.service';
 
+/**
+ * Resources whose instances one statement adds to a job: 200 studies of 500 instances are 100,000
+ * rows, ~1.2 s here (BENCHMARKS.md, twelfth session). One statement for a cohort of 10,000 such
+ * studies would run a minute.
+ */
+const RESOURCES_PER_STATEMENT = 200;
+
 export interface Submission {
   operation: Operation;
   /** The level of the route, or 'Bulk' for /tools/bulk-{modify,anonymize}. */
@@ -59,10 +66,13 @@ export class JobSubmissionService {
       userData: request.userData as Prisma.InputJsonValue | undefined,
       patientName,
     });
-    // One statement per level, whatever the number of resources (a cohort of thousands of studies).
+    // Set-based, a few hundred resources per statement: a cohort of thousands of studies takes
+    // seconds, and no statement comes near DATABASE_STATEMENT_TIMEOUT_MS.
     for (const level of ['Patient', 'Study', 'Series', 'Instance'] as const) {
       const ids = sources.filter((source) => source.level === level).map((source) => source.id);
-      if (ids.length > 0) await this.jobs.addInstancesOf(jobId, level, ids);
+      for (let start = 0; start < ids.length; start += RESOURCES_PER_STATEMENT) {
+        await this.jobs.addInstancesOf(jobId, level, ids.slice(start, start + RESOURCES_PER_STATEMENT));
+      }
     }
     const counters = await this.jobs.markReady(jobId);
     if (counters.instancesCount === 0) await this.enqueuer.enqueueFinalize(jobId, counters.generation, request.priority);
