@@ -151,6 +151,7 @@ describe('fault injection against real services', () => {
         expect(metrics.status).toBe(200);
         expect(metrics.bytes.toString('utf8')).toMatch(/^orthanc_count_instances \d+$/m);
         expect(metrics.bytes.toString('utf8')).not.toMatch(/^deidflow_queue_tasks\{/m);
+        expect(metrics.bytes.toString('utf8')).toMatch(/^deidflow_dependency_up\{service="redis"\} 0$/m);
         await stack.client.waitForEnd(submitted.jobId, JOB_TIMEOUT_MS, () => stack.diagnostics());
         await expectEveryInstanceOnce(stack, submitted, {
           scenario: 'Redis SIGKILLed and restarted with its AOF',
@@ -490,6 +491,8 @@ describe('fault injection against real services', () => {
         http(stack.baseUrl, 'GET', '/health'),
       ]);
       const answeredAfter = Date.now() - frozenAt;
+      // A scrape answers at once without the index's figures: Prometheus sees Postgres down, not the API.
+      const metrics = await http(stack.baseUrl, 'GET', '/tools/metrics-prometheus');
       await thawed;
       await stack.client.waitForEnd(submitted.jobId, JOB_TIMEOUT_MS, () => stack.diagnostics());
 
@@ -500,6 +503,10 @@ describe('fault injection against real services', () => {
       }
       expect(health.status).toBe(503);
       expect(health.body).toMatchObject({ error: { postgres: { status: 'down' } } });
+      expect(metrics.status).toBe(200);
+      expect(metrics.bytes.toString('utf8')).toMatch(/^deidflow_dependency_up\{service="postgres"\} 0$/m);
+      expect(metrics.bytes.toString('utf8')).not.toMatch(/^orthanc_count_instances /m);
+      expect(metrics.bytes.toString('utf8')).toMatch(/^deidflow_api_process_resident_memory_bytes \d+$/m);
       // Bounded by the statement timeout and the driver's 5 s grace (a connection already open), not by the freeze.
       expect(answeredAfter).toBeLessThan(FROZEN_FOR_MS);
       // A timeout's answer is ambiguous: the upload's statement, sent before the driver gave up, may

@@ -59,6 +59,8 @@ describe('system and client set-up routes', () => {
     expect(queued(after)).toBe(queued(before) + 1);
     expect(after.deidflow_api_process_resident_memory_bytes).toBeGreaterThan(10 * 1024 * 1024);
     expect(after.orthanc_up_time_s).toBeGreaterThanOrEqual(0);
+    expect(after['deidflow_dependency_up{service="postgres"}']).toBe(1);
+    expect(after['deidflow_dependency_up{service="redis"}']).toBe(1);
     // Files of deleted instances still to delete (other suites' deletions may have left some).
     expect(after.deidflow_object_deletions_pending).toBeGreaterThanOrEqual(0);
     await http(api.baseUrl, 'POST', `/jobs/${job.body.ID}/cancel`);

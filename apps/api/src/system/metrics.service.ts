@@ -10,17 +10,26 @@ import { RequestBodyBudget } from '../http/request-body-budget';
 
 const MEGA_BYTES = 1024 * 1024;
 const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed'] as const;
-const QUEUE_COUNTS_TIMEOUT_MS = 2000;
+// A stopped Redis holds BullMQ's commands until it is back, a hung Postgres its statements for
+// DATABASE_STATEMENT_TIMEOUT_MS: a scrape answers without their figures after this (Prometheus'
+// own scrape timeout is 10 s by default).
+const DEPENDENCY_TIMEOUT_MS = 2000;
 
 /**
  * Orthanc's `/tools/metrics-prometheus`: its index and job metrics under Orthanc's names (so that
  * existing dashboards work), plus the API process's own (`deidflow_api_*`, prom-client's defaults)
  * and the depth of the work queue shared with the workers. Index, job and queue figures are read
- * at scrape time: every API process reports the same values, whichever one is scraped.
+ * at scrape time: every API process reports the same values, whichever one is scraped. With
+ * Postgres or Redis down the scrape still answers, without the figures read from it, and
+ * `deidflow_dependency_up` says which.
  */
 @Injectable()
 export class MetricsService {
   private readonly registry = new Registry();
+  /** The figures read from Postgres: collected apart, so that the scrape can go on without them. */
+  private readonly indexRegistry = new Registry();
+  private readonly dependencyUp: Gauge;
+  private readonly queueTasks: Gauge;
   private readonly startedAt = Date.now();
 
   constructor(
@@ -33,9 +42,16 @@ export class MetricsService {
     @Optional() private readonly worker?: WorkerMetrics,
   ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'deidflow_api_' });
-    const gauge = (name: string, help: string, collect: (this: Gauge) => Promise<void> | void, labelNames: string[] = []) =>
-      new Gauge({ name, help, registers: [this.registry], labelNames, collect });
+    const gauge = (name: string, help: string, collect: (this: Gauge) => Promise<void> | void, registry = this.registry) =>
+      new Gauge({ name, help, registers: [registry], collect });
+    const indexGauge = (name: string, help: string, collect: (this: Gauge) => Promise<void>) => gauge(name, help, collect, this.indexRegistry);
     const services = this;
+    this.dependencyUp = new Gauge({
+      name: 'deidflow_dependency_up',
+      help: 'Whether the service answered this scrape in time (1) or not (0): its figures are absent then',
+      labelNames: ['service'],
+      registers: [this.registry],
+    });
 
     gauge('orthanc_up_time_s', 'Seconds since this API process started', function () {
       this.set(Math.floor((Date.now() - services.startedAt) / 1000));
@@ -44,12 +60,12 @@ export class MetricsService {
     // one count by state the four job gauges.
     const statistics = sharedPerScrape(() => this.resources.statistics());
     for (const level of ['patients', 'studies', 'series', 'instances'] as const) {
-      gauge(`orthanc_count_${level}`, `Number of ${level} in the index`, async function () {
+      indexGauge(`orthanc_count_${level}`, `Number of ${level} in the index`, async function () {
         this.set((await statistics())[level]);
       });
     }
     for (const name of ['orthanc_disk_size_mb', 'orthanc_uncompressed_size_mb']) {
-      gauge(name, 'Size of the stored DICOM files (MB; stored as received, uncompressed)', async function () {
+      indexGauge(name, 'Size of the stored DICOM files (MB; stored as received, uncompressed)', async function () {
         this.set(Number((await statistics()).totalSize) / MEGA_BYTES);
       });
     }
@@ -66,24 +82,17 @@ export class MetricsService {
       ['orthanc_jobs_failed', [JobState.Failure]],
     ];
     for (const [name, states] of jobGauges) {
-      gauge(name, `Jobs in state ${states.join(' or ')}`, async function () {
+      indexGauge(name, `Jobs in state ${states.join(' or ')}`, async function () {
         this.set(await jobCount(...states));
       });
     }
-    gauge(
-      'deidflow_queue_tasks',
-      'Per-instance tasks in the work queue, by BullMQ state (shared by every worker process)',
-      async function () {
-        // A stopped Redis holds BullMQ's commands until it is back: the scrape answers without these.
-        let counts: Record<string, number> | undefined;
-        const read = services.queue.getJobCounts(...QUEUE_STATES).then((c) => (counts = c), () => undefined);
-        this.reset();
-        if (!(await settlesWithin(read, QUEUE_COUNTS_TIMEOUT_MS)) || !counts) return;
-        for (const state of QUEUE_STATES) this.set({ state }, counts[state] ?? 0);
-      },
-      ['state'],
-    );
-    gauge(
+    this.queueTasks = new Gauge({
+      name: 'deidflow_queue_tasks',
+      help: 'Per-instance tasks in the work queue, by BullMQ state (shared by every worker process)',
+      labelNames: ['state'],
+      registers: [this.registry],
+    });
+    indexGauge(
       'deidflow_object_deletions_pending',
       'Files of deleted instances not yet deleted from the object store (in flight, or left to the workers\' sweep)',
       async function () {
@@ -103,9 +112,27 @@ export class MetricsService {
   }
 
   async metrics(): Promise<string> {
-    const api = await this.registry.metrics();
-    return this.worker ? `${api}\n${await this.worker.registry.metrics()}` : api;
+    const [index, queueCounts] = await Promise.all([
+      answerWithin(this.indexRegistry.metrics()),
+      answerWithin(this.queue.getJobCounts(...QUEUE_STATES)),
+    ]);
+    this.dependencyUp.set({ service: 'postgres' }, index === undefined ? 0 : 1);
+    this.dependencyUp.set({ service: 'redis' }, queueCounts === undefined ? 0 : 1);
+    this.queueTasks.reset();
+    for (const state of queueCounts ? QUEUE_STATES : []) this.queueTasks.set({ state }, queueCounts![state] ?? 0);
+    const parts = [index ?? '', await this.registry.metrics(), this.worker ? await this.worker.registry.metrics() : ''];
+    return parts.filter((part) => part !== '').join('\n');
   }
+}
+
+/** What `read` answers within DEPENDENCY_TIMEOUT_MS; undefined when it failed or the time ran out (it goes on, unheard). */
+async function answerWithin<T>(read: Promise<T>): Promise<T | undefined> {
+  let answer: T | undefined;
+  const answered = await settlesWithin(
+    read.then((value) => (answer = value)),
+    DEPENDENCY_TIMEOUT_MS,
+  ).catch(() => false);
+  return answered ? answer : undefined;
 }
 
 /** `load`, run once for the gauges collected together in one scrape: callers within it share the answer. */
