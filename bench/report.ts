@@ -100,6 +100,7 @@ const ROWS: Row[] = [
   { label: '  bulk / 500 (6 / 2)', unit: 'ratio', digits: 2, value: ratioOf(metric(6, 'instancesPerSecond'), metric(2, 'instancesPerSecond')), target: atLeast(0.9, '>= 0.90') },
   { label: '  peak RSS, API', unit: 'MB', digits: 0, value: metric(6, 'peakRssApiMb'), target: atMost(300, '< 300') },
   { label: '  peak RSS, worker', unit: 'MB', digits: 0, value: metric(6, 'peakRssWorkerMb'), target: atMost(250, '< 250') },
+  { label: '  Redis memory, peak above start', unit: 'MB', digits: 1, value: metric(6, 'redisPeakAboveStartMb') },
   { label: '7 storage get + put, no DICOM work', unit: 'obj/s', digits: 0, value: metric(7, 'instancesPerSecond') },
   { label: '', unit: 'MB/s', digits: 0, value: metric(7, 'megabytesPerSecond') },
   { label: '8 study anonymize, 1 worker', unit: 'inst/s', digits: 0, value: metric(8, 'oneWorkerInstancesPerSecond') },

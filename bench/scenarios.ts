@@ -1,5 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import Redis from 'ioredis';
 import { objectKeyForInstance } from '../libs/storage/src/object-key';
 import { BulkDataset, MainStudy } from './dataset';
 import { expectSuccess, forEachConcurrently, HttpClient } from './http-client';
@@ -372,6 +373,34 @@ function rssByProgress(usage: WindowUsage): Record<string, Record<string, number
   return byQuarter;
 }
 
+/**
+ * Redis' used_memory every 200 ms while a job runs; stop() gives its peak above the value at the
+ * start, in MB: what the job's queue entries took (QUEUE_WINDOW_PER_JOB bounds it).
+ */
+function redisMemorySampler(url: string): { started: Promise<void>; stop: () => Promise<number> } {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  const usedMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))![1]);
+  let baseline = 0;
+  let peak = 0;
+  let sampling = true;
+  const started = usedMemory().then((bytes) => void (baseline = peak = bytes));
+  const loop = started.then(async () => {
+    while (sampling) {
+      peak = Math.max(peak, await usedMemory());
+      await sleep(200);
+    }
+  });
+  return {
+    started,
+    async stop() {
+      sampling = false;
+      await loop;
+      redis.disconnect();
+      return (peak - baseline) / (1024 * 1024);
+    },
+  };
+}
+
 async function bulkScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
   const notes = [
     'instances/s over the whole job: from the POST to the first GET /jobs/{id} that reads Success',
@@ -385,7 +414,10 @@ async function bulkScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
   const submitMs: number[] = [];
   const tailSeconds: number[] = [];
   const usage: WindowUsage[] = [];
+  const redisPeakMb: number[] = [];
   const bulkJob = async (): Promise<{ ms: number; submitMs: number; usage: WindowUsage }> => {
+    const redis = redisMemorySampler(ctx.options.redisUrl);
+    await redis.started;
     const window = ctx.monitor.begin({ timeline: true });
     const start = process.hrtime.bigint();
     const { ID } = await ctx.stack.http.json<{ ID: string }>('POST', '/tools/bulk-anonymize', { Resources: studyIds, Asynchronous: true });
@@ -393,6 +425,7 @@ async function bulkScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
     const job = await waitForJob(ctx.stack.http, ID, BULK_POLL_MS, (progress) => (window.progress = progress));
     const ms = elapsedMs(start);
     const used = ctx.monitor.end(window);
+    redisPeakMb.push(await redis.stop());
     const { InstancesCount, FailedInstancesCount, Resources = [] } = job.Content;
     if (InstancesCount !== instances || FailedInstancesCount !== 0) {
       throw new Error(`Bulk job: ${InstancesCount} instances (${instances} expected), ${FailedInstancesCount} failed`);
@@ -431,6 +464,7 @@ async function bulkScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
       ...(tailSeconds.length > 0 ? { tailAfter99PercentSeconds: spread(tailSeconds) } : {}),
       peakRssApiMb: peak((name) => name === 'api'),
       peakRssWorkerMb: peak((name) => name.startsWith('worker-')),
+      redisPeakAboveStartMb: spread(redisPeakMb),
     },
     usage,
     rssByProgress: rssByProgress(usage[usage.length - 1]),

@@ -1,21 +1,24 @@
 import type { Queue } from 'bullmq';
-import type { JobRepository } from '@deidflow/database';
+import type { JobCounters, JobRepository } from '@deidflow/database';
 import { JobEnqueuer } from './job-enqueuer.service';
 
 /**
- * The orchestration of enqueuePendingLater alone: the repository and the queue are stand-ins whose
- * answers the test releases. (Against the real Postgres and Redis, test/e2e/jobs.e2e.spec.ts checks
- * that an API closed right after its answer has queued every instance.)
+ * The orchestration of the enqueuer alone: the repository and the queue are stand-ins whose answers
+ * the test releases. (Against the real Postgres and Redis: test/integration/queue-window.spec.ts,
+ * and test/e2e/jobs.e2e.spec.ts checks that an API closed right after its answer has queued its job.)
  */
-describe('JobEnqueuer.enqueuePendingLater', () => {
-  function standIns(pending: string[][]) {
+describe('JobEnqueuer', () => {
+  const WINDOW = 10;
+
+  function standIns(window: string[]) {
     const added: string[] = [];
+    const claims: { fromStart: boolean }[] = [];
     let releaseAdd!: () => void;
     const addReleased = new Promise<void>((resolve) => (releaseAdd = resolve));
     const jobs = {
-      find: async () => ({ id: 'job', priority: 0, generation: 3 }),
-      pendingInstances: async function* () {
-        yield* pending;
+      claimQueueWindow: async (_jobId: string, size: number, fromStart: boolean) => {
+        claims.push({ fromStart });
+        return { generation: 3, priority: 0, sourceInstanceIds: window.slice(0, size) };
       },
     } as unknown as JobRepository;
     const queue = {
@@ -25,11 +28,21 @@ describe('JobEnqueuer.enqueuePendingLater', () => {
         added.push(...entries.map((entry) => entry.opts.jobId));
       },
     } as unknown as Queue;
-    return { enqueuer: new JobEnqueuer(jobs, queue), added, releaseAdd };
+    return { enqueuer: new JobEnqueuer(jobs, queue, { QUEUE_WINDOW_PER_JOB: WINDOW }), added, claims, releaseAdd };
   }
 
-  it('returns at once, and shutdown waits until every chunk is in the queue', async () => {
-    const { enqueuer, added, releaseAdd } = standIns([['a', 'b'], ['c']]);
+  const counters = (queuedCount: number, done: number, instancesCount = 100): JobCounters => ({
+    instancesCount,
+    processedCount: done,
+    failedCount: 0,
+    state: 'Running' as JobCounters['state'],
+    ready: true,
+    generation: 3,
+    queuedCount,
+  });
+
+  it('enqueuePendingLater returns at once, and shutdown waits until its window is in the queue', async () => {
+    const { enqueuer, added, claims, releaseAdd } = standIns(['a', 'b', 'c']);
     enqueuer.enqueuePendingLater('job');
     expect(enqueuer.enqueuingCount).toBe(1);
 
@@ -40,6 +53,7 @@ describe('JobEnqueuer.enqueuePendingLater', () => {
 
     releaseAdd();
     await shutdown;
+    expect(claims).toEqual([{ fromStart: true }]);
     expect(added).toEqual(['job:3:a', 'job:3:b', 'job:3:c']);
     expect(enqueuer.enqueuingCount).toBe(0);
   });
@@ -50,5 +64,28 @@ describe('JobEnqueuer.enqueuePendingLater', () => {
     enqueuer.enqueuePendingLater('job');
     await expect(enqueuer.onModuleDestroy()).resolves.toBeUndefined();
     expect(enqueuer.enqueuingCount).toBe(0);
+  });
+
+  it('refillIfLow claims the next window once half a window or less is queued, and more is pending', async () => {
+    const { enqueuer, claims, releaseAdd } = standIns(['d', 'e']);
+    releaseAdd();
+    enqueuer.refillIfLow('job', counters(20, 14)); // 6 queued of a window of 10: enough
+    enqueuer.refillIfLow('job', counters(100, 96)); // every instance queued already in this pass
+    enqueuer.refillIfLow('job', { ...counters(20, 18), ready: false }); // its rows are still being written
+    await enqueuer.onModuleDestroy();
+    expect(claims).toEqual([]);
+
+    enqueuer.refillIfLow('job', counters(20, 15)); // 5 queued: half a window
+    await enqueuer.onModuleDestroy();
+    expect(claims).toEqual([{ fromStart: false }]);
+  });
+
+  it('refillIfLow claims once per job at a time from one process, however many completions see it low', async () => {
+    const { enqueuer, claims, releaseAdd } = standIns(['d']);
+    for (let done = 15; done < 20; done++) enqueuer.refillIfLow('job', counters(20, done));
+    enqueuer.refillIfLow('other', counters(20, 15));
+    releaseAdd();
+    await enqueuer.onModuleDestroy();
+    expect(claims).toHaveLength(2);
   });
 });

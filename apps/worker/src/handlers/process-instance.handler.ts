@@ -49,7 +49,7 @@ export class ProcessInstanceHandler {
       // Already done: a redelivery after the completion committed but before the finalize was
       // enqueued (worker killed, connection lost at COMMIT). Enqueueing it again is harmless.
       this.metrics.instanceDone('skipped');
-      await this.finalizeIfLast(jobId, context, context.priority);
+      await this.afterInstance(jobId, context, context.priority);
       return;
     }
     if (context.state === JobState.Pending) await this.jobs.markRunning(jobId);
@@ -71,7 +71,7 @@ export class ProcessInstanceHandler {
       counters = await this.jobs.completeInstance(jobId, sourceInstanceId, { error: reason });
       this.metrics.instanceDone(counters ? 'failed' : 'skipped');
     }
-    await this.finalizeIfLast(jobId, counters, context.priority);
+    await this.afterInstance(jobId, counters, context.priority);
   }
 
   /** Records an instance as failed once (no-op when it already left PENDING). */
@@ -82,7 +82,7 @@ export class ProcessInstanceHandler {
       error: `Processing failed: ${reason.slice(0, 200)}`,
     });
     if (counters) this.metrics.instanceDone('failed');
-    await this.finalizeIfLast(payload.jobId, counters, context.priority);
+    await this.afterInstance(payload.jobId, counters, context.priority);
   }
 
   private async derive({ jobId, sourceInstanceId }: ProcessInstancePayload, source: InstanceContext['source']): Promise<JobCounters | null> {
@@ -141,8 +141,11 @@ export class ProcessInstanceHandler {
     }
   }
 
-  private async finalizeIfLast(jobId: string, counters: JobCounters | null, priority: number): Promise<void> {
-    if (counters?.ready && counters.processedCount + counters.failedCount >= counters.instancesCount) {
+  /** The job moved: its next window is queued when it runs low, and it is finalized after its last instance. */
+  private async afterInstance(jobId: string, counters: JobCounters | null, priority: number): Promise<void> {
+    if (!counters) return;
+    this.enqueuer.refillIfLow(jobId, counters);
+    if (counters.ready && counters.processedCount + counters.failedCount >= counters.instancesCount) {
       await this.enqueuer.enqueueFinalize(jobId, counters.generation, priority);
     }
   }

@@ -45,6 +45,15 @@ export interface JobCounters {
   state: JobState;
   ready: boolean;
   generation: number;
+  /** Instances done when the current pass of the queue window began plus those queued since (see claimQueueWindow). */
+  queuedCount: number;
+}
+
+/** Instances of a job just claimed for the work queue, with what their tasks carry. */
+export interface QueueWindow {
+  generation: number;
+  priority: number;
+  sourceInstanceIds: string[];
 }
 
 const COUNTERS = {
@@ -54,12 +63,13 @@ const COUNTERS = {
   state: true,
   ready: true,
   generation: true,
+  queuedCount: true,
 } as const;
 
 const FINISHED: JobState[] = [JobState.Success, JobState.Failure];
 
 const COUNTER_COLUMNS = `instances_count AS "instancesCount", processed_count AS "processedCount", failed_count AS "failedCount",
-  state, ready, generation`;
+  state, ready, generation, queued_count AS "queuedCount"`;
 
 // The statements a worker process runs. They are prepared statements rather than Prisma queries
 // so that a worker never loads Prisma's query compiler: its WebAssembly adds ~50 MB to a process at
@@ -177,11 +187,36 @@ const COMPLETE_INSTANCE: PreparedStatement = {
     RETURNING ${COUNTER_COLUMNS}`,
 };
 
-const PENDING_INSTANCES: PreparedStatement = {
-  name: 'deidflow_pending_instances',
-  text: `SELECT source_instance_id AS id FROM job_instances
-         WHERE job_id = $1::uuid AND state = 'PENDING' AND source_instance_id > $2
-         ORDER BY source_instance_id LIMIT $3`,
+/**
+ * Claims the next window of a job's PENDING rows for the work queue ($1 job, $2 from the first
+ * PENDING row rather than after the last one queued, $3 the window). Without $2 it claims only
+ * below the low-water mark: half a window or less still queued (queued_count less the instances
+ * done). The job's row is locked, so that concurrent workers reaching the mark together claim one
+ * window between them. No row when the job is not running or needs nothing.
+ */
+const CLAIM_QUEUE_WINDOW: PreparedStatement = {
+  name: 'deidflow_claim_queue_window',
+  text: `WITH job AS (
+           SELECT id, generation, priority, processed_count + failed_count AS done,
+                  CASE WHEN $2::boolean THEN NULL ELSE queued_through END AS after
+           FROM jobs
+           WHERE id = $1::uuid AND ready AND state IN ('Pending', 'Running', 'Retry')
+             AND ($2::boolean OR (queued_count < instances_count AND queued_count - processed_count - failed_count <= $3::int / 2))
+           FOR UPDATE
+         ), next AS (
+           SELECT ji.source_instance_id AS id FROM job_instances ji JOIN job ON ji.job_id = job.id
+           WHERE ji.state = 'PENDING' AND (job.after IS NULL OR ji.source_instance_id > job.after)
+           ORDER BY ji.source_instance_id LIMIT $3::int
+         ), claimed AS (
+           SELECT count(*)::int AS n, max(id) AS last FROM next
+         ), moved AS (
+           UPDATE jobs SET queued_through = COALESCE(claimed.last, jobs.queued_through),
+                           queued_count = CASE WHEN claimed.n < $3::int THEN jobs.instances_count
+                                               WHEN $2::boolean THEN job.done + claimed.n
+                                               ELSE jobs.queued_count + claimed.n END
+           FROM job, claimed WHERE jobs.id = job.id
+         )
+         SELECT job.generation, job.priority, COALESCE((SELECT array_agg(id ORDER BY id) FROM next), '{}') AS ids FROM job`,
 };
 
 const FAILED_INSTANCES: PreparedStatement = {
@@ -339,7 +374,7 @@ type ContextRecord = JobCounters & {
 const INSTANCE_CONTEXT: PreparedStatement = {
   name: 'deidflow_instance_context',
   text: `SELECT j.state, j.generation, j.priority, j.ready, j.instances_count AS "instancesCount",
-           j.processed_count AS "processedCount", j.failed_count AS "failedCount", ji.state AS "instanceState",
+           j.processed_count AS "processedCount", j.failed_count AS "failedCount", j.queued_count AS "queuedCount", ji.state AS "instanceState",
            i.object_key AS "objectKey", i.series_id AS "seriesId", st.id AS "studyId", st.patient_id AS "patientId"
          FROM jobs j
          LEFT JOIN job_instances ji ON ji.job_id = j.id AND ji.source_instance_id = $2
@@ -426,6 +461,7 @@ export class JobRepository {
       instancesCount: r.instancesCount,
       processedCount: r.processedCount,
       failedCount: r.failedCount,
+      queuedCount: r.queuedCount,
       instanceState: r.instanceState,
     };
     const source =
@@ -481,9 +517,15 @@ export class JobRepository {
     return r ?? null;
   }
 
-  /** Source instances still to do, in batches (recovery, resume, resubmit). */
-  pendingInstances(jobId: string, batchSize = 1000): AsyncGenerator<string[]> {
-    return this.sourceIdBatches(PENDING_INSTANCES, jobId, batchSize);
+  /**
+   * The next `window` source instances still to do, claimed for the work queue: from the first
+   * PENDING row (`fromStart`: a submission, recovery, resume, resubmit), or after the last one
+   * queued once half a window or less is left (the workers' refill). Null when the job is not
+   * running, or has enough queued.
+   */
+  async claimQueueWindow(jobId: string, window: number, fromStart: boolean): Promise<QueueWindow | null> {
+    const [row] = await this.prisma.prepared<{ generation: number; priority: number; ids: string[] }>(CLAIM_QUEUE_WINDOW, [jobId, fromStart, window]);
+    return row ? { generation: row.generation, priority: row.priority, sourceInstanceIds: row.ids } : null;
   }
 
   /** One output of the job with its ancestors (a single-resource job's output), or undefined when none was made. */
