@@ -24,6 +24,8 @@ export interface BenchOptions {
   instanceCalls: number;
   uploadConcurrency: number;
   workerConcurrency: number;
+  /** QUEUE_WINDOW_PER_JOB of the stack; the product's default when absent. */
+  queueWindow?: number;
   seed: number;
   /** Profile the worker(s) and the API during scenarios 2 and 5 (.cpuprofile files + top self times). */
   cpuProf: boolean;
@@ -57,6 +59,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --instance-calls N      sequential calls of scenario 5 (default 200)
   --upload-concurrency N  parallel connections of uploads (default 4)
   --worker-concurrency N  WORKER_CONCURRENCY of each worker process (default: the product's, ${PRODUCT_CONCURRENCY})
+  --queue-window N        QUEUE_WINDOW_PER_JOB of the stack (default: the product's; a number above the
+                          job's size queues it whole, as before the thirteenth session)
   --seed N                seed of the generated data (default 1)
   --cpu-prof              CPU-profile the worker(s) and the API during scenarios 1, 2, 5 and 6
   --heap-prof             sample what the worker(s) and the API allocate during scenario 2 (one more
@@ -110,6 +114,7 @@ export function parseOptions(argv: string[], repositoryRoot: string): BenchOptio
       'instance-calls': { type: 'string' },
       'upload-concurrency': { type: 'string' },
       'worker-concurrency': { type: 'string' },
+      'queue-window': { type: 'string' },
       seed: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'heap-prof': { type: 'boolean', default: false },
@@ -142,6 +147,7 @@ export function parseOptions(argv: string[], repositoryRoot: string): BenchOptio
     instanceCalls: positiveInteger('instance-calls', values['instance-calls']) ?? defaults.instanceCalls,
     uploadConcurrency: positiveInteger('upload-concurrency', values['upload-concurrency']) ?? 4,
     workerConcurrency: positiveInteger('worker-concurrency', values['worker-concurrency']) ?? PRODUCT_CONCURRENCY,
+    queueWindow: positiveInteger('queue-window', values['queue-window']),
     seed: positiveInteger('seed', values.seed) ?? 1,
     cpuProf: values['cpu-prof'],
     heapProf: values['heap-prof'],

@@ -105,6 +105,7 @@ export class BenchStack {
       REDIS_URL: options.redisUrl,
       QUEUE_PREFIX: options.queuePrefix,
       WORKER_CONCURRENCY: String(options.workerConcurrency),
+      ...(options.queueWindow ? { QUEUE_WINDOW_PER_JOB: String(options.queueWindow) } : {}),
       LOG_LEVEL: 'info',
     };
     let s3rver: ServiceProcess | undefined;
