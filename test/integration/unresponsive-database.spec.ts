@@ -60,6 +60,17 @@ function expectUnavailable(error: unknown) {
     expect(slow.ms).toBeLessThan(STATEMENT_TIMEOUT_MS + SLACK_MS);
   });
 
+  it('a statement whose work grows with a job or a resource (long) is allowed ten times as long, in its own transaction', async () => {
+    const sleep = { name: 'deidflow_test_long_sleep', text: 'SELECT pg_sleep(2)', long: true };
+    expect((await timed(prisma.prepared(sleep, []))).error).toBeUndefined();
+    expectUnavailable((await timed(prisma.prepared({ ...sleep, name: 'deidflow_test_short_sleep', long: false }, []))).error);
+    // The allowance ends with its transaction: the connection it used is back to the short timeout.
+    await Promise.all([prisma.prepared(PING, []), prisma.prepared(PING, [])]);
+    const after = await timed(prisma.prepared({ name: 'deidflow_test_sleep', text: 'SELECT pg_sleep(30)' }, []));
+    expectUnavailable(after.error);
+    expect(after.ms).toBeLessThan(STATEMENT_TIMEOUT_MS + SLACK_MS);
+  });
+
   it('a transaction left idle (its process stuck, say) is ended by Postgres: its locks do not outlive the timeout', async () => {
     const stuck = await timed(
       prisma.preparedTransaction(async (run) => {

@@ -1,6 +1,6 @@
 import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { Pool, type PoolClient, type QueryResultRow } from 'pg';
+import { Pool, type PoolClient, type QueryConfig, type QueryResultRow } from 'pg';
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { databaseUnavailable, isDatabaseUnavailable } from './errors';
@@ -8,12 +8,25 @@ import { PrismaClient } from './generated/client';
 
 /** How much longer than its statement timeout a silent server is waited for: network and scheduling, not work. */
 const SERVER_ANSWER_GRACE_MS = 5_000;
+/** A long statement's time, in DATABASE_STATEMENT_TIMEOUT_MS (see PreparedStatement.long). */
+const LONG_STATEMENT_FACTOR = 10;
 
 /** A statement prepared once per connection under its name (see PrismaService.prepared). */
 export interface PreparedStatement {
   readonly name: string;
   readonly text: string;
+  /**
+   * Its work grows with the size of a job or a resource (every instance of it: the end of a bulk
+   * job, a resubmit, a deletion): allowed 10x DATABASE_STATEMENT_TIMEOUT_MS, 10 minutes by default,
+   * in a transaction of its own. The end of a bulk job takes ~1.7 s per 100,000 instances.
+   */
+  readonly long?: boolean;
 }
+
+const ALLOW_LONG_STATEMENT: PreparedStatement = {
+  name: 'deidflow_allow_long_statement',
+  text: `SELECT set_config('statement_timeout', $1, true)`,
+};
 
 /** Runs one prepared statement inside PrismaService.preparedTransaction. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -32,6 +45,7 @@ export type PreparedRunner = <R extends QueryResultRow = any>(statement: Prepare
 @Injectable()
 export class PrismaService extends PrismaClient implements OnModuleDestroy {
   private readonly pool: Pool;
+  private readonly longStatementMs: number;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     const pool = new Pool({
@@ -52,9 +66,11 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
     pool.on('error', () => undefined);
     super({ adapter: new PrismaPg(pool) });
     this.pool = pool;
+    this.longStatementMs = LONG_STATEMENT_FACTOR * config.DATABASE_STATEMENT_TIMEOUT_MS;
   }
 
   async prepared<R extends QueryResultRow>(statement: PreparedStatement, values: unknown[]): Promise<R[]> {
+    if (statement.long) return this.preparedTransaction((run) => run<R>(statement, values));
     return runPrepared<R>(this.pool, statement, values);
   }
 
@@ -71,9 +87,16 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
     // without a listener; the next statement fails and the connection is dropped.
     const onError = (err: Error) => (broken = err);
     client.on('error', onError);
+    let longAllowed = false;
+    const run: PreparedRunner = async (statement, values) => {
+      if (!statement.long) return runPrepared(client, statement, values);
+      if (!longAllowed) await runPrepared(client, ALLOW_LONG_STATEMENT, [String(this.longStatementMs)]);
+      longAllowed = true;
+      return runPrepared(client, statement, values, this.longStatementMs + SERVER_ANSWER_GRACE_MS);
+    };
     try {
       await driverCall(client.query('BEGIN'));
-      const result = await work((statement, values) => runPrepared(client, statement, values));
+      const result = await work(run);
       await driverCall(client.query('COMMIT'));
       return result;
     } catch (err) {
@@ -93,9 +116,16 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
   }
 }
 
-/** One prepared statement on the pool or on one of its connections. */
-async function runPrepared<R extends QueryResultRow>(on: Pool | PoolClient, statement: PreparedStatement, values: unknown[]): Promise<R[]> {
-  return (await driverCall(on.query<R>({ name: statement.name, text: statement.text, values }))).rows;
+/** One prepared statement on the pool or on one of its connections; `queryTimeoutMs` instead of the pool's. */
+async function runPrepared<R extends QueryResultRow>(
+  on: Pool | PoolClient,
+  statement: PreparedStatement,
+  values: unknown[],
+  queryTimeoutMs?: number,
+): Promise<R[]> {
+  // node-postgres reads query_timeout per query too (its types leave it out).
+  const query = { name: statement.name, text: statement.text, values, ...(queryTimeoutMs ? { query_timeout: queryTimeoutMs } : {}) } as QueryConfig;
+  return (await driverCall(on.query<R>(query))).rows;
 }
 
 /**

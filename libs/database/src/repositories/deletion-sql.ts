@@ -68,6 +68,7 @@ function deletionStatement(level: ResourceLevel): PreparedStatement {
   ];
   return {
     name: `deidflow_delete_${TABLE[level]}`,
+    long: true,
     text: `WITH below AS MATERIALIZED (${instances}),
       ${upwardDeletion(level, target).join(',\n')},
       queued AS (

@@ -66,8 +66,6 @@ const COUNTERS = {
   queuedCount: true,
 } as const;
 
-const FINISHED: JobState[] = [JobState.Success, JobState.Failure];
-
 const COUNTER_COLUMNS = `instances_count AS "instancesCount", processed_count AS "processedCount", failed_count AS "failedCount",
   state, ready, generation, queued_count AS "queuedCount"`;
 
@@ -147,6 +145,7 @@ const JOB_SUMMARIES_AFTER: PreparedStatement = {
 
 const RESET_JOB: PreparedStatement = {
   name: 'deidflow_reset_job',
+  long: true,
   text: `WITH job AS (
            UPDATE jobs SET state = 'Pending', processed_count = 0, failed_count = 0, error_code = 0, error_details = '',
                            output = NULL, completed_at = NULL, started_at = NULL, generation = generation + 1
@@ -236,6 +235,7 @@ const FINISH: PreparedStatement = {
 /** A bulk job's end: its output's resources listed in job_outputs, once (only by the UPDATE that finishes the job). */
 const FINISH_BULK: PreparedStatement = {
   name: 'deidflow_finish_bulk_job',
+  long: true,
   text: `WITH finished AS (UPDATE jobs SET ${FINISH_COLUMNS}, output = '${BULK_JOB_OUTPUT}'::jsonb ${FINISH_WHERE}),
          ${BULK_RESOURCES},
          listed AS (
@@ -270,8 +270,16 @@ const FAIL_ABANDONED_SUBMISSIONS: PreparedStatement = {
  * Finished jobs that ended before $1, oldest first, at most $2 of them, with their job_instances
  * (ON DELETE CASCADE). SKIP LOCKED: several workers pruning at once take different jobs.
  */
+/** A finished job, its instance rows and output list with it (cascades): one row when it went. */
+const DELETE_FINISHED_JOB: PreparedStatement = {
+  name: 'deidflow_delete_finished_job',
+  long: true,
+  text: `DELETE FROM jobs WHERE id = $1::uuid AND state IN ('Success', 'Failure') RETURNING 1`,
+};
+
 const DELETE_FINISHED_BEFORE: PreparedStatement = {
   name: 'deidflow_delete_finished_before',
+  long: true,
   text: `WITH gone AS (
       DELETE FROM jobs WHERE id IN (
         SELECT id FROM jobs WHERE state IN ('Success', 'Failure') AND completed_at < $1
@@ -610,8 +618,7 @@ export class JobRepository {
   }
 
   async delete(jobId: string): Promise<boolean> {
-    const { count } = await this.prisma.job.deleteMany({ where: { id: jobId, state: { in: FINISHED } } });
-    return count > 0;
+    return (await this.prisma.prepared(DELETE_FINISHED_JOB, [jobId])).length > 0;
   }
 
   /**
