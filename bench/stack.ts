@@ -154,7 +154,8 @@ export class BenchStack {
     const name = `worker-${this.workers.length + 1}`;
     const worker = await startService({
       name,
-      nodeArgs: [...profilerArgs(this.settings), join(this.settings.distRoot, 'apps/worker/src/main.js')],
+      // As package.json's start:worker and docker-compose.yml run it.
+      nodeArgs: ['--max-old-space-size=1024', ...profilerArgs(this.settings), join(this.settings.distRoot, 'apps/worker/src/main.js')],
       env: this.env,
       ready: readyOnOutput('"msg":"worker started"'),
       ipc: profiling(this.settings),
