@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Client } from 'pg';
-import { findIdsSql } from '../libs/database/src/repositories/find-sql';
+import { FIND_PAGE, findIdsSql } from '../libs/database/src/repositories/find-sql';
 import { parseFindRequest } from '../libs/dicom/src/find/find-request';
 import { killStartedProcesses, readyWhen, startService } from './child-process';
 import { readRssMb } from './process-monitor';
@@ -299,7 +299,8 @@ function adminUrl(databaseUrl: string): { admin: string; name: string } {
 
 /** The scan nodes of the find's plan (`Index Scan using ...`, `Seq Scan on ...`), as Postgres chose them. */
 async function scansOf(client: Client, body: Record<string, unknown>): Promise<string> {
-  const sql = findIdsSql(parseFindRequest(body));
+  // The first page, as the API reads it.
+  const sql = findIdsSql(parseFindRequest(body), { offset: 0, take: FIND_PAGE });
   const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql.text}`, sql.values);
   const scans = rows
     .map((r) => r['QUERY PLAN'].trim().replace(/^->\s*/, ''))

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { LEVEL_PATH, OrthancError } from '@deidflow/common';
+import { LEVEL_PATH, OrthancError, ResourceLevel } from '@deidflow/common';
 import { ResourceRepository } from '@deidflow/database';
 import { parseFindRequest } from '@deidflow/dicom';
 import { BrowseService } from '../resources/browse.service';
@@ -14,13 +14,19 @@ export class FindService {
 
   /**
    * IDs, or with `Expand` the resources as GET /{level}/{id} shows them, oldest first: pages for the
-   * answer to stream. The IDs are read at once; the expanded resources, ten times their size or
-   * more, a page at a time.
+   * answer to stream, read a page at a time (a find of a whole archive never holds it at once).
+   * The request is checked, and the first page read, before the answer starts.
    */
   async find(body: unknown): Promise<AsyncIterable<unknown[]>> {
     const request = parseFindRequest(body);
-    const ids = await this.resources.find(request);
-    return request.expand ? this.browse.expandedPages(request.level, ids) : onePage(ids);
+    const pages = this.resources.findPages(request);
+    const first = await pages.next();
+    const idPages = prepend(first.done ? [] : [first.value], pages);
+    return request.expand ? this.expanded(request.level, idPages) : idPages;
+  }
+
+  private async *expanded(level: ResourceLevel, idPages: AsyncIterable<string[]>): AsyncGenerator<unknown[]> {
+    for await (const ids of idPages) yield* this.browse.expandedPages(level, ids);
   }
 
   /** The resources whose PatientID, StudyInstanceUID, SeriesInstanceUID or SOPInstanceUID is the body. */
@@ -33,6 +39,8 @@ export class FindService {
   }
 }
 
-async function* onePage<T>(items: T[]): AsyncGenerator<T[]> {
-  yield items;
+/** `first`, then what `rest` still has. */
+async function* prepend<T>(first: T[], rest: AsyncIterator<T>): AsyncGenerator<T> {
+  yield* first;
+  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
 }

@@ -11,12 +11,29 @@ const LEVEL_TABLES: Record<ResourceLevel, { table: string; alias: string; parent
 };
 const TOP_DOWN: readonly ResourceLevel[] = ['Patient', 'Study', 'Series', 'Instance'];
 
+/** IDs per page of a find: one page answers the usual find (a patient, a study), a whole archive goes in many. */
+export const FIND_PAGE = 10_000;
+
+/** Where a page of a find starts: after the last row of the previous page (keyset), then skipping `offset`; at most `take` rows. */
+export interface FindPage {
+  after?: FindCursor;
+  offset: number;
+  take: number;
+}
+
+/** The last row of a page: the level's order column and the ID. */
+export interface FindCursor {
+  order: Date;
+  id: string;
+}
+
 /**
- * The IDs a /tools/find selects, oldest first like GET /{level}: the level's table, joined up to
- * the highest level a constraint names, one condition per constraint on the stored main DICOM
- * tags. Identifiers come from the fixed table above; every value is a bound parameter.
+ * A page of the IDs a /tools/find selects, oldest first like GET /{level} (rows: `id`, `order`):
+ * the level's table, joined up to the highest level a constraint names, one condition per
+ * constraint on the stored main DICOM tags. Identifiers come from the fixed table above; every
+ * value is a bound parameter.
  */
-export function findIdsSql(request: FindRequest): Prisma.Sql {
+export function findIdsSql(request: FindRequest, page: FindPage): Prisma.Sql {
   const target = LEVEL_TABLES[request.level];
   const ownLevels = request.constraints.filter((c) => !c.anySeriesOfStudy).map((c) => TOP_DOWN.indexOf(c.level));
   const highest = Math.min(TOP_DOWN.indexOf(request.level), ...ownLevels);
@@ -25,15 +42,18 @@ export function findIdsSql(request: FindRequest): Prisma.Sql {
     return Prisma.raw(`JOIN ${table} ${alias} ON ${parentJoin}`);
   });
   const from = LEVEL_TABLES[TOP_DOWN[highest]];
+  const order = Prisma.raw(`${target.alias}.${target.order}`);
+  const id = Prisma.raw(`${target.alias}.id`);
   const conditions = request.constraints.map(condition);
+  // The row-value comparison follows the (order, id) index of the level's table.
+  if (page.after) conditions.push(Prisma.sql`(${order}, ${id}) > (${page.after.order}::timestamptz, ${page.after.id}::bpchar)`);
   const where = conditions.length > 0 ? Prisma.sql`WHERE ${Prisma.join(conditions, ' AND ')}` : Prisma.empty;
-  const limit = request.limit !== undefined ? Prisma.sql`LIMIT ${request.limit}` : Prisma.empty;
   return Prisma.sql`
-    SELECT ${Prisma.raw(`${target.alias}.id`)} AS id
+    SELECT ${id} AS id, ${order} AS "order"
     FROM ${Prisma.raw(`${from.table} ${from.alias}`)} ${joins.length > 0 ? Prisma.join(joins, ' ') : Prisma.empty}
     ${where}
-    ORDER BY ${Prisma.raw(`${target.alias}.${target.order}, ${target.alias}.id`)}
-    OFFSET ${request.since ?? 0} ${limit}`;
+    ORDER BY ${order}, ${id}
+    OFFSET ${page.offset} LIMIT ${page.take}`;
 }
 
 /**

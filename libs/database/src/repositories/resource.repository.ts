@@ -3,7 +3,7 @@ import type { ResourceLevel } from '@deidflow/common';
 import type { FindRequest, ParsedInstance } from '@deidflow/dicom';
 import { PreparedStatement, PrismaService } from '../prisma.service';
 import { Prisma } from '../generated/client';
-import { findIdsSql } from './find-sql';
+import { FIND_PAGE, FindCursor, findIdsSql, FindPage } from './find-sql';
 import { hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance, StoredObject } from './hierarchy-sql';
 import { instanceJoin, levelColumn } from './instance-scope';
 import { INSTANCE_COLUMNS, InstanceRecord, instanceRow } from './instance-row-sql';
@@ -209,8 +209,20 @@ export class ResourceRepository {
   }
 
   /** The IDs a /tools/find selects (main DICOM tags of the level and its ancestors), oldest first. */
-  async find(request: FindRequest): Promise<string[]> {
-    return (await this.prisma.$queryRaw<{ id: string }[]>(findIdsSql(request))).map((r) => r.id);
+  /**
+   * The IDs a /tools/find selects, a page at a time (keyset on the level's order): a find of every
+   * instance of a large archive never holds all its IDs at once. `Since` skips rows of the first page.
+   */
+  async *findPages(request: FindRequest, pageSize = FIND_PAGE): AsyncGenerator<string[]> {
+    let remaining = request.limit ?? Number.POSITIVE_INFINITY;
+    let page: FindPage = { offset: request.since ?? 0, take: Math.min(pageSize, remaining) };
+    while (page.take > 0) {
+      const rows = await this.prisma.$queryRaw<FindCursor[]>(findIdsSql(request, page));
+      if (rows.length > 0) yield rows.map((r) => r.id);
+      if (rows.length < page.take) return;
+      remaining -= rows.length;
+      page = { after: rows[rows.length - 1], offset: 0, take: Math.min(pageSize, remaining) };
+    }
   }
 
   /** Resources whose DICOM identifier is `value` (Orthanc's /tools/lookup), top level first. */
