@@ -14,14 +14,12 @@ export class FindService {
 
   /**
    * IDs, or with `Expand` the resources as GET /{level}/{id} shows them, oldest first: pages for the
-   * answer to stream, read a page at a time (a find of a whole archive never holds it at once).
-   * The request is checked, and the first page read, before the answer starts.
+   * answer to stream, read a page at a time (a find of a whole archive never holds it at once). The
+   * request is checked here; sendJsonArray reads the first page before the answer starts.
    */
-  async find(body: unknown): Promise<AsyncIterable<unknown[]>> {
+  find(body: unknown): AsyncIterable<unknown[]> {
     const request = parseFindRequest(body);
-    const pages = this.resources.findPages(request);
-    const first = await pages.next();
-    const idPages = prepend(first.done ? [] : [first.value], pages);
+    const idPages = this.resources.findPages(request);
     return request.expand ? this.expanded(request.level, idPages) : idPages;
   }
 
@@ -37,10 +35,4 @@ export class FindService {
     const found = await this.resources.lookup(value);
     return found.map(({ level, id }) => ({ ID: id, Path: `/${LEVEL_PATH[level]}/${id}`, Type: level }));
   }
-}
-
-/** `first`, then what `rest` still has. */
-async function* prepend<T>(first: T[], rest: AsyncIterator<T>): AsyncGenerator<T> {
-  yield* first;
-  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value;
 }

@@ -28,7 +28,7 @@ export class ToolsController {
   })
   @ApiBody({ schema: { type: 'object', example: { Level: 'Study', Query: { PatientName: 'DOE*', StudyDate: '20200101-' }, Expand: false } } })
   async find(@Body() body: Buffer, @Res() reply: FastifyReply) {
-    return sendJsonArray(reply, await this.finder.find(parseJsonBody(body)));
+    return sendJsonArray(reply, this.finder.find(parseJsonBody(body)));
   }
 
   @Post('lookup')
