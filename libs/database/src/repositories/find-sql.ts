@@ -1,6 +1,7 @@
 import type { ResourceLevel } from '@deidflow/common';
 import type { FindConstraint, FindMatcher, FindRequest } from '@deidflow/dicom';
 import { Prisma } from '../generated/client';
+import type { SinceLimitPage } from './keyset-pages';
 
 /** Each level's table, its alias, and how it joins its parent; top-down. */
 const LEVEL_TABLES: Record<ResourceLevel, { table: string; alias: string; parentJoin?: string; order: string }> = {
@@ -18,12 +19,8 @@ const TOP_DOWN: readonly ResourceLevel[] = ['Patient', 'Study', 'Series', 'Insta
  */
 export const FIND_PAGE = 50_000;
 
-/** Where a page of a find starts: after the last row of the previous page (keyset), then skipping `offset`; at most `take` rows. */
-export interface FindPage {
-  after?: FindCursor;
-  offset: number;
-  take: number;
-}
+/** Where a page of a find starts (see sinceLimitPages). */
+export type FindPage = SinceLimitPage<FindCursor>;
 
 /** The last row of a page: the level's order column and the ID. */
 export interface FindCursor {

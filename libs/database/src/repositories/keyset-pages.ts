@@ -13,3 +13,32 @@ export async function* keysetPages<R, C>(pageSize: number, start: C, read: (afte
     after = cursorOf(rows[rows.length - 1]);
   }
 }
+
+/** Where a page of `sinceLimitPages` starts: after the previous page's last row (keyset), else skipping `offset` rows; at most `take` rows. */
+export interface SinceLimitPage<R> {
+  after?: R;
+  offset: number;
+  take: number;
+}
+
+/**
+ * Rows in a listing's order with Orthanc's `since` and `limit`, a page at a time: the first page
+ * skips `since` rows by offset, the next ones continue after the last row by keyset; at most
+ * `limit` rows in all. A short page is the last.
+ */
+export async function* sinceLimitPages<R>(
+  range: { since?: number; limit?: number },
+  pageSize: number,
+  read: (page: SinceLimitPage<R>) => Promise<R[]>,
+): AsyncGenerator<R[]> {
+  let remaining = range.limit ?? Number.POSITIVE_INFINITY;
+  let page: SinceLimitPage<R> = { offset: range.since ?? 0, take: Math.min(pageSize, remaining) };
+  while (page.take > 0) {
+    const rows = await read(page);
+    if (rows.length === 0) return;
+    yield rows;
+    remaining -= rows.length;
+    if (rows.length < page.take) return;
+    page = { after: rows[rows.length - 1], offset: 0, take: Math.min(pageSize, remaining) };
+  }
+}

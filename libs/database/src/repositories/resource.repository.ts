@@ -4,6 +4,7 @@ import type { FindRequest, ParsedInstance } from '@deidflow/dicom';
 import { PreparedStatement, PrismaService } from '../prisma.service';
 import { Prisma } from '../generated/client';
 import { FIND_PAGE, FindCursor, findIdsSql, FindPage } from './find-sql';
+import { SinceLimitPage, sinceLimitPages } from './keyset-pages';
 import { hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance, StoredObject } from './hierarchy-sql';
 import { instanceJoin, levelColumn } from './instance-scope';
 import { INSTANCE_COLUMNS, InstanceRecord, instanceRow } from './instance-row-sql';
@@ -191,38 +192,22 @@ export class ResourceRepository {
    * in pages of `pageSize`: an archive of millions of instances is listed without holding every ID.
    * The first page skips `since` rows; the next ones continue after the last (time, id) on its index.
    */
-  async *idPages(level: ResourceLevel, page: { since?: number; limit?: number }, pageSize: number): AsyncGenerator<string[]> {
+  async *idPages(level: ResourceLevel, range: { since?: number; limit?: number }, pageSize: number): AsyncGenerator<string[]> {
     const statements = LISTING[level];
-    let remaining = page.limit ?? Infinity;
-    let last: ListedRow | undefined;
-    while (remaining > 0) {
-      const take = Math.min(pageSize, remaining);
-      const rows = last
-        ? await this.prisma.prepared<ListedRow>(statements.after, [last.at, last.id, take])
-        : await this.prisma.prepared<ListedRow>(statements.first, [page.since ?? 0, take]);
-      if (rows.length === 0) return;
-      yield rows.map((row) => row.id);
-      remaining -= rows.length;
-      if (rows.length < take) return;
-      last = rows[rows.length - 1];
-    }
+    const read = ({ after, offset, take }: SinceLimitPage<ListedRow>) =>
+      after
+        ? this.prisma.prepared<ListedRow>(statements.after, [after.at, after.id, take])
+        : this.prisma.prepared<ListedRow>(statements.first, [offset, take]);
+    for await (const rows of sinceLimitPages(range, pageSize, read)) yield rows.map((row) => row.id);
   }
 
-  /** The IDs a /tools/find selects (main DICOM tags of the level and its ancestors), oldest first. */
   /**
-   * The IDs a /tools/find selects, a page at a time (keyset on the level's order): a find of every
-   * instance of a large archive never holds all its IDs at once. `Since` skips rows of the first page.
+   * The IDs a /tools/find selects (main DICOM tags of the level and its ancestors), oldest first, a
+   * page at a time as idPages: a find of every instance of a large archive never holds all its IDs.
    */
   async *findPages(request: FindRequest, pageSize = FIND_PAGE): AsyncGenerator<string[]> {
-    let remaining = request.limit ?? Number.POSITIVE_INFINITY;
-    let page: FindPage = { offset: request.since ?? 0, take: Math.min(pageSize, remaining) };
-    while (page.take > 0) {
-      const rows = await this.prisma.$queryRaw<FindCursor[]>(findIdsSql(request, page));
-      if (rows.length > 0) yield rows.map((r) => r.id);
-      if (rows.length < page.take) return;
-      remaining -= rows.length;
-      page = { after: rows[rows.length - 1], offset: 0, take: Math.min(pageSize, remaining) };
-    }
+    const read = (page: FindPage) => this.prisma.$queryRaw<FindCursor[]>(findIdsSql(request, page));
+    for await (const rows of sinceLimitPages(request, pageSize, read)) yield rows.map((row) => row.id);
   }
 
   /** Resources whose DICOM identifier is `value` (Orthanc's /tools/lookup), top level first. */
