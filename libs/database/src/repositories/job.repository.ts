@@ -215,7 +215,7 @@ const CLAIM_QUEUE_WINDOW: PreparedStatement = {
                                                ELSE jobs.queued_count + claimed.n END
            FROM job, claimed WHERE jobs.id = job.id
          )
-         SELECT job.generation, job.priority, COALESCE((SELECT array_agg(id ORDER BY id) FROM next), '{}') AS ids FROM job`,
+         SELECT job.generation, job.priority, COALESCE((SELECT array_agg(id ORDER BY id) FROM next), '{}') AS "sourceInstanceIds" FROM job`,
 };
 
 const FAILED_INSTANCES: PreparedStatement = {
@@ -532,8 +532,8 @@ export class JobRepository {
    * running, or has enough queued.
    */
   async claimQueueWindow(jobId: string, window: number, fromStart: boolean): Promise<QueueWindow | null> {
-    const [row] = await this.prisma.prepared<{ generation: number; priority: number; ids: string[] }>(CLAIM_QUEUE_WINDOW, [jobId, fromStart, window]);
-    return row ? { generation: row.generation, priority: row.priority, sourceInstanceIds: row.ids } : null;
+    const [row] = await this.prisma.prepared<QueueWindow>(CLAIM_QUEUE_WINDOW, [jobId, fromStart, window]);
+    return row ?? null;
   }
 
   /** One output of the job with its ancestors (a single-resource job's output), or undefined when none was made. */
