@@ -10,11 +10,12 @@ import { QueueName } from '@deidflow/queue';
 import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
 
 /**
- * How long a service may take to answer a probe. A stopped Redis does not refuse BullMQ's commands:
- * they wait for it to come back (workers must outlive a Redis restart), so an unbounded probe would
- * make the health check hang rather than say what is down.
+ * How long a service may take to answer a probe (this health check, the metrics scrape's figures).
+ * A stopped Redis does not refuse BullMQ's commands: they wait for it to come back (workers must
+ * outlive a Redis restart), and a hung Postgres holds a statement for DATABASE_STATEMENT_TIMEOUT_MS,
+ * so an unbounded probe would hang rather than say what is down.
  */
-const HEALTH_PROBE_TIMEOUT_MS = 2000;
+export const HEALTH_PROBE_TIMEOUT_MS = 2000;
 
 /**
  * Liveness of the three services DeidFlow needs: Postgres, Redis and the object store. 200 when all

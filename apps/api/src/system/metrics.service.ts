@@ -6,14 +6,11 @@ import { settlesWithin } from '@deidflow/common';
 import { JobRepository, JobState, ObjectDeletionRepository, ResourceRepository } from '@deidflow/database';
 import { QueueName } from '@deidflow/queue';
 import { WorkerMetrics } from '../../../worker/src/metrics/worker-metrics';
+import { HEALTH_PROBE_TIMEOUT_MS } from '../health/health.controller';
 import { RequestBodyBudget } from '../http/request-body-budget';
 
 const MEGA_BYTES = 1024 * 1024;
 const QUEUE_STATES = ['waiting', 'prioritized', 'active', 'delayed', 'failed'] as const;
-// A stopped Redis holds BullMQ's commands until it is back, a hung Postgres its statements for
-// DATABASE_STATEMENT_TIMEOUT_MS: a scrape answers without their figures after this (Prometheus'
-// own scrape timeout is 10 s by default).
-const DEPENDENCY_TIMEOUT_MS = 2000;
 
 /**
  * Orthanc's `/tools/metrics-prometheus`: its index and job metrics under Orthanc's names (so that
@@ -125,12 +122,15 @@ export class MetricsService {
   }
 }
 
-/** What `read` answers within DEPENDENCY_TIMEOUT_MS; undefined when it failed or the time ran out (it goes on, unheard). */
+/**
+ * What `read` answers within HEALTH_PROBE_TIMEOUT_MS (well inside Prometheus' 10 s scrape timeout);
+ * undefined when it failed or the time ran out (it goes on, unheard).
+ */
 async function answerWithin<T>(read: Promise<T>): Promise<T | undefined> {
   let answer: T | undefined;
   const answered = await settlesWithin(
     read.then((value) => (answer = value)),
-    DEPENDENCY_TIMEOUT_MS,
+    HEALTH_PROBE_TIMEOUT_MS,
   ).catch(() => false);
   return answered ? answer : undefined;
 }
