@@ -22,6 +22,8 @@ import { deleteRedisKeys, withRedis } from '../setup/services';
 const QUEUE_PREFIX = `${process.env.QUEUE_PREFIX ?? 'deidflow-test'}-jobs`;
 // Smaller than every job here but the smallest: each is queued a window at a time, refilled by the workers.
 const QUEUE_WINDOW = 16;
+// Room for two windows and a half across all jobs: past it, jobs wait their turn.
+const QUEUE_ROOM = 40;
 const SMALL = { imageSize: 32 } as const;
 const JOB_TIMEOUT_MS = 30_000;
 // A SIGKILLed worker's jobs stay locked for BullMQ's lockDuration (30 s), then wait for the next
@@ -150,6 +152,32 @@ describe('distributed jobs with separate worker processes', () => {
     return tags;
   }
 
+  /** Samples how many tasks the work queue holds (waiting, prioritized, active, delayed) until stopped; the most seen. */
+  function sampleQueueDepth(): { stop: () => Promise<number> } {
+    let sampling = true;
+    let most = 0;
+    const sampler = withRedis(async (redis) => {
+      const key = (name: string) => `${QUEUE_PREFIX}:${QueueName.Modification}:${name}`;
+      while (sampling) {
+        const [prioritized, waiting, active, delayed] = await Promise.all([
+          redis.zcard(key('prioritized')),
+          redis.llen(key('wait')),
+          redis.llen(key('active')),
+          redis.zcard(key('delayed')),
+        ]);
+        most = Math.max(most, prioritized + waiting + active + delayed);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    });
+    return {
+      stop: async () => {
+        sampling = false;
+        await sampler;
+        return most;
+      },
+    };
+  }
+
   async function addWorker(concurrency: number): Promise<WorkerProcess> {
     // Short locks: a killed worker's instances go back to the queue within seconds, not 30 s.
     const worker = await startWorker(
@@ -159,6 +187,7 @@ describe('distributed jobs with separate worker processes', () => {
         WORKER_STALLED_INTERVAL_MS: '2000',
         WORKER_METRICS_PORT: '0',
         QUEUE_WINDOW_PER_JOB: String(QUEUE_WINDOW),
+        QUEUE_MAX_TASKS: String(QUEUE_ROOM),
       }),
     );
     workers.push(worker);
@@ -176,7 +205,10 @@ describe('distributed jobs with separate worker processes', () => {
   beforeAll(async () => {
     ensureWorkerBuild();
     await resetDatabase();
-    config = await testConfig('fs', { STORAGE_DIR: process.env.STORAGE_DIR!, QUEUE_PREFIX, EMBEDDED_WORKER: 'false', QUEUE_WINDOW_PER_JOB: String(QUEUE_WINDOW) });
+    config = await testConfig('fs', { STORAGE_DIR: process.env.STORAGE_DIR!, QUEUE_PREFIX, EMBEDDED_WORKER: 'false',
+      QUEUE_WINDOW_PER_JOB: String(QUEUE_WINDOW),
+      QUEUE_MAX_TASKS: String(QUEUE_ROOM),
+    });
     api = await startApi(config);
     main = await upload({ instances: 60, series: 3, seed: 11 });
     // Five studies of 10: canceled, paused, low priority, high priority, failing then resubmitted.
@@ -411,24 +443,9 @@ describe('distributed jobs with separate worker processes', () => {
       const series = [...new Set(await Promise.all(cohort.map(async (u) => (await get(`/instances/${u.id}`)).ParentSeries as string)))];
       expect(series).toHaveLength(2);
       // Meanwhile the queue holds a window and a half of it at most: refilled once half a window is left.
-      let sampling = true;
-      let mostQueued = 0;
-      const sampler = withRedis(async (redis) => {
-        const key = (name: string) => `${QUEUE_PREFIX}:${QueueName.Modification}:${name}`;
-        while (sampling) {
-          const [prioritized, waiting, active, delayed] = await Promise.all([
-            redis.zcard(key('prioritized')),
-            redis.llen(key('wait')),
-            redis.llen(key('active')),
-            redis.zcard(key('delayed')),
-          ]);
-          mostQueued = Math.max(mostQueued, prioritized + waiting + active + delayed);
-          await new Promise((resolve) => setTimeout(resolve, 5));
-        }
-      });
+      const sampling = sampleQueueDepth();
       const answer = await post('/tools/bulk-anonymize', { Resources: [...cohort.map((u) => u.id), ...series] });
-      sampling = false;
-      await sampler;
+      const mostQueued = await sampling.stop();
       expect(mostQueued).toBeGreaterThan(0);
       expect(mostQueued).toBeLessThanOrEqual(1.5 * QUEUE_WINDOW + 1); // + its finalize task
       expect(answer.status).toBe(200);
@@ -446,6 +463,28 @@ describe('distributed jobs with separate worker processes', () => {
       expect(delta('deidflow_worker_instance_seconds_count')).toBe(4 * 60 + 12 + 250);
       expect(delta('deidflow_worker_completion_batch_size_sum')).toBe(4 * 60 + 12 + 250);
       for (const figures of after) expect(figures.deidflow_worker_process_resident_memory_bytes).toBeGreaterThan(10 * 1024 * 1024);
+    });
+  });
+
+  describe('many jobs submitted together', () => {
+    it(`keep within the room of the queue (${QUEUE_ROOM} tasks), wait their turn and all complete`, async () => {
+      const seriesOf = async (sources: Uploaded[]) => [...new Set(await Promise.all(sources.map(async (u) => (await get(`/instances/${u.id}`)).ParentSeries as string)))];
+      const submissions = [
+        ...(await seriesOf(main)).map((id) => ({ path: `/series/${id}/anonymize`, instances: 20 })),
+        ...(await seriesOf(cohort)).map((id) => ({ path: `/series/${id}/anonymize`, instances: 125 })),
+        ...[...new Set(bulk.map((u) => u.study))].map((id) => ({ path: `/studies/${id}/anonymize`, instances: 4 })),
+      ];
+      // Queued whole per window, these 8 jobs would take ~90 tasks at once.
+      const sampling = sampleQueueDepth();
+      const ids = [];
+      for (const { path } of submissions) ids.push(await submitAsync(path));
+      const jobs = await Promise.all(ids.map((id) => waitForJob(id)));
+      const mostQueued = await sampling.stop();
+      expect(mostQueued).toBeGreaterThan(0);
+      expect(mostQueued).toBeLessThanOrEqual(QUEUE_ROOM + submissions.length); // + their finalize tasks
+      expect(jobs.map((job) => [job.State, job.Content.InstancesCount, job.Content.FailedInstancesCount])).toEqual(
+        submissions.map(({ instances }) => ['Success', instances, 0]),
+      );
     });
   });
 

@@ -5,20 +5,24 @@ import { createBareJob, testDatabase } from '../support/database';
 
 const WINDOW = 10;
 const INSTANCES = 25;
+/** Room in the queue for every test but those about the room. */
+const AMPLE = 1000;
 
-/** The source instance IDs of the test job, in key order. */
+/** The source instance IDs of a test job, in key order. */
 const sourceId = (n: number) => n.toString(16).padStart(44, '0');
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => sourceId(from + i));
 
 /**
- * The work queue holds a window of each job (QUEUE_WINDOW_PER_JOB), claimed from Postgres: the
- * first at submission, recovery, resume or resubmit; the next whenever half a window or less is
- * left. Real Postgres; the queue itself is not involved (JobEnqueuer adds what is claimed).
+ * The work queue holds a window of each job (QUEUE_WINDOW_PER_JOB), and all of them within its room
+ * (QUEUE_MAX_TASKS), claimed from Postgres by dispatches: a job gets a window at submission (a new
+ * pass), then the next whenever half a window or less is left; past the room, jobs wait, served by
+ * priority then in submission order. Real Postgres; the queue itself is not involved (JobEnqueuer
+ * adds what is claimed).
  */
-describe('the queue window of a job (real Postgres)', () => {
+describe('queue windows and the room of the queue (real Postgres)', () => {
   const database = testDatabase();
   let client: Client;
   let jobs: JobRepository;
-  let jobId: string;
 
   beforeAll(async () => {
     client = new Client({ connectionString: process.env.DATABASE_URL });
@@ -29,16 +33,22 @@ describe('the queue window of a job (real Postgres)', () => {
   beforeEach(async () => {
     await resetDatabase();
     jobs = new JobRepository(database());
-    jobId = await createBareJob(jobs);
-    await client.query(
-      `INSERT INTO job_instances (job_id, source_instance_id) SELECT $1::uuid, lpad(to_hex(g), 44, '0') FROM generate_series(1, $2::int) g`,
-      [jobId, INSTANCES],
-    );
-    await client.query('UPDATE jobs SET instances_count = $2, ready = true WHERE id = $1', [jobId, INSTANCES]);
   });
 
-  /** The first `n` instances in key order leave PENDING, as completions do. */
-  async function complete(n: number) {
+  /** A submitted job of `instances` PENDING rows, its first pass started. */
+  async function submit(instances = INSTANCES, priority = 0): Promise<string> {
+    const jobId = await createBareJob(jobs);
+    await client.query(
+      `INSERT INTO job_instances (job_id, source_instance_id) SELECT $1::uuid, lpad(to_hex(g), 44, '0') FROM generate_series(1, $2::int) g`,
+      [jobId, instances],
+    );
+    await client.query('UPDATE jobs SET instances_count = $2, ready = true, priority = $3 WHERE id = $1', [jobId, instances, priority]);
+    await jobs.restartQueuePass(jobId);
+    return jobId;
+  }
+
+  /** The first `n` instances of the job in key order leave PENDING, as completions do. */
+  async function complete(jobId: string, n: number) {
     await client.query(
       `WITH moved AS (UPDATE job_instances SET state = 'DONE' WHERE job_id = $1 AND state = 'PENDING' AND source_instance_id <= $2 RETURNING 1)
        UPDATE jobs SET processed_count = processed_count + (SELECT count(*) FROM moved) WHERE id = $1`,
@@ -46,51 +56,96 @@ describe('the queue window of a job (real Postgres)', () => {
     );
   }
 
-  const claim = async (fromStart: boolean) => (await jobs.claimQueueWindow(jobId, WINDOW, fromStart))?.sourceInstanceIds ?? null;
-  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => sourceId(from + i));
-  const queuedCount = async () => (await jobs.counters(jobId))!.queuedCount;
+  /** What a dispatch claimed: instance IDs per job. */
+  async function dispatch(room = AMPLE): Promise<Record<string, string[]>> {
+    const { windows } = await jobs.dispatchQueueWindows(WINDOW, room);
+    return Object.fromEntries(windows.map((w) => [w.jobId, w.sourceInstanceIds]));
+  }
+  const queuedCount = async (jobId: string) => (await jobs.counters(jobId))!.queuedCount;
 
   it('claims a window at a time, the next only once half a window or less is left, until the end', async () => {
-    expect(await claim(true)).toEqual(range(1, 10));
-    expect(await queuedCount()).toBe(10);
-    expect(await claim(false)).toBeNull(); // 10 queued: enough
+    const job = await submit();
+    expect(await dispatch()).toEqual({ [job]: range(1, 10) });
+    expect(await queuedCount(job)).toBe(10);
+    expect(await dispatch()).toEqual({}); // 10 queued: enough
 
-    await complete(4);
-    expect(await claim(false)).toBeNull(); // 6 queued
-    await complete(5);
-    expect(await claim(false)).toEqual(range(11, 20));
-    expect(await queuedCount()).toBe(20);
+    await complete(job, 4);
+    expect(await dispatch()).toEqual({}); // 6 queued
+    await complete(job, 5);
+    expect(await dispatch()).toEqual({ [job]: range(11, 20) });
+    expect(await queuedCount(job)).toBe(20);
 
-    await complete(15);
-    expect(await claim(false)).toEqual(range(21, 25)); // the rest: the pass reached the end
-    expect(await queuedCount()).toBe(INSTANCES);
-    await complete(25);
-    expect(await claim(false)).toBeNull();
+    await complete(job, 15);
+    expect(await dispatch()).toEqual({ [job]: range(21, 25) }); // the rest: the pass reached the end
+    expect(await queuedCount(job)).toBe(INSTANCES);
+    await complete(job, 25);
+    expect(await dispatch()).toEqual({});
   });
 
-  it('from the start again (recovery, resume, resubmit): the PENDING rows, whatever was queued before', async () => {
-    await claim(true);
-    await complete(5);
-    await claim(false);
+  it('a new pass (recovery, resume, resubmit) starts from the PENDING rows, whatever was queued before', async () => {
+    const job = await submit();
+    await dispatch();
+    await complete(job, 5);
+    await dispatch();
     // Say the queue lost its entries: the pass starts over from the first PENDING row.
-    expect(await claim(true)).toEqual(range(6, 15));
-    expect(await queuedCount()).toBe(5 + WINDOW);
-    expect(await claim(false)).toBeNull();
+    await jobs.restartQueuePass(job);
+    expect(await dispatch()).toEqual({ [job]: range(6, 15) });
+    expect(await queuedCount(job)).toBe(5 + WINDOW);
+    expect(await dispatch()).toEqual({});
   });
 
-  it('two workers reaching the low-water mark together claim one window between them', async () => {
-    await claim(true);
-    await complete(6);
-    const [first, second] = await Promise.all([claim(false), claim(false)]);
-    expect([first, second].filter((ids) => ids !== null)).toEqual([range(11, 20)]);
+  it('two dispatches at once claim each window once between them', async () => {
+    const [a, b] = [await submit(), await submit()];
+    const [first, second] = await Promise.all([dispatch(), dispatch()]);
+    expect({ ...first, ...second }).toEqual({ [a]: range(1, 10), [b]: range(1, 10) });
+    expect(Object.keys(first).length + Object.keys(second).length).toBe(2);
   });
 
   it('claims nothing for a job that is paused, finished, or whose rows are still being written', async () => {
+    const job = await submit();
     for (const change of [`state = 'Paused'`, `state = 'Success'`, 'ready = false']) {
-      await client.query(`UPDATE jobs SET ${change} WHERE id = $1`, [jobId]);
-      expect(await claim(true)).toBeNull();
-      await client.query(`UPDATE jobs SET state = 'Pending', ready = true WHERE id = $1`, [jobId]);
+      await client.query(`UPDATE jobs SET ${change} WHERE id = $1`, [job]);
+      expect(await jobs.restartQueuePass(job)).toBe(false);
+      expect(await dispatch()).toEqual({});
+      await client.query(`UPDATE jobs SET state = 'Pending', ready = true WHERE id = $1`, [job]);
     }
-    expect(await claim(true)).toEqual(range(1, 10));
+    expect(await dispatch()).toEqual({ [job]: range(1, 10) });
+  });
+
+  it('keeps every job together within the room; the others wait, in submission order, and are told apart', async () => {
+    const [a, b, c] = [await submit(), await submit(), await submit()];
+    expect(await jobs.dispatchQueueWindows(WINDOW, 15)).toMatchObject({ starved: true });
+    expect(await queuedCount(a)).toBe(10);
+    expect(await queuedCount(b)).toBe(5); // what room was left
+    expect(await queuedCount(c)).toBe(0);
+    expect(await dispatch(15)).toEqual({}); // no room
+
+    await complete(a, 10); // a's window done: room for 10, a served first
+    expect(await dispatch(15)).toEqual({ [a]: range(11, 20) });
+    await complete(b, 5);
+    expect(await dispatch(15)).toEqual({ [b]: range(6, 10) }); // room for 5
+    await complete(a, 20);
+    await complete(b, 10);
+    // a's rest (the end of its pass: less than asked), then b; c still waits its turn.
+    expect(await dispatch(15)).toEqual({ [a]: range(21, 25), [b]: range(11, 20) });
+    await complete(a, 25);
+    await complete(b, 20);
+    expect(await dispatch(15)).toEqual({ [b]: range(21, 25), [c]: range(1, 10) });
+  });
+
+  it('serves a job of higher priority first, whenever it was submitted', async () => {
+    const low = await submit();
+    const high = await submit(INSTANCES, 10);
+    expect(await dispatch(10)).toEqual({ [high]: range(1, 10) });
+    await complete(high, 10);
+    expect(await dispatch(15)).toEqual({ [high]: range(11, 20), [low]: range(1, 5) });
+  });
+
+  it('counts the room of the queue from every queueable job, and nothing of a paused one', async () => {
+    const a = await submit();
+    await dispatch();
+    await client.query(`UPDATE jobs SET state = 'Paused' WHERE id = $1`, [a]); // its tasks are skipped when they come
+    const b = await submit();
+    expect(await dispatch(10)).toEqual({ [b]: range(1, 10) });
   });
 });

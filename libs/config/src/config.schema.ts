@@ -50,6 +50,12 @@ const settings = z.object({
    * took 1.3 GB, 5,000 at a time take 6.5 MB (and 5 s of work at 1,000 instances/s).
    */
   QUEUE_WINDOW_PER_JOB: z.coerce.number().int().min(2).default(5000),
+  /**
+   * Instance tasks in the work queue across all jobs at once (~65 MB of Redis at 1.3 kB each). Past
+   * it, jobs wait for room, served by priority then in submission order: 2,000 study jobs submitted
+   * together would otherwise queue all their instances (a million tasks, 1.3 GB).
+   */
+  QUEUE_MAX_TASKS: z.coerce.number().int().min(1).default(50_000),
   /** Prefix of the BullMQ keys in Redis: lets several deployments share one Redis. */
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('deidflow'),
   /**

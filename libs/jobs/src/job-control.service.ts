@@ -65,14 +65,14 @@ export class JobControlService {
   async resume(id: string): Promise<void> {
     const job = await this.findForAction(id);
     if (!(await this.jobs.resume(job.id))) throw refused(job, 'resume', 'Paused');
-    await this.requeue(job.id);
+    await this.requeue(job);
   }
 
   /** Failure → Pending only; every instance is done again (outputs already stored are found again). */
   async resubmit(id: string): Promise<void> {
     const job = await this.findForAction(id);
     if (!(await this.jobs.reset(job.id))) throw refused(job, 'resubmit', 'Failure');
-    await this.requeue(job.id);
+    await this.requeue(job);
   }
 
   async delete(id: string): Promise<void> {
@@ -82,12 +82,12 @@ export class JobControlService {
     }
   }
 
-  private async requeue(jobId: string): Promise<void> {
-    const added = await this.enqueuer.enqueuePending(jobId);
-    if (added === 0) {
-      const counters = await this.jobs.counters(jobId);
-      const job = await this.jobs.find(jobId);
-      if (counters && job) await this.enqueuer.enqueueFinalize(jobId, counters.generation, job.priority);
+  /** Its PENDING instances queued again (or waiting for room); finalized at once when none is left. */
+  private async requeue(job: JobRow): Promise<void> {
+    await this.enqueuer.enqueuePending(job.id);
+    const counters = await this.jobs.counters(job.id);
+    if (counters && counters.processedCount + counters.failedCount >= counters.instancesCount) {
+      await this.enqueuer.enqueueFinalize(job.id, counters.generation, job.priority);
     }
   }
 

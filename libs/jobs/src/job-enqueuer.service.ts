@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
-import { JobCounters, JobRepository } from '@deidflow/database';
+import { JobCounters, JobRepository, QueueWindow } from '@deidflow/database';
 import {
   finalizeJobId,
   JobName,
@@ -18,42 +18,63 @@ import {
 // 500 x 4 in flight grew a busy worker's RSS by up to 150 MB between major GCs (thirteenth session).
 const ADD_BULK_CHUNK = 100;
 
+/** Dispatches a process asks for (after completions) start at least this far apart; requests meanwhile join the next. */
+const DISPATCH_INTERVAL_MS = 100;
+
 /**
- * Turns the PENDING rows of a job into BullMQ jobs. Postgres is the source of truth; BullMQ jobs are
+ * Turns the PENDING rows of jobs into BullMQ jobs. Postgres is the source of truth; BullMQ jobs are
  * triggers: their IDs are deterministic per (job, instance, generation), so enqueueing the same
  * work twice (recovery, a retried submission) adds nothing, and a stale generation is skipped.
  *
- * A job is queued a window at a time (QUEUE_WINDOW_PER_JOB): each queued task takes ~1.3 kB of
- * Redis, so a million-instance job queued whole would take 1.3 GB. The first window goes in at
- * submission (or recovery, resume, resubmit); the workers claim the next one whenever half a
- * window or less is left (refillIfLow), which keeps them fed without holding the job in Redis.
+ * Redis holds a bounded part of the work: each queued task takes ~1.3 kB, and a million queued
+ * tasks (a million-instance job, or 2,000 study jobs submitted together) took 1.3 GB. A job is
+ * queued a window at a time (QUEUE_WINDOW_PER_JOB), the next once half a window or less is left,
+ * and the windows of all jobs together stay within QUEUE_MAX_TASKS: past it, jobs wait for room,
+ * served by priority then in submission order (JobRepository.dispatchQueueWindows). A dispatch
+ * fills the room; it runs at a submission (and recovery, resume, resubmit), when a job runs low
+ * or ends, and after completions while jobs wait for room.
  */
 @Injectable()
 export class JobEnqueuer implements OnModuleDestroy {
   private readonly logger = new Logger(JobEnqueuer.name);
-  /** Enqueueing not awaited by its caller (a submission, a refill); shutdown waits for it (before the queue closes). */
+  /** Enqueueing not awaited by its caller (a submission, a requested dispatch); shutdown waits for it (before the queue closes). */
   private readonly enqueuing = new Set<Promise<void>>();
-  /** Jobs this process is refilling: one claim at a time per job from here (the statement serialises the others). */
-  private readonly refilling = new Set<string>();
   private readonly window: number;
+  private readonly maxQueued: number;
+  /** A requested dispatch that has not started yet: requests join it. */
+  private requested?: Promise<void>;
+  /** The latest requested dispatch: the next one starts after it. */
+  private latest: Promise<void> = Promise.resolve();
+  private lastDispatchAt = -Infinity;
+  /** The last dispatch from here left jobs waiting for room: completions, which make room, ask for another. */
+  private starved = false;
 
   constructor(
     private readonly jobs: JobRepository,
     @InjectQueue(QueueName.Modification) private readonly queue: Queue,
-    @Inject(APP_CONFIG) config: Pick<AppConfig, 'QUEUE_WINDOW_PER_JOB'>,
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'QUEUE_WINDOW_PER_JOB' | 'QUEUE_MAX_TASKS'>,
   ) {
     this.window = config.QUEUE_WINDOW_PER_JOB;
+    this.maxQueued = config.QUEUE_MAX_TASKS;
     // Without a listener BullMQ prints every Redis connection error as a raw stack trace (not a log line).
     queue.on('error', (err) => this.logger.warn({ err: err.message }, 'queue: Redis connection error'));
   }
 
   /**
-   * Queues the job's first window of PENDING instances, from the first one (a submission, recovery,
-   * resume, resubmit); the workers queue the rest as they go. Returns how many were claimed: 0 when
-   * nothing is left to do (or the job is not running).
+   * Starts a new pass over the PENDING instances of the job from the first (a submission, resume,
+   * resubmit), and dispatches. Returns how many of the job's instances were queued: 0 when nothing
+   * is left, the job is not running, or it waits for room in the queue.
    */
   async enqueuePending(jobId: string): Promise<number> {
-    return this.enqueueWindow(jobId, true);
+    return (await this.enqueuePendingOf([jobId])).get(jobId) ?? 0;
+  }
+
+  /** enqueuePending for several jobs (recovery), with one dispatch. Instances queued per job. */
+  async enqueuePendingOf(jobIds: string[]): Promise<Map<string, number>> {
+    for (const jobId of jobIds) await this.jobs.restartQueuePass(jobId);
+    const queued = new Map<string, number>();
+    for (const window of await this.dispatch()) queued.set(window.jobId, (queued.get(window.jobId) ?? 0) + window.sourceInstanceIds.length);
+    return queued;
   }
 
   /**
@@ -73,29 +94,50 @@ export class JobEnqueuer implements OnModuleDestroy {
   }
 
   /**
-   * After instances of a job completed (`counters` as the completion left them): when half a window
-   * or less of it is still queued and more is PENDING, queues the next window, without waiting. A
-   * failure is logged: the job then stops moving once its queue is empty, and recovery takes over.
+   * After instances of a job completed (`counters` as the completion left them): asks for a dispatch
+   * when the job has half a window or less queued and more to do, when it has ended (its room is
+   * free), or while jobs wait for room. A failure is logged: a job left without queued work stops
+   * moving, and recovery takes over.
    */
-  refillIfLow(jobId: string, counters: JobCounters): void {
-    const queued = counters.queuedCount - counters.processedCount - counters.failedCount;
-    if (!counters.ready || counters.queuedCount >= counters.instancesCount || queued > this.window / 2) return;
-    if (this.refilling.has(jobId)) return;
-    this.refilling.add(jobId);
-    this.inBackground(
-      this.enqueueWindow(jobId, false)
-        .then(
-          () => undefined,
-          (err: Error) => this.logger.warn({ jobId, err: err.message }, 'queueing the next window of a job failed; job recovery will take over'),
-        )
-        .finally(() => this.refilling.delete(jobId)),
-    );
+  afterProgress(counters: JobCounters): void {
+    const done = counters.processedCount + counters.failedCount;
+    const low = counters.queuedCount < counters.instancesCount && counters.queuedCount - done <= this.window / 2;
+    if (this.starved || (counters.ready && (low || done >= counters.instancesCount))) this.requestDispatch();
   }
 
-  private async enqueueWindow(jobId: string, fromStart: boolean): Promise<number> {
-    const window = await this.jobs.claimQueueWindow(jobId, this.window, fromStart);
-    if (!window) return 0;
-    const { generation, priority, sourceInstanceIds } = window;
+  /** A dispatch soon, without waiting: one at a time from this process, DISPATCH_INTERVAL_MS apart; requests meanwhile join the next. */
+  requestDispatch(): void {
+    if (this.requested) return;
+    const previous = this.latest;
+    const next = (async () => {
+      await previous;
+      const wait = this.lastDispatchAt + DISPATCH_INTERVAL_MS - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      this.requested = undefined;
+      this.lastDispatchAt = performance.now();
+      await this.dispatch().catch((err: Error) =>
+        this.logger.warn({ err: err.message }, 'queueing the next windows of jobs failed; job recovery will take over'),
+      );
+    })();
+    this.requested = next;
+    this.latest = next;
+    this.inBackground(next);
+  }
+
+  /**
+   * Claims windows for the jobs that need one, within the queue's room, and adds them to the queue.
+   * A window that could not be added leaves its job without queued work: recovery queues it again.
+   */
+  async dispatch(): Promise<QueueWindow[]> {
+    const { windows, starved } = await this.jobs.dispatchQueueWindows(this.window, this.maxQueued);
+    this.starved = starved;
+    let failure: Error | undefined;
+    for (const window of windows) await this.add(window).catch((err: Error) => (failure ??= err));
+    if (failure) throw failure;
+    return windows;
+  }
+
+  private async add({ jobId, generation, priority, sourceInstanceIds }: QueueWindow): Promise<void> {
     const opts = { priority: toBullPriority(priority), attempts: PROCESS_INSTANCE_ATTEMPTS, backoff: PROCESS_INSTANCE_BACKOFF };
     for (let start = 0; start < sourceInstanceIds.length; start += ADD_BULK_CHUNK) {
       await this.queue.addBulk(
@@ -106,7 +148,6 @@ export class JobEnqueuer implements OnModuleDestroy {
         })),
       );
     }
-    return sourceInstanceIds.length;
   }
 
   private inBackground(work: Promise<void>): void {
@@ -122,7 +163,7 @@ export class JobEnqueuer implements OnModuleDestroy {
     await Promise.all(this.enqueuing);
   }
 
-  /** The number of enqueuePendingLater and refillIfLow calls not finished yet. */
+  /** The number of enqueuePendingLater calls and requested dispatches not finished yet. */
   get enqueuingCount(): number {
     return this.enqueuing.size;
   }

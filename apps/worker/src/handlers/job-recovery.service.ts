@@ -8,9 +8,9 @@ const ABANDONED_SUBMISSION_MS = 10 * 60_000;
 
 /**
  * Postgres is the source of truth for what is left to do. At start, and for every unfinished job
- * that did not move during one interval (Redis restarted without its data, a queue entry lost),
- * the PENDING work is enqueued again; deterministic BullMQ job IDs make this a no-op when nothing
- * was lost.
+ * that did not move during one interval (Redis restarted without its data, a queue entry lost, or
+ * waiting for room in the queue), the PENDING work is enqueued again; deterministic BullMQ job IDs
+ * make this a no-op when nothing was lost.
  */
 @Injectable()
 export class JobRecoveryService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -38,19 +38,24 @@ export class JobRecoveryService implements OnApplicationBootstrap, OnModuleDestr
       await this.jobs.failAbandonedSubmissions(new Date(Date.now() - ABANDONED_SUBMISSION_MS));
       const unfinished = await this.jobs.unfinishedJobIds();
       for (const jobId of [...this.lastSeen.keys()]) if (!unfinished.includes(jobId)) this.lastSeen.delete(jobId);
+      const stalled = new Set<string>();
       for (const jobId of unfinished) {
         const counters = await this.jobs.counters(jobId);
         if (!counters) continue;
         const done = counters.processedCount + counters.failedCount;
-        const stalled = this.lastSeen.get(jobId) === done;
+        const moved = this.lastSeen.get(jobId) !== done;
         this.lastSeen.set(jobId, done);
-        if (!always && !stalled) continue;
-        const added = await this.enqueuer.enqueuePending(jobId);
+        if (!always && moved) continue;
+        stalled.add(jobId);
         if (done >= counters.instancesCount) {
           const job = await this.jobs.find(jobId);
           await this.enqueuer.enqueueFinalize(jobId, counters.generation, job?.priority ?? 0);
         }
-        if (added > 0) this.logger.log({ jobId, pending: added }, 'pending work of a job that stopped moving enqueued again');
+      }
+      // One dispatch per turn even when nothing stalled: it fills room that no completion asked for.
+      const queued = await this.enqueuer.enqueuePendingOf([...stalled]);
+      for (const [jobId, pending] of queued) {
+        if (stalled.has(jobId)) this.logger.log({ jobId, pending }, 'pending work of a job that stopped moving enqueued again');
       }
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'job recovery failed; will try again');

@@ -141,10 +141,10 @@ export class ProcessInstanceHandler {
     }
   }
 
-  /** The job moved: its next window is queued when it runs low, and it is finalized after its last instance. */
+  /** The job moved: the queue gets its next windows (or another job's) as it runs low, and it is finalized after its last instance. */
   private async afterInstance(jobId: string, counters: JobCounters | null, priority: number): Promise<void> {
     if (!counters) return;
-    this.enqueuer.refillIfLow(jobId, counters);
+    this.enqueuer.afterProgress(counters);
     if (counters.ready && counters.processedCount + counters.failedCount >= counters.instancesCount) {
       await this.enqueuer.enqueueFinalize(jobId, counters.generation, priority);
     }

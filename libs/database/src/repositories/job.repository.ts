@@ -45,16 +45,26 @@ export interface JobCounters {
   state: JobState;
   ready: boolean;
   generation: number;
-  /** Instances done when the current pass of the queue window began plus those queued since (see claimQueueWindow). */
+  /** Instances done when the current pass over the job's rows began plus those queued since (see dispatchQueueWindows). */
   queuedCount: number;
 }
 
 /** Instances of a job just claimed for the work queue, with what their tasks carry. */
 export interface QueueWindow {
+  jobId: string;
   generation: number;
   priority: number;
   sourceInstanceIds: string[];
 }
+
+/** What a dispatch claimed, and whether jobs are left waiting for room in the queue. */
+export interface QueueDispatch {
+  windows: QueueWindow[];
+  starved: boolean;
+}
+
+/** Jobs read at a time by a dispatch (each gets a window, until the room runs out). */
+const DISPATCH_CANDIDATES = 50;
 
 const COUNTERS = {
   instancesCount: true,
@@ -186,36 +196,63 @@ const COMPLETE_INSTANCE: PreparedStatement = {
     RETURNING ${COUNTER_COLUMNS}`,
 };
 
+/** A job whose instances may be queued: submitted whole, not paused nor finished. */
+const QUEUEABLE = `ready AND state IN ('Pending', 'Running', 'Retry')`;
+/** Of a queueable job: instances queued and not done yet (negative after a new pass began, while the old one's tasks still finish). */
+const OUTSTANDING = `queued_count - processed_count - failed_count`;
+/** Of a queueable job: more to queue in this pass, and half a window ($window) or less queued. */
+const NEEDS_WINDOW = (window: string) => `queued_count < instances_count AND ${OUTSTANDING} <= ${window}::int / 2`;
+
+/** Serialises dispatches across processes, so that two never spend the same free room in the queue. */
+const QUEUE_DISPATCH_LOCK: PreparedStatement = {
+  name: 'deidflow_queue_dispatch_lock',
+  text: `SELECT pg_advisory_xact_lock(${0x646569647175})`,
+};
+
+/** Instance tasks in the work queue across all jobs, as Postgres accounts for them. */
+const QUEUED_TASKS: PreparedStatement = {
+  name: 'deidflow_queued_tasks',
+  text: `SELECT COALESCE(sum(GREATEST(${OUTSTANDING}, 0)), 0)::int AS queued FROM jobs WHERE ${QUEUEABLE}`,
+};
+
+/** Jobs that need a window ($1), the first to be served first: by priority, then in submission order. */
+const JOBS_NEEDING_WINDOW: PreparedStatement = {
+  name: 'deidflow_jobs_needing_window',
+  text: `SELECT id FROM jobs WHERE ${QUEUEABLE} AND ${NEEDS_WINDOW('$1')}
+         ORDER BY priority DESC, created_at, id LIMIT $2`,
+};
+
 /**
- * Claims the next window of a job's PENDING rows for the work queue ($1 job, $2 from the first
- * PENDING row rather than after the last one queued, $3 the window). Without $2 it claims only
- * below the low-water mark: half a window or less still queued (queued_count less the instances
- * done). The job's row is locked, so that concurrent workers reaching the mark together claim one
- * window between them. No row when the job is not running or needs nothing.
+ * Claims up to $2 of a job's PENDING rows after the last one queued ($1 job, $3 the window): the
+ * cursor moves past them (queued_through) and queued_count grows by as many, or becomes
+ * instances_count when the pass reached the end. The job's row is locked and its need re-checked.
+ * No row when the job is not queueable or needs nothing.
  */
 const CLAIM_QUEUE_WINDOW: PreparedStatement = {
   name: 'deidflow_claim_queue_window',
   text: `WITH job AS (
-           SELECT id, generation, priority, processed_count + failed_count AS done,
-                  CASE WHEN $2::boolean THEN NULL ELSE queued_through END AS after
-           FROM jobs
-           WHERE id = $1::uuid AND ready AND state IN ('Pending', 'Running', 'Retry')
-             AND ($2::boolean OR (queued_count < instances_count AND queued_count - processed_count - failed_count <= $3::int / 2))
+           SELECT id, generation, priority, queued_through AS after FROM jobs
+           WHERE id = $1::uuid AND ${QUEUEABLE} AND ${NEEDS_WINDOW('$3')}
            FOR UPDATE
          ), next AS (
            SELECT ji.source_instance_id AS id FROM job_instances ji JOIN job ON ji.job_id = job.id
            WHERE ji.state = 'PENDING' AND (job.after IS NULL OR ji.source_instance_id > job.after)
-           ORDER BY ji.source_instance_id LIMIT $3::int
+           ORDER BY ji.source_instance_id LIMIT $2::int
          ), claimed AS (
            SELECT count(*)::int AS n, max(id) AS last FROM next
          ), moved AS (
            UPDATE jobs SET queued_through = COALESCE(claimed.last, jobs.queued_through),
-                           queued_count = CASE WHEN claimed.n < $3::int THEN jobs.instances_count
-                                               WHEN $2::boolean THEN job.done + claimed.n
-                                               ELSE jobs.queued_count + claimed.n END
+                           queued_count = CASE WHEN claimed.n < $2::int THEN jobs.instances_count ELSE jobs.queued_count + claimed.n END
            FROM job, claimed WHERE jobs.id = job.id
          )
-         SELECT job.generation, job.priority, COALESCE((SELECT array_agg(id ORDER BY id) FROM next), '{}') AS "sourceInstanceIds" FROM job`,
+         SELECT job.id AS "jobId", job.generation, job.priority,
+                COALESCE((SELECT array_agg(id ORDER BY id) FROM next), '{}') AS "sourceInstanceIds" FROM job`,
+};
+
+/** A new pass over the job's PENDING rows, from the first (recovery, resume, resubmit, submission): nothing counted as queued. */
+const RESTART_QUEUE_PASS: PreparedStatement = {
+  name: 'deidflow_restart_queue_pass',
+  text: `UPDATE jobs SET queued_through = NULL, queued_count = processed_count + failed_count WHERE id = $1::uuid AND ${QUEUEABLE} RETURNING id`,
 };
 
 const FAILED_INSTANCES: PreparedStatement = {
@@ -257,7 +294,7 @@ const JOBS_BY_STATE: PreparedStatement = {
 
 const UNFINISHED_JOB_IDS: PreparedStatement = {
   name: 'deidflow_unfinished_job_ids',
-  text: `SELECT id FROM jobs WHERE ready AND state IN ('Pending', 'Running', 'Retry')`,
+  text: `SELECT id FROM jobs WHERE ${QUEUEABLE}`,
 };
 
 const FAIL_ABANDONED_SUBMISSIONS: PreparedStatement = {
@@ -526,14 +563,43 @@ export class JobRepository {
   }
 
   /**
-   * The next `window` source instances still to do, claimed for the work queue: from the first
-   * PENDING row (`fromStart`: a submission, recovery, resume, resubmit), or after the last one
-   * queued once half a window or less is left (the workers' refill). Null when the job is not
-   * running, or has enough queued.
+   * Fills the work queue's free room (`maxQueued` instance tasks across all jobs, less those queued
+   * and not done): a window (`window` instances, or what room is left) for each job that has half a
+   * window or less queued and more to do, by priority then in submission order. One dispatch at a
+   * time across processes; the claimed instances are the caller's to add to the queue. `starved`:
+   * jobs still needing a window are left waiting for room.
    */
-  async claimQueueWindow(jobId: string, window: number, fromStart: boolean): Promise<QueueWindow | null> {
-    const [row] = await this.prisma.prepared<QueueWindow>(CLAIM_QUEUE_WINDOW, [jobId, fromStart, window]);
-    return row ?? null;
+  async dispatchQueueWindows(window: number, maxQueued: number): Promise<QueueDispatch> {
+    return this.prisma.preparedTransaction(async (run) => {
+      await run(QUEUE_DISPATCH_LOCK, []);
+      const [{ queued }] = await run<{ queued: number }>(QUEUED_TASKS, []);
+      let room = maxQueued - queued;
+      const windows: QueueWindow[] = [];
+      for (;;) {
+        const candidates = await run<{ id: string }>(JOBS_NEEDING_WINDOW, [window, DISPATCH_CANDIDATES]);
+        if (candidates.length === 0) return { windows, starved: false };
+        if (room <= 0) return { windows, starved: true };
+        let claimedAny = false;
+        for (const { id } of candidates) {
+          const [claimed] = await run<QueueWindow>(CLAIM_QUEUE_WINDOW, [id, Math.min(window, room), window]);
+          if (!claimed) continue;
+          claimedAny = true;
+          if (claimed.sourceInstanceIds.length > 0) windows.push(claimed);
+          room -= claimed.sourceInstanceIds.length;
+          if (room <= 0) break;
+        }
+        if (!claimedAny) return { windows, starved: false };
+      }
+    });
+  }
+
+  /**
+   * Starts a new pass over the job's PENDING rows, from the first (a submission, recovery, resume,
+   * resubmit): the next dispatch gives it a window again, whatever was queued before (tasks still
+   * in the queue are not added twice: their IDs are deterministic). False when the job is not queueable.
+   */
+  async restartQueuePass(jobId: string): Promise<boolean> {
+    return (await this.prisma.prepared(RESTART_QUEUE_PASS, [jobId])).length > 0;
   }
 
   /** One output of the job with its ancestors (a single-resource job's output), or undefined when none was made. */
