@@ -5,12 +5,12 @@ import { loadConfig } from '../libs/config/src/config.schema';
 
 export type StorageDriver = 'fs' | 's3';
 
-export const ALL_SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8] as const;
+export const ALL_SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9] as const;
 export type ScenarioNumber = (typeof ALL_SCENARIOS)[number];
 
 export interface BenchOptions {
   reps: number;
-  /** Repetitions of the 10k bulk (scenario 6), the longest by far. */
+  /** Repetitions of the 10k bulk (scenarios 6 and 9), the longest by far. */
   bulkReps: number;
   quick: boolean;
   only: ScenarioNumber[];
@@ -26,6 +26,8 @@ export interface BenchOptions {
   workerConcurrency: number;
   /** QUEUE_WINDOW_PER_JOB of the stack; the product's default when absent. */
   queueWindow?: number;
+  /** QUEUE_MAX_TASKS of the stack; the product's default when absent. */
+  queueMaxTasks?: number;
   seed: number;
   /** Profile the worker(s) and the API during scenarios 2 and 5 (.cpuprofile files + top self times). */
   cpuProf: boolean;
@@ -49,18 +51,20 @@ const PRODUCT_CONCURRENCY = loadConfig({}).WORKER_CONCURRENCY;
 export const USAGE = `Usage: npm run bench -- [options]
   --quick                 smoke run: small N, 2 repetitions (explicit options still win)
   --reps N                repetitions of each figure (default 3)
-  --bulk-reps N           repetitions of scenario 6 (default 1)
-  --only 2,7              run only these scenarios (1-8)
+  --bulk-reps N           repetitions of scenarios 6 and 9 (default 1)
+  --only 2,7              run only these scenarios (1-9)
   --storage fs|s3|both    storage drivers, one column each (default both)
   --instances N           instances of the study (default 500)
-  --bulk-studies N        studies of scenario 6, each of --instances (default 20)
-  --bulk-image-size N     rows and columns of scenario 6's images (default 512: ~527 kB each; 128: ~40 kB,
+  --bulk-studies N        studies of scenarios 6 and 9, each of --instances (default 20)
+  --bulk-image-size N     rows and columns of scenarios 6 and 9's images (default 512: ~527 kB each; 128: ~40 kB,
                           so that 100,000 instances, stored twice and cached, fit the disk)
   --instance-calls N      sequential calls of scenario 5 (default 200)
   --upload-concurrency N  parallel connections of uploads (default 4)
   --worker-concurrency N  WORKER_CONCURRENCY of each worker process (default: the product's, ${PRODUCT_CONCURRENCY})
   --queue-window N        QUEUE_WINDOW_PER_JOB of the stack (default: the product's; a number above the
                           job's size queues it whole, as before the thirteenth session)
+  --queue-max-tasks N     QUEUE_MAX_TASKS of the stack (default: the product's; below the bulk dataset's
+                          size, scenarios 6 and 9 run with jobs waiting for room)
   --seed N                seed of the generated data (default 1)
   --cpu-prof              CPU-profile the worker(s) and the API during scenarios 1, 2, 5 and 6
   --heap-prof             sample what the worker(s) and the API allocate during scenario 2 (one more
@@ -87,7 +91,7 @@ function scenarioList(value: string | undefined): ScenarioNumber[] {
   if (value === undefined) return [...ALL_SCENARIOS];
   const numbers = value.split(',').map((part) => Number(part.trim()));
   const unknown = numbers.filter((n) => !(ALL_SCENARIOS as readonly number[]).includes(n));
-  if (unknown.length > 0 || numbers.length === 0) throw new Error(`--only takes scenario numbers 1-8 separated by commas, not "${value}"`);
+  if (unknown.length > 0 || numbers.length === 0) throw new Error(`--only takes scenario numbers 1-9 separated by commas, not "${value}"`);
   return [...new Set(numbers as ScenarioNumber[])].sort((a, b) => a - b);
 }
 
@@ -115,6 +119,7 @@ export function parseOptions(argv: string[], repositoryRoot: string): BenchOptio
       'upload-concurrency': { type: 'string' },
       'worker-concurrency': { type: 'string' },
       'queue-window': { type: 'string' },
+      'queue-max-tasks': { type: 'string' },
       seed: { type: 'string' },
       'cpu-prof': { type: 'boolean', default: false },
       'heap-prof': { type: 'boolean', default: false },
@@ -148,6 +153,7 @@ export function parseOptions(argv: string[], repositoryRoot: string): BenchOptio
     uploadConcurrency: positiveInteger('upload-concurrency', values['upload-concurrency']) ?? 4,
     workerConcurrency: positiveInteger('worker-concurrency', values['worker-concurrency']) ?? PRODUCT_CONCURRENCY,
     queueWindow: positiveInteger('queue-window', values['queue-window']),
+    queueMaxTasks: positiveInteger('queue-max-tasks', values['queue-max-tasks']),
     seed: positiveInteger('seed', values.seed) ?? 1,
     cpuProf: values['cpu-prof'],
     heapProf: values['heap-prof'],

@@ -112,6 +112,12 @@ const ROWS: Row[] = [
     value: ratioOf(metric(8, 'twoWorkersInstancesPerSecond'), metric(8, 'oneWorkerInstancesPerSecond')),
     target: atLeast(1.6, '>= 1.6'),
   },
+  { label: '9 a study job each, submitted together: submission', unit: 's', digits: 2, value: (c) => seconds(metric(9, 'submitMs')(c)) },
+  { label: '  throughput', unit: 'inst/s', digits: 0, value: metric(9, 'instancesPerSecond') },
+  { label: '  study jobs / one bulk job (9 / 6)', unit: 'ratio', digits: 2, value: ratioOf(metric(9, 'instancesPerSecond'), metric(6, 'instancesPerSecond')) },
+  { label: '  peak RSS, API', unit: 'MB', digits: 0, value: metric(9, 'peakRssApiMb') },
+  { label: '  peak RSS, worker', unit: 'MB', digits: 0, value: metric(9, 'peakRssWorkerMb') },
+  { label: '  Redis memory, peak above start', unit: 'MB', digits: 1, value: metric(9, 'redisPeakAboveStartMb') },
 ];
 
 function seconds(ms: Spread | undefined): Spread | undefined {
@@ -212,7 +218,7 @@ export function cpuTable(report: BenchReport): string {
 
 /** Instances processed in one measured window of a scenario (scenario 5 has no such count, 7 measures a whole process). */
 function instancesPerWindow(report: BenchReport, n: ScenarioNumber): number | undefined {
-  if (n === 6) return report.options.bulkStudies * report.options.instances;
+  if (n === 6 || n === 9) return report.options.bulkStudies * report.options.instances;
   return [1, 2, 3, 4, 8].includes(n) ? report.options.instances : undefined;
 }
 

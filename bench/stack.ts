@@ -106,6 +106,7 @@ export class BenchStack {
       QUEUE_PREFIX: options.queuePrefix,
       WORKER_CONCURRENCY: String(options.workerConcurrency),
       ...(options.queueWindow ? { QUEUE_WINDOW_PER_JOB: String(options.queueWindow) } : {}),
+      ...(options.queueMaxTasks ? { QUEUE_MAX_TASKS: String(options.queueMaxTasks) } : {}),
       LOG_LEVEL: 'info',
     };
     let s3rver: ServiceProcess | undefined;
