@@ -66,6 +66,10 @@ describe('system and client set-up routes', () => {
     expect(after['deidflow_dependency_up{service="redis"}']).toBe(1);
     // Files of deleted instances still to delete (other suites' deletions may have left some).
     expect(after.deidflow_object_deletions_pending).toBeGreaterThanOrEqual(0);
+    // The study's tasks, claimed for the queue, as Postgres accounts for them (and any other job's).
+    expect(after.deidflow_queue_claimed_tasks).toBeGreaterThanOrEqual(studyInstances);
+    expect(after.deidflow_jobs_waiting_for_room).toBeGreaterThanOrEqual(0);
+    expect(after.deidflow_queue_max_tasks).toBe(50_000);
     await http(api.baseUrl, 'POST', `/jobs/${job.body.ID}/cancel`);
   });
 

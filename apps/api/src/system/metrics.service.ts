@@ -1,8 +1,9 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { settlesWithin } from '@deidflow/common';
+import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { JobRepository, JobState, ObjectDeletionRepository, ResourceRepository } from '@deidflow/database';
 import { QueueName } from '@deidflow/queue';
 import { WorkerMetrics } from '../../../worker/src/metrics/worker-metrics';
@@ -35,6 +36,7 @@ export class MetricsService {
     private readonly objectDeletions: ObjectDeletionRepository,
     @InjectQueue(QueueName.Modification) private readonly queue: Queue,
     private readonly bodies: RequestBodyBudget,
+    @Inject(APP_CONFIG) config: Pick<AppConfig, 'QUEUE_MAX_TASKS'>,
     /** Present when the worker is embedded (EMBEDDED_WORKER): its figures are served here too. */
     @Optional() private readonly worker?: WorkerMetrics,
   ) {
@@ -88,6 +90,16 @@ export class MetricsService {
       help: 'Per-instance tasks in the work queue, by BullMQ state (shared by every worker process)',
       labelNames: ['state'],
       registers: [this.registry],
+    });
+    const occupancy = sharedPerScrape(() => this.jobs.queueOccupancy());
+    indexGauge('deidflow_queue_claimed_tasks', 'Per-instance tasks claimed for the work queue and not done, across jobs (bounded by QUEUE_MAX_TASKS)', async function () {
+      this.set((await occupancy()).queuedTasks);
+    });
+    indexGauge('deidflow_jobs_waiting_for_room', 'Jobs with instances left and none in the work queue: waiting for room under QUEUE_MAX_TASKS', async function () {
+      this.set((await occupancy()).jobsWaiting);
+    });
+    gauge('deidflow_queue_max_tasks', 'QUEUE_MAX_TASKS: per-instance tasks the work queue holds at most, across jobs', function () {
+      this.set(config.QUEUE_MAX_TASKS);
     });
     indexGauge(
       'deidflow_object_deletions_pending',

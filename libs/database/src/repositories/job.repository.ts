@@ -215,6 +215,14 @@ const QUEUED_TASKS: PreparedStatement = {
   text: `SELECT COALESCE(sum(GREATEST(${OUTSTANDING}, 0)), 0)::int AS queued FROM jobs WHERE ${QUEUEABLE}`,
 };
 
+/** The queue's room as the metrics show it: instance tasks claimed and not done; jobs with more to do and nothing queued. */
+const QUEUE_OCCUPANCY: PreparedStatement = {
+  name: 'deidflow_queue_occupancy',
+  text: `SELECT COALESCE(sum(GREATEST(${OUTSTANDING}, 0)), 0)::int AS "queuedTasks",
+                count(*) FILTER (WHERE queued_count < instances_count AND ${OUTSTANDING} <= 0)::int AS "jobsWaiting"
+         FROM jobs WHERE ${QUEUEABLE}`,
+};
+
 /** Jobs that need a window ($1), the first to be served first: by priority, then in submission order. */
 const JOBS_NEEDING_WINDOW: PreparedStatement = {
   name: 'deidflow_jobs_needing_window',
@@ -531,6 +539,15 @@ export class JobRepository {
   }
 
   /** How many jobs are in each state (metrics). */
+  /**
+   * Instance tasks in the work queue as Postgres accounts for them (claimed by dispatches, not done:
+   * what QUEUE_MAX_TASKS bounds), and the jobs with more to do and nothing queued (waiting for room).
+   */
+  async queueOccupancy(): Promise<{ queuedTasks: number; jobsWaiting: number }> {
+    const [row] = await this.prisma.prepared<{ queuedTasks: number; jobsWaiting: number }>(QUEUE_OCCUPANCY, []);
+    return row;
+  }
+
   async countByState(): Promise<Partial<Record<JobState, number>>> {
     const rows = await this.prisma.prepared<{ state: JobState; count: number }>(JOBS_BY_STATE, []);
     return Object.fromEntries(rows.map((r) => [r.state, r.count]));
