@@ -281,7 +281,7 @@ export function renderReport(report: BenchReport): string {
   for (const column of report.columns) {
     for (const result of column.scenarios) {
       if (result.rssByProgress && Object.keys(result.rssByProgress).length > 0) {
-        parts.push('', `Scenario 6 (${column.storage}): VmRSS (MB) when the job passed each quarter of its progress:`);
+        parts.push('', `Scenario ${result.scenario} (${column.storage}): VmRSS (MB) when the job passed each quarter of its progress:`);
         for (const [quarter, rss] of Object.entries(result.rssByProgress)) {
           parts.push(`  ${quarter.padStart(4)}: ${Object.entries(rss).map(([name, mb]) => `${name} ${mb.toFixed(0)}`).join(', ')}`);
         }

@@ -209,10 +209,10 @@ const QUEUE_DISPATCH_LOCK: PreparedStatement = {
   text: `SELECT pg_advisory_xact_lock(${0x646569647175})`,
 };
 
-/** Instance tasks in the work queue across all jobs, as Postgres accounts for them. */
+/** Instance tasks in the work queue across all jobs, as Postgres accounts for them (jobs that claimed none hold none: jobs_claimed_idx). */
 const QUEUED_TASKS: PreparedStatement = {
   name: 'deidflow_queued_tasks',
-  text: `SELECT COALESCE(sum(GREATEST(${OUTSTANDING}, 0)), 0)::int AS queued FROM jobs WHERE ${QUEUEABLE}`,
+  text: `SELECT COALESCE(sum(GREATEST(${OUTSTANDING}, 0)), 0)::int AS queued FROM jobs WHERE ${QUEUEABLE} AND queued_count > 0`,
 };
 
 /** The queue's room as the metrics show it: instance tasks claimed and not done; jobs with more to do and nothing queued. */
@@ -223,7 +223,7 @@ const QUEUE_OCCUPANCY: PreparedStatement = {
          FROM jobs WHERE ${QUEUEABLE}`,
 };
 
-/** Jobs that need a window ($1), the first to be served first: by priority, then in submission order. */
+/** Jobs that need a window ($1), the first to be served first: by priority, then in submission order (jobs_queueable_order_idx). */
 const JOBS_NEEDING_WINDOW: PreparedStatement = {
   name: 'deidflow_jobs_needing_window',
   text: `SELECT id FROM jobs WHERE ${QUEUEABLE} AND ${NEEDS_WINDOW('$1')}
