@@ -101,6 +101,14 @@ describe('queue windows and the room of the queue (real Postgres)', () => {
     expect(Object.keys(first).length + Object.keys(second).length).toBe(2);
   });
 
+  it('starts a pass again only when it moved: recovery restarts the jobs waiting for room at every turn', async () => {
+    const job = await submit();
+    expect(await jobs.restartQueuePass(job)).toBe(false); // at its start already: not written again
+    await dispatch();
+    expect(await jobs.restartQueuePass(job)).toBe(true);
+    expect(await queuedCount(job)).toBe(0);
+  });
+
   it('claims nothing for a job that is paused, finished, or whose rows are still being written', async () => {
     const job = await submit();
     for (const change of [`state = 'Paused'`, `state = 'Success'`, 'ready = false']) {

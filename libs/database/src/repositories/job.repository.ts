@@ -203,10 +203,13 @@ const OUTSTANDING = `queued_count - processed_count - failed_count`;
 /** Of a queueable job: more to queue in this pass, and half a window ($window) or less queued. */
 const NEEDS_WINDOW = (window: string) => `queued_count < instances_count AND ${OUTSTANDING} <= ${window}::int / 2`;
 
+/** "deidqu": the advisory lock of dispatches (migrate.ts holds another, "deidflow"). */
+const QUEUE_DISPATCH_LOCK_KEY = 0x646569647175;
+
 /** Serialises dispatches across processes, so that two never spend the same free room in the queue. */
 const QUEUE_DISPATCH_LOCK: PreparedStatement = {
   name: 'deidflow_queue_dispatch_lock',
-  text: `SELECT pg_advisory_xact_lock(${0x646569647175})`,
+  text: `SELECT pg_advisory_xact_lock(${QUEUE_DISPATCH_LOCK_KEY})`,
 };
 
 /** Instance tasks in the work queue across all jobs, as Postgres accounts for them (jobs that claimed none hold none: jobs_claimed_idx). */
@@ -257,10 +260,16 @@ const CLAIM_QUEUE_WINDOW: PreparedStatement = {
                 COALESCE((SELECT array_agg(id ORDER BY id) FROM next), '{}') AS "sourceInstanceIds" FROM job`,
 };
 
-/** A new pass over the job's PENDING rows, from the first (recovery, resume, resubmit, submission): nothing counted as queued. */
+/**
+ * A new pass over the job's PENDING rows, from the first (recovery, resume, resubmit, submission):
+ * nothing counted as queued. No write when the pass is at its start already: recovery restarts every
+ * job waiting for room at each turn.
+ */
 const RESTART_QUEUE_PASS: PreparedStatement = {
   name: 'deidflow_restart_queue_pass',
-  text: `UPDATE jobs SET queued_through = NULL, queued_count = processed_count + failed_count WHERE id = $1::uuid AND ${QUEUEABLE} RETURNING id`,
+  text: `UPDATE jobs SET queued_through = NULL, queued_count = processed_count + failed_count
+         WHERE id = $1::uuid AND ${QUEUEABLE} AND (queued_through IS NOT NULL OR queued_count <> processed_count + failed_count)
+         RETURNING id`,
 };
 
 const FAILED_INSTANCES: PreparedStatement = {
@@ -538,7 +547,6 @@ export class JobRepository {
     return new Map(rows.map(({ id, ...counters }) => [id, counters]));
   }
 
-  /** How many jobs are in each state (metrics). */
   /**
    * Instance tasks in the work queue as Postgres accounts for them (claimed by dispatches, not done:
    * what QUEUE_MAX_TASKS bounds), and the jobs with more to do and nothing queued (waiting for room).
@@ -548,6 +556,7 @@ export class JobRepository {
     return row;
   }
 
+  /** How many jobs are in each state (metrics). */
   async countByState(): Promise<Partial<Record<JobState, number>>> {
     const rows = await this.prisma.prepared<{ state: JobState; count: number }>(JOBS_BY_STATE, []);
     return Object.fromEntries(rows.map((r) => [r.state, r.count]));
@@ -613,7 +622,8 @@ export class JobRepository {
   /**
    * Starts a new pass over the job's PENDING rows, from the first (a submission, recovery, resume,
    * resubmit): the next dispatch gives it a window again, whatever was queued before (tasks still
-   * in the queue are not added twice: their IDs are deterministic). False when the job is not queueable.
+   * in the queue are not added twice: their IDs are deterministic). False when the job is not
+   * queueable, or its pass is at its start already.
    */
   async restartQueuePass(jobId: string): Promise<boolean> {
     return (await this.prisma.prepared(RESTART_QUEUE_PASS, [jobId])).length > 0;
