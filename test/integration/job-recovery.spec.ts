@@ -4,9 +4,10 @@ import { createBareJob, testDatabase } from '../support/database';
 
 /**
  * A submission whose API died before the job was complete in Postgres (`ready` still false): job
- * recovery fails it after ten minutes (JobRecoveryService), and leaves every other job alone.
+ * recovery fails it after ten minutes (JobRecoveryService), and leaves every other job alone. And
+ * the jobs it looks at for work left to queue again.
  */
-describe('JobRepository.failAbandonedSubmissions (real Postgres)', () => {
+describe('what job recovery reads and fails (real Postgres)', () => {
   const database = testDatabase();
   let jobs: JobRepository;
 
@@ -43,5 +44,25 @@ describe('JobRepository.failAbandonedSubmissions (real Postgres)', () => {
     expect(await jobs.find(canceled)).toMatchObject({ state: 'Failure', errorDetails: '' });
     // Done once: a second look finds nothing more.
     expect(await jobs.failAbandonedSubmissions(new Date(Date.now() - 10 * 60_000))).toBe(0);
+  });
+
+  it('lists the jobs recovery looks at, with their progress, in one read: queueable ones only', async () => {
+    const running = await job(1, { ready: true, state: 'Running' });
+    await database().$executeRawUnsafe(
+      `UPDATE jobs SET instances_count = 10, processed_count = 6, failed_count = 1, generation = 2, priority = 5 WHERE id = $1::uuid`,
+      running,
+    );
+    const waiting = await job(1, { ready: true });
+    for (const state of ['Paused', 'Success', 'Failure']) await job(1, { ready: true, state });
+    await job(1, { ready: false });
+
+    const unfinished = await jobs.unfinishedJobs();
+    expect(unfinished).toHaveLength(2);
+    expect(unfinished).toEqual(
+      expect.arrayContaining([
+        { id: running, done: 7, instancesCount: 10, generation: 2, priority: 5 },
+        { id: waiting, done: 0, instancesCount: 0, generation: 0, priority: 0 },
+      ]),
+    );
   });
 });

@@ -43,7 +43,7 @@ describe('queue windows and the room of the queue (real Postgres)', () => {
       [jobId, instances],
     );
     await client.query('UPDATE jobs SET instances_count = $2, ready = true, priority = $3 WHERE id = $1', [jobId, instances, priority]);
-    await jobs.restartQueuePass(jobId);
+    await jobs.restartQueuePasses([jobId]);
     return jobId;
   }
 
@@ -88,7 +88,7 @@ describe('queue windows and the room of the queue (real Postgres)', () => {
     await complete(job, 5);
     await dispatch();
     // Say the queue lost its entries: the pass starts over from the first PENDING row.
-    await jobs.restartQueuePass(job);
+    await jobs.restartQueuePasses([job]);
     expect(await dispatch()).toEqual({ [job]: range(6, 15) });
     expect(await queuedCount(job)).toBe(5 + WINDOW);
     expect(await dispatch()).toEqual({});
@@ -103,9 +103,9 @@ describe('queue windows and the room of the queue (real Postgres)', () => {
 
   it('starts a pass again only when it moved: recovery restarts the jobs waiting for room at every turn', async () => {
     const job = await submit();
-    expect(await jobs.restartQueuePass(job)).toBe(false); // at its start already: not written again
+    expect(await jobs.restartQueuePasses([job])).toBe(0); // at its start already: not written again
     await dispatch();
-    expect(await jobs.restartQueuePass(job)).toBe(true);
+    expect(await jobs.restartQueuePasses([job])).toBe(1);
     expect(await queuedCount(job)).toBe(0);
   });
 
@@ -113,7 +113,7 @@ describe('queue windows and the room of the queue (real Postgres)', () => {
     const job = await submit();
     for (const change of [`state = 'Paused'`, `state = 'Success'`, 'ready = false']) {
       await client.query(`UPDATE jobs SET ${change} WHERE id = $1`, [job]);
-      expect(await jobs.restartQueuePass(job)).toBe(false);
+      expect(await jobs.restartQueuePasses([job])).toBe(0);
       expect(await dispatch()).toEqual({});
       await client.query(`UPDATE jobs SET state = 'Pending', ready = true WHERE id = $1`, [job]);
     }

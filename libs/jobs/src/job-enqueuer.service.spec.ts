@@ -18,9 +18,9 @@ describe('JobEnqueuer', () => {
     const addReleased = new Promise<void>((resolve) => (releaseAdd = resolve));
     let failAddsOf: string | undefined;
     const jobs = {
-      restartQueuePass: async (jobId: string) => {
-        calls.push(`restart ${jobId}`);
-        return true;
+      restartQueuePasses: async (jobIds: string[]) => {
+        calls.push(`restart ${jobIds.join(' ')}`);
+        return jobIds.length;
       },
       dispatchQueueWindows: async (window: number, maxQueued: number) => {
         calls.push(`dispatch ${window} ${maxQueued}`);

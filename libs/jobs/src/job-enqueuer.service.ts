@@ -71,7 +71,7 @@ export class JobEnqueuer implements OnModuleDestroy {
 
   /** enqueuePending for several jobs (recovery), with one dispatch. Instances queued per job. */
   async enqueuePendingOf(jobIds: string[]): Promise<Map<string, number>> {
-    for (const jobId of jobIds) await this.jobs.restartQueuePass(jobId);
+    if (jobIds.length > 0) await this.jobs.restartQueuePasses(jobIds);
     const queued = new Map<string, number>();
     for (const window of await this.dispatch()) queued.set(window.jobId, (queued.get(window.jobId) ?? 0) + window.sourceInstanceIds.length);
     return queued;

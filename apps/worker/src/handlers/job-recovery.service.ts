@@ -36,21 +36,16 @@ export class JobRecoveryService implements OnApplicationBootstrap, OnModuleDestr
   async recover(always: boolean): Promise<void> {
     try {
       await this.jobs.failAbandonedSubmissions(new Date(Date.now() - ABANDONED_SUBMISSION_MS));
-      const unfinished = await this.jobs.unfinishedJobIds();
-      for (const jobId of [...this.lastSeen.keys()]) if (!unfinished.includes(jobId)) this.lastSeen.delete(jobId);
+      const unfinished = await this.jobs.unfinishedJobs();
+      const unfinishedIds = new Set(unfinished.map((job) => job.id));
+      for (const jobId of [...this.lastSeen.keys()]) if (!unfinishedIds.has(jobId)) this.lastSeen.delete(jobId);
       const stalled = new Set<string>();
-      for (const jobId of unfinished) {
-        const counters = await this.jobs.counters(jobId);
-        if (!counters) continue;
-        const done = counters.processedCount + counters.failedCount;
-        const moved = this.lastSeen.get(jobId) !== done;
-        this.lastSeen.set(jobId, done);
+      for (const job of unfinished) {
+        const moved = this.lastSeen.get(job.id) !== job.done;
+        this.lastSeen.set(job.id, job.done);
         if (!always && moved) continue;
-        stalled.add(jobId);
-        if (done >= counters.instancesCount) {
-          const job = await this.jobs.find(jobId);
-          await this.enqueuer.enqueueFinalize(jobId, counters.generation, job?.priority ?? 0);
-        }
+        stalled.add(job.id);
+        if (job.done >= job.instancesCount) await this.enqueuer.enqueueFinalize(job.id, job.generation, job.priority);
       }
       // One dispatch per turn even when nothing stalled: it fills room that no completion asked for.
       const queued = await this.enqueuer.enqueuePendingOf([...stalled]);

@@ -57,6 +57,16 @@ export interface QueueWindow {
   sourceInstanceIds: string[];
 }
 
+/** A job that may still have work to do, as recovery looks at it. */
+export interface UnfinishedJob {
+  id: string;
+  /** Instances processed or failed. */
+  done: number;
+  instancesCount: number;
+  generation: number;
+  priority: number;
+}
+
 /** What a dispatch claimed, and whether jobs are left waiting for room in the queue. */
 export interface QueueDispatch {
   windows: QueueWindow[];
@@ -265,10 +275,10 @@ const CLAIM_QUEUE_WINDOW: PreparedStatement = {
  * nothing counted as queued. No write when the pass is at its start already: recovery restarts every
  * job waiting for room at each turn.
  */
-const RESTART_QUEUE_PASS: PreparedStatement = {
-  name: 'deidflow_restart_queue_pass',
+const RESTART_QUEUE_PASSES: PreparedStatement = {
+  name: 'deidflow_restart_queue_passes',
   text: `UPDATE jobs SET queued_through = NULL, queued_count = processed_count + failed_count
-         WHERE id = $1::uuid AND ${QUEUEABLE} AND (queued_through IS NOT NULL OR queued_count <> processed_count + failed_count)
+         WHERE id = ANY($1::uuid[]) AND ${QUEUEABLE} AND (queued_through IS NOT NULL OR queued_count <> processed_count + failed_count)
          RETURNING id`,
 };
 
@@ -309,9 +319,10 @@ const JOBS_BY_STATE: PreparedStatement = {
   text: `SELECT state, count(*)::int AS count FROM jobs GROUP BY state`,
 };
 
-const UNFINISHED_JOB_IDS: PreparedStatement = {
-  name: 'deidflow_unfinished_job_ids',
-  text: `SELECT id FROM jobs WHERE ${QUEUEABLE}`,
+const UNFINISHED_JOBS: PreparedStatement = {
+  name: 'deidflow_unfinished_jobs',
+  text: `SELECT id, processed_count + failed_count AS done, instances_count AS "instancesCount", generation, priority
+         FROM jobs WHERE ${QUEUEABLE}`,
 };
 
 const FAIL_ABANDONED_SUBMISSIONS: PreparedStatement = {
@@ -620,13 +631,13 @@ export class JobRepository {
   }
 
   /**
-   * Starts a new pass over the job's PENDING rows, from the first (a submission, recovery, resume,
-   * resubmit): the next dispatch gives it a window again, whatever was queued before (tasks still
-   * in the queue are not added twice: their IDs are deterministic). False when the job is not
-   * queueable, or its pass is at its start already.
+   * Starts a new pass over the jobs' PENDING rows, from the first (a submission, recovery, resume,
+   * resubmit): the next dispatch gives each a window again, whatever was queued before (tasks still
+   * in the queue are not added twice: their IDs are deterministic). How many passes were restarted:
+   * not those of jobs that are not queueable, or whose pass is at its start already.
    */
-  async restartQueuePass(jobId: string): Promise<boolean> {
-    return (await this.prisma.prepared(RESTART_QUEUE_PASS, [jobId])).length > 0;
+  async restartQueuePasses(jobIds: string[]): Promise<number> {
+    return (await this.prisma.prepared(RESTART_QUEUE_PASSES, [jobIds])).length;
   }
 
   /** One output of the job with its ancestors (a single-resource job's output), or undefined when none was made. */
@@ -694,9 +705,9 @@ export class JobRepository {
     return count > 0;
   }
 
-  /** Submitted jobs that may still have work to do (recovery after a restart or a Redis loss). */
-  async unfinishedJobIds(): Promise<string[]> {
-    return (await this.prisma.prepared<{ id: string }>(UNFINISHED_JOB_IDS, [])).map((r) => r.id);
+  /** Submitted jobs that may still have work to do, with their progress (recovery after a restart or a Redis loss), in one read. */
+  async unfinishedJobs(): Promise<UnfinishedJob[]> {
+    return this.prisma.prepared<UnfinishedJob>(UNFINISHED_JOBS, []);
   }
 
   /** Jobs whose submission never completed (the API died while listing instances). */
