@@ -1,15 +1,13 @@
 import { JobRepository } from '@deidflow/database';
 import { Client } from 'pg';
 import { resetDatabase } from '../support/app-harness';
-import { createBareJob, testDatabase } from '../support/database';
+import { bareSourceId as sourceId, createSubmittedJob, testDatabase } from '../support/database';
 
 const WINDOW = 10;
 const INSTANCES = 25;
 /** Room in the queue for every test but those about the room. */
 const AMPLE = 1000;
 
-/** The source instance IDs of a test job, in key order. */
-const sourceId = (n: number) => n.toString(16).padStart(44, '0');
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => sourceId(from + i));
 
 /**
@@ -35,17 +33,7 @@ describe('queue windows and the room of the queue (real Postgres)', () => {
     jobs = new JobRepository(database());
   });
 
-  /** A submitted job of `instances` PENDING rows, its first pass started. */
-  async function submit(instances = INSTANCES, priority = 0): Promise<string> {
-    const jobId = await createBareJob(jobs);
-    await client.query(
-      `INSERT INTO job_instances (job_id, source_instance_id) SELECT $1::uuid, lpad(to_hex(g), 44, '0') FROM generate_series(1, $2::int) g`,
-      [jobId, instances],
-    );
-    await client.query('UPDATE jobs SET instances_count = $2, ready = true, priority = $3 WHERE id = $1', [jobId, instances, priority]);
-    await jobs.restartQueuePasses([jobId]);
-    return jobId;
-  }
+  const submit = (instances = INSTANCES, priority = 0) => createSubmittedJob(database(), jobs, instances, priority);
 
   /** The first `n` instances of the job in key order leave PENDING, as completions do. */
   async function complete(jobId: string, n: number) {

@@ -24,3 +24,22 @@ export async function createBareJob(jobs: JobRepository): Promise<string> {
   await jobs.create({ id, priority: 0, isAnonymization: true, request: {}, secret: 's', level: 'Study', sourceResources: [], keepSource: true, permissive: false });
   return id;
 }
+
+/** The source instance IDs of createSubmittedJob's rows, in key order (1-based). */
+export const bareSourceId = (n: number) => n.toString(16).padStart(44, '0');
+
+/**
+ * A submitted job of `instances` PENDING rows (bareSourceId(1..n)), ready, its first pass started,
+ * as a submission leaves it before its first dispatch; its ID.
+ */
+export async function createSubmittedJob(prisma: PrismaService, jobs: JobRepository, instances: number, priority = 0): Promise<string> {
+  const jobId = await createBareJob(jobs);
+  await prisma.$executeRawUnsafe(
+    `INSERT INTO job_instances (job_id, source_instance_id) SELECT $1::uuid, lpad(to_hex(g), 44, '0') FROM generate_series(1, $2::int) g`,
+    jobId,
+    instances,
+  );
+  await prisma.$executeRawUnsafe('UPDATE jobs SET instances_count = $2, ready = true, priority = $3 WHERE id = $1::uuid', jobId, instances, priority);
+  await jobs.restartQueuePasses([jobId]);
+  return jobId;
+}
