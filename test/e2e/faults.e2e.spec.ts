@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { generateSyntheticStudy } from '../../libs/dicom/src/synthetic';
 import { SWEEP_MARKER } from '@deidflow/storage';
 import { startS3Server } from '../setup/s3-server';
+import { resetDatabase } from '../support/app-harness';
 import { JobAnswer } from '../support/faults/api-client';
 import { http } from '../support/http';
 import { killAllChildServices, sleep } from '../support/faults/child-service';
@@ -117,7 +118,11 @@ async function expectOneRowOfEachPerSource(databaseUrl: string, submitted: Submi
 }
 
 describe('fault injection against real services', () => {
-  beforeAll(() => ensureWorkerBuild(), 300_000);
+  beforeAll(async () => {
+    ensureWorkerBuild();
+    // No job left by an earlier suite: the stacks' dispatches and recovery would take it up too.
+    await resetDatabase();
+  }, 300_000);
 
   afterAll(async () => {
     await killAllWorkers();

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { Client } from 'pg';
 import { generateSyntheticStudy } from '@deidflow/dicom';
 import { objectKeyForInstance } from '@deidflow/storage';
-import { RunningApi, startApi, testConfig } from '../support/app-harness';
+import { resetDatabase, RunningApi, startApi, testConfig } from '../support/app-harness';
 import { http } from '../support/http';
 
 /**
@@ -14,6 +14,7 @@ import { http } from '../support/http';
 describe('instances stored under the earlier key layout', () => {
   let api: RunningApi;
   beforeAll(async () => {
+    await resetDatabase();
     api = await startApi(await testConfig('fs', { EMBEDDED_WORKER: 'false' }));
   });
   afterAll(() => api?.close(), 30_000);

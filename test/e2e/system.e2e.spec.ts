@@ -2,12 +2,14 @@ import { readFileSync } from 'node:fs';
 import { http } from '../support/http';
 import { parseMetrics } from '../support/prometheus';
 import { samplePath } from '../support/samples';
-import { RunningApi, startApi, testConfig } from '../support/app-harness';
+import { resetDatabase, RunningApi, startApi, testConfig } from '../support/app-harness';
 
 /** GET /system and the set-up calls Orthanc clients (and orthanc-tests' harness) make. */
 describe('system and client set-up routes', () => {
   let api: RunningApi;
   beforeAll(async () => {
+    // No job left by an earlier suite: a submission's dispatch would queue it here too.
+    await resetDatabase();
     api = await startApi(await testConfig('fs', { EMBEDDED_WORKER: 'false' }));
   });
   afterAll(() => api?.close(), 30_000);
