@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { BufferPool } from '@deidflow/common';
@@ -174,6 +175,52 @@ describe('the memory of request bodies being received', () => {
     await until(async () => (await bodyFigures()).reserved === 0, 'every reservation given back');
     expect(await bodyFigures()).toEqual({ reserved: 0, waiting: 0 });
   });
+
+  /** POST of `body` without a length (Transfer-Encoding: chunked, as Node sends a body written in parts); the status. */
+  function postChunked(path: string, body: Buffer): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const { hostname, port } = new URL(api.baseUrl);
+      const sent = httpRequest({ hostname, port, path, method: 'POST' }, (answer) => {
+        answer.resume();
+        answer.on('end', () => resolve(answer.statusCode!));
+      });
+      sent.on('error', reject);
+      for (let start = 0; start < body.length; start += 16 * 1024) sent.write(body.subarray(start, start + 16 * 1024));
+      sent.end();
+    });
+  }
+
+  it('holds a large body sent without a length once it passes 64 kB (not a small one), without counting the wait as idleness', async () => {
+    const { port } = new URL(api.baseUrl);
+    const slow = connect(Number(port), '127.0.0.1');
+    try {
+      await new Promise((resolve) => slow.once('connect', resolve));
+      slow.write(`POST /instances HTTP/1.1\r\nHost: x\r\nContent-Length: ${BUDGET}\r\n\r\n`);
+      slow.write(Buffer.alloc(100_000));
+      await until(async () => (await bodyFigures()).reserved === BUDGET, 'the slow upload reserved its body');
+
+      // A small body without a length is read at once: its query answers while the budget is taken.
+      expect(await postChunked('/tools/find', Buffer.from(JSON.stringify({ Level: 'Study', Query: {} })))).toBe(200);
+
+      const [file] = generateSyntheticStudy({ instances: 1, imageSize: 256, seed: 37 }); // 131 kB
+      let status = 0;
+      const upload = postChunked('/instances', Buffer.from(file.bytes)).then((answer) => (status = answer));
+      await until(async () => (await bodyFigures()).waiting === 1, 'the upload without a length waits');
+      // Longer than the body idle timeout (2 s here): waiting for memory is not the client's idleness.
+      // The slow client trickles meanwhile, so that its own body is not idle.
+      const trickle = setInterval(() => slow.write(Buffer.alloc(1)), 500);
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      clearInterval(trickle);
+      expect(status).toBe(0);
+
+      slow.destroy();
+      expect(await upload).toBe(200);
+    } finally {
+      slow.destroy();
+    }
+    await until(async () => (await bodyFigures()).reserved === 0, 'every reservation given back');
+    expect(await bodyFigures()).toEqual({ reserved: 0, waiting: 0 });
+  }, 20_000);
 
   it('lets a body larger than the whole budget in on its own (no deadlock), and answers it as usual', async () => {
     const answers = await Promise.all([

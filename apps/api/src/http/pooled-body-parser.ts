@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { errorCodes, type FastifyRequest } from 'fastify';
 import type { BufferPool } from '@deidflow/common';
+import { COUNTED_FROM_BYTES, reserveUnannouncedBody } from './request-body-budget';
 
 type Done = (err: Error | null, body?: Buffer) => void;
 
@@ -15,7 +16,8 @@ const POOLED_FROM_BYTES = 64 * 1024;
  * Limits and errors as Fastify's: 413 above the body limit, 400 when the length differs from the announced one.
  * A body that stops arriving for `idleTimeoutMs` is answered 408 and its connection closed: a client
  * that stalls mid-upload would otherwise hold its memory reservation (RequestBodyBudget), and the
- * API's shutdown, for ever.
+ * API's shutdown, for ever. A body sent without a length stops being read once it outgrows
+ * COUNTED_FROM_BYTES until its memory is reserved (waiting for memory is not the client's idleness).
  */
 export function pooledBodyParser(pool: BufferPool, bodyLimit: number, idleTimeoutMs: number) {
   return (request: FastifyRequest, payload: IncomingMessage, done: Done): void => {
@@ -27,12 +29,16 @@ export function pooledBodyParser(pool: BufferPool, bodyLimit: number, idleTimeou
     const chunks: Buffer[] = [];
     let received = 0;
 
-    const idle = setTimeout(() => {
-      // 408 closes the connection with the answer (orthanc-exception.filter.ts): the rest is never read.
-      finish(Object.assign(new Error(`No byte of the request body for ${idleTimeoutMs} ms`), { statusCode: 408 }));
-    }, idleTimeoutMs);
+    let reservation: 'none' | 'waiting' | 'held' = known ? 'held' : 'none';
+    const armIdleTimer = () =>
+      setTimeout(() => {
+        // 408 closes the connection with the answer (orthanc-exception.filter.ts): the rest is never read.
+        finish(Object.assign(new Error(`No byte of the request body for ${idleTimeoutMs} ms`), { statusCode: 408 }));
+      }, idleTimeoutMs);
+    let idle = armIdleTimer();
     const finish = (err: Error | null, body?: Buffer) => {
       clearTimeout(idle);
+      reservation = 'held'; // nothing to resume
       payload.removeListener('data', onData);
       payload.removeListener('end', onEnd);
       payload.removeListener('error', onError);
@@ -47,6 +53,20 @@ export function pooledBodyParser(pool: BufferPool, bodyLimit: number, idleTimeou
         bytes.copy(target, received);
       } else chunks.push(bytes);
       received += bytes.length;
+      if (reservation === 'none' && received > COUNTED_FROM_BYTES) waitForMemory();
+    };
+    const waitForMemory = () => {
+      reservation = 'waiting';
+      payload.pause();
+      clearTimeout(idle);
+      void reserveUnannouncedBody(request.raw).then((reserved) => {
+        if (reservation !== 'waiting') return; // finished meanwhile (an error)
+        // The client went away while it waited: its connection is closed, nobody reads an answer.
+        if (!reserved) return finish(Object.assign(new Error('The client went away while its body waited for memory'), { statusCode: 400 }));
+        reservation = 'held';
+        idle = armIdleTimer();
+        payload.resume();
+      });
     };
     const onEnd = () => {
       if (known && received !== announced) return finish(new errorCodes.FST_ERR_CTP_INVALID_CONTENT_LENGTH());

@@ -1,3 +1,4 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 
 interface Waiter {
@@ -75,30 +76,52 @@ export class RequestBodyBudget {
  * Bodies below this are not counted: small JSON requests, whose bytes are no threat, never wait
  * behind an upload.
  */
-const COUNTED_FROM_BYTES = 64 * 1024;
+export const COUNTED_FROM_BYTES = 64 * 1024;
+
+/** Requests whose body comes without a length (chunked): what reserves its memory once the body parser has read COUNTED_FROM_BYTES of it. */
+const unannouncedBodies = new WeakMap<IncomingMessage, () => Promise<boolean>>();
 
 /**
- * Holds each request with a large announced body until `budget` has room for it, and gives the room
- * back when its answer is done (or its connection closed). Bodies sent without a length (chunked)
- * are not held: each is bounded by the body limit alone.
+ * For the body parser, once a body sent without a length has outgrown COUNTED_FROM_BYTES: waits
+ * until the body limit (its length is unknown) is reserved for it. False when the client went away
+ * meanwhile (nothing is reserved then).
+ */
+export function reserveUnannouncedBody(request: IncomingMessage): Promise<boolean> {
+  return unannouncedBodies.get(request)?.() ?? Promise.resolve(true);
+}
+
+/**
+ * Holds each request with a large body until `budget` has room for it, and gives the room back when
+ * its answer is done (or its connection closed). A body whose length is announced reserves it before
+ * it is read; a body sent without one (chunked) is read up to COUNTED_FROM_BYTES, so that a small one
+ * never waits, and then reserves the body limit (pooledBodyParser asks, via reserveUnannouncedBody).
  */
 export function limitRequestBodyMemory(fastify: FastifyInstance, budget: RequestBodyBudget, bodyLimit: number): void {
   fastify.addHook('preParsing', async (request, reply, payload) => {
+    const response = reply.raw;
+    if (request.headers['content-length'] === undefined) {
+      if (request.headers['transfer-encoding'] !== undefined) unannouncedBodies.set(request.raw, () => reserveFor(response, bodyLimit));
+      return payload;
+    }
     const announced = Number(request.headers['content-length']);
     // Over the limit: the body parser refuses it without reading it.
     if (!Number.isSafeInteger(announced) || announced < COUNTED_FROM_BYTES || announced > bodyLimit) return payload;
-    const response = reply.raw;
-    if (response.destroyed) return payload;
+    await reserveFor(response, announced);
+    return payload;
+  });
+
+  /** Reserves `bytes` for the request answered by `response`, given back once the answer is done; false when the client went away first. */
+  async function reserveFor(response: ServerResponse, bytes: number): Promise<boolean> {
+    if (response.destroyed) return false;
     const gone = new AbortController();
     const abort = () => gone.abort();
     response.once('close', abort);
-    const reserved = await budget.reserve(announced, gone.signal);
+    const reserved = await budget.reserve(bytes, gone.signal);
     response.removeListener('close', abort);
+    if (reserved === 0) return false;
     // 'close' comes once the answer is written, or when the connection closes before.
-    if (reserved > 0) {
-      if (response.destroyed) budget.release(reserved);
-      else response.once('close', () => budget.release(reserved));
-    }
-    return payload;
-  });
+    if (response.destroyed) budget.release(reserved);
+    else response.once('close', () => budget.release(reserved));
+    return true;
+  }
 }
