@@ -29,7 +29,8 @@ export function pooledBodyParser(pool: BufferPool, bodyLimit: number, idleTimeou
     const chunks: Buffer[] = [];
     let received = 0;
 
-    let reservation: 'none' | 'waiting' | 'held' = known ? 'held' : 'none';
+    // A body without a length reserves its memory once past COUNTED_FROM_BYTES (one with a length did before parsing).
+    let memory: 'unreserved' | 'waiting' | 'settled' = known ? 'settled' : 'unreserved';
     const armIdleTimer = () =>
       setTimeout(() => {
         // 408 closes the connection with the answer (orthanc-exception.filter.ts): the rest is never read.
@@ -38,7 +39,7 @@ export function pooledBodyParser(pool: BufferPool, bodyLimit: number, idleTimeou
     let idle = armIdleTimer();
     const finish = (err: Error | null, body?: Buffer) => {
       clearTimeout(idle);
-      reservation = 'held'; // nothing to resume
+      memory = 'settled'; // nothing to resume
       payload.removeListener('data', onData);
       payload.removeListener('end', onEnd);
       payload.removeListener('error', onError);
@@ -53,17 +54,17 @@ export function pooledBodyParser(pool: BufferPool, bodyLimit: number, idleTimeou
         bytes.copy(target, received);
       } else chunks.push(bytes);
       received += bytes.length;
-      if (reservation === 'none' && received > COUNTED_FROM_BYTES) waitForMemory();
+      if (memory === 'unreserved' && received > COUNTED_FROM_BYTES) waitForMemory();
     };
     const waitForMemory = () => {
-      reservation = 'waiting';
+      memory = 'waiting';
       payload.pause();
       clearTimeout(idle);
       void reserveUnannouncedBody(request.raw).then((reserved) => {
-        if (reservation !== 'waiting') return; // finished meanwhile (an error)
+        if (memory !== 'waiting') return; // finished meanwhile (an error)
         // The client went away while it waited: its connection is closed, nobody reads an answer.
         if (!reserved) return finish(Object.assign(new Error('The client went away while its body waited for memory'), { statusCode: 400 }));
-        reservation = 'held';
+        memory = 'settled';
         idle = armIdleTimer();
         payload.resume();
       });
