@@ -1,5 +1,5 @@
 import { request as httpRequest } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { BufferPool } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
@@ -151,8 +151,8 @@ describe('the memory of request bodies being received', () => {
     }
   }
 
-  it('holds an upload while the budget is taken, lets it in when the client holding it goes away', async () => {
-    // A client that announced the whole budget and sends its body slowly (here: never the rest).
+  /** A client that announced the whole budget and sends its body slowly (here: never the rest), once its reservation is made. */
+  async function takeTheBudget(): Promise<Socket> {
     const { port } = new URL(api.baseUrl);
     const slow = connect(Number(port), '127.0.0.1');
     try {
@@ -160,6 +160,16 @@ describe('the memory of request bodies being received', () => {
       slow.write(`POST /instances HTTP/1.1\r\nHost: x\r\nContent-Length: ${BUDGET}\r\n\r\n`);
       slow.write(Buffer.alloc(100_000));
       await until(async () => (await bodyFigures()).reserved === BUDGET, 'the slow upload reserved its body');
+      return slow;
+    } catch (err) {
+      slow.destroy(); // a request whose body never ends would hold the API's close
+      throw err;
+    }
+  }
+
+  it('holds an upload while the budget is taken, lets it in when the client holding it goes away', async () => {
+    const slow = await takeTheBudget();
+    try {
 
       const [file] = generateSyntheticStudy({ instances: 1, imageSize: 256, seed: 35 }); // 131 kB
       let answered = false;
@@ -191,13 +201,8 @@ describe('the memory of request bodies being received', () => {
   }
 
   it('holds a large body sent without a length once it passes 64 kB (not a small one), without counting the wait as idleness', async () => {
-    const { port } = new URL(api.baseUrl);
-    const slow = connect(Number(port), '127.0.0.1');
+    const slow = await takeTheBudget();
     try {
-      await new Promise((resolve) => slow.once('connect', resolve));
-      slow.write(`POST /instances HTTP/1.1\r\nHost: x\r\nContent-Length: ${BUDGET}\r\n\r\n`);
-      slow.write(Buffer.alloc(100_000));
-      await until(async () => (await bodyFigures()).reserved === BUDGET, 'the slow upload reserved its body');
 
       // A small body without a length is read at once: its query answers while the budget is taken.
       expect(await postChunked('/tools/find', Buffer.from(JSON.stringify({ Level: 'Study', Query: {} })))).toBe(200);
