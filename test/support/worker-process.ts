@@ -88,9 +88,10 @@ export interface WorkerProcess {
 
 const running = new Set<ChildProcess>();
 
-/** Starts `node dist/apps/worker/src/main.js` and resolves once it logged that it started. */
+/** Starts `node --max-old-space-size=1024 dist/apps/worker/src/main.js` and resolves once it logged that it started. */
 export async function startWorker(env: Record<string, string>): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [WORKER_ENTRY], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // As npm run start:worker starts it (package.json).
+  const child = spawn(process.execPath, ['--max-old-space-size=1024', WORKER_ENTRY], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let output = '';
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
