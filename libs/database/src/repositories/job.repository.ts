@@ -216,6 +216,9 @@ const NEEDS_WINDOW = (window: string) => `queued_count < instances_count AND ${O
 /** "deidqu": the advisory lock of dispatches (migrate.ts holds another, "deidflow"). */
 const QUEUE_DISPATCH_LOCK_KEY = 0x646569647175;
 
+/** Over queueable jobs: the instance tasks in the work queue, as Postgres accounts for them (what QUEUE_MAX_TASKS bounds). */
+const CLAIMED_TASKS = `COALESCE(sum(GREATEST(${OUTSTANDING}, 0)), 0)::int`;
+
 /** Serialises dispatches across processes, so that two never spend the same free room in the queue. */
 const QUEUE_DISPATCH_LOCK: PreparedStatement = {
   name: 'deidflow_queue_dispatch_lock',
@@ -225,13 +228,13 @@ const QUEUE_DISPATCH_LOCK: PreparedStatement = {
 /** Instance tasks in the work queue across all jobs, as Postgres accounts for them (jobs that claimed none hold none: jobs_claimed_idx). */
 const QUEUED_TASKS: PreparedStatement = {
   name: 'deidflow_queued_tasks',
-  text: `SELECT COALESCE(sum(GREATEST(${OUTSTANDING}, 0)), 0)::int AS queued FROM jobs WHERE ${QUEUEABLE} AND queued_count > 0`,
+  text: `SELECT ${CLAIMED_TASKS} AS queued FROM jobs WHERE ${QUEUEABLE} AND queued_count > 0`,
 };
 
 /** The queue's room as the metrics show it: instance tasks claimed and not done; jobs with more to do and nothing queued. */
 const QUEUE_OCCUPANCY: PreparedStatement = {
   name: 'deidflow_queue_occupancy',
-  text: `SELECT COALESCE(sum(GREATEST(${OUTSTANDING}, 0)), 0)::int AS "queuedTasks",
+  text: `SELECT ${CLAIMED_TASKS} AS "queuedTasks",
                 count(*) FILTER (WHERE queued_count < instances_count AND ${OUTSTANDING} <= 0)::int AS "jobsWaiting"
          FROM jobs WHERE ${QUEUEABLE}`,
 };
