@@ -201,6 +201,8 @@ describe('distributed jobs with separate worker processes', () => {
   let disposable: Uploaded[];
   let graceful: Uploaded[];
   let cohort: Uploaded[];
+  /** A large asynchronous submission, canceled before any worker listed its instances. */
+  let listedByWorker: string;
 
   beforeAll(async () => {
     ensureWorkerBuild();
@@ -260,6 +262,14 @@ describe('distributed jobs with separate worker processes', () => {
       expect(queued).toEqual(sources.map((_, i) => (i < QUEUE_WINDOW ? 1 : 0)));
       // Canceled: no worker will do it (the crash study is used again below).
       expect((await post(`/jobs/${jobId}/cancel`)).status).toBe(200);
+    });
+
+    it('answers a large asynchronous submission before its instances are listed, which a worker does', async () => {
+      // More resources than one statement of a submission takes (200): no worker runs, so none is listed yet.
+      listedByWorker = await submitAsync('/tools/bulk-anonymize', { Resources: cohort.map((u) => u.id) });
+      expect(await get(`/jobs/${listedByWorker}`)).toMatchObject({ State: 'Pending', Progress: 0, Content: { InstancesCount: 0 } });
+      // Resubmitted below, once workers run.
+      expect((await post(`/jobs/${listedByWorker}/cancel`)).status).toBe(200);
     });
 
     it('answers 404 to GET and 400 to actions on an unknown job', async () => {
@@ -327,7 +337,7 @@ describe('distributed jobs with separate worker processes', () => {
 
     it('never ran the canceled jobs', async () => {
       const canceled = (await get<JobAnswer[]>('/jobs?expand')).filter((j) => j.ErrorCode === 37);
-      expect(canceled).toHaveLength(2);
+      expect(canceled).toHaveLength(3);
       for (const job of canceled) expect(job).toMatchObject({ State: 'Failure', Progress: 0, EffectiveRuntime: 0 });
     });
   });
@@ -485,6 +495,15 @@ describe('distributed jobs with separate worker processes', () => {
       expect(jobs.map((job) => [job.State, job.Content.InstancesCount, job.Content.FailedInstancesCount])).toEqual(
         submissions.map(({ instances }) => ['Success', instances, 0]),
       );
+    });
+  });
+
+  describe('a large asynchronous submission canceled before a worker listed its instances', () => {
+    it('is listed whole and runs once resubmitted', async () => {
+      expect((await post(`/jobs/${listedByWorker}/resubmit`)).status).toBe(200);
+      const job = await waitForJob(listedByWorker);
+      expect(job).toMatchObject({ State: 'Success', Content: { InstancesCount: 250, FailedInstancesCount: 0 } });
+      expect(job.Content.Resources!.filter((r) => r.Type === 'Instance')).toHaveLength(250);
     });
   });
 

@@ -16,14 +16,15 @@ describe('what job recovery reads and fails (real Postgres)', () => {
   });
   beforeEach(() => resetDatabase());
 
-  async function job(minutesAgo: number, fields: { ready: boolean; state?: string }): Promise<string> {
+  async function job(minutesAgo: number, fields: { ready: boolean; state?: string; expansionQueued?: boolean }): Promise<string> {
     const id = await createBareJob(jobs);
     await database().$executeRawUnsafe(
-      `UPDATE jobs SET ready = $2, state = $3::job_state, created_at = now() - make_interval(mins => $4) WHERE id = $1::uuid`,
+      `UPDATE jobs SET ready = $2, state = $3::job_state, created_at = now() - make_interval(mins => $4), expansion_queued = $5 WHERE id = $1::uuid`,
       id,
       fields.ready,
       fields.state ?? 'Pending',
       minutesAgo,
+      fields.expansionQueued ?? false,
     );
     return id;
   }
@@ -34,6 +35,8 @@ describe('what job recovery reads and fails (real Postgres)', () => {
     const underWay = await job(1, { ready: false });
     const complete = await job(60, { ready: true });
     const canceled = await job(60, { ready: false, state: 'Failure' });
+    // Answered before its rows, which a worker adds: not a submission interrupted, however long it waits.
+    const listedByWorker = await job(60, { ready: false, expansionQueued: true });
 
     expect(await jobs.failAbandonedSubmissions(new Date(Date.now() - 10 * 60_000))).toBe(2);
     for (const id of [abandoned, abandonedWhileRunning]) {
@@ -42,6 +45,7 @@ describe('what job recovery reads and fails (real Postgres)', () => {
     expect(await jobs.find(underWay)).toMatchObject({ state: 'Pending', completedAt: null });
     expect(await jobs.find(complete)).toMatchObject({ state: 'Pending', completedAt: null });
     expect(await jobs.find(canceled)).toMatchObject({ state: 'Failure', errorDetails: '' });
+    expect(await jobs.find(listedByWorker)).toMatchObject({ state: 'Pending', completedAt: null });
     // Done once: a second look finds nothing more.
     expect(await jobs.failAbandonedSubmissions(new Date(Date.now() - 10 * 60_000))).toBe(0);
   });
@@ -64,5 +68,16 @@ describe('what job recovery reads and fails (real Postgres)', () => {
         { id: waiting, done: 0, instancesCount: 0, generation: 0, priority: 0 },
       ]),
     );
+  });
+
+  it('lists the jobs whose rows a worker is still to add, oldest first: those that may still run', async () => {
+    const older = await job(5, { ready: false, expansionQueued: true });
+    const paused = await job(3, { ready: false, expansionQueued: true, state: 'Paused' });
+    const newer = await job(1, { ready: false, expansionQueued: true, state: 'Running' });
+    await job(2, { ready: false, expansionQueued: true, state: 'Failure' }); // canceled: its resubmit queues it
+    await job(2, { ready: true, expansionQueued: true }); // listed already
+    await job(2, { ready: false }); // its submission lists it
+
+    expect(await jobs.unexpandedJobs()).toEqual([older, paused, newer]);
   });
 });

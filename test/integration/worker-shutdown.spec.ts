@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { Queue, Worker } from 'bullmq';
 import { loadConfig } from '@deidflow/config';
+import type { JobExpansionService } from '@deidflow/jobs';
 import type { FinalizeJobHandler } from '../../apps/worker/src/handlers/finalize-job.handler';
 import type { ProcessInstanceHandler } from '../../apps/worker/src/handlers/process-instance.handler';
 import { ModificationProcessor } from '../../apps/worker/src/modification.processor';
@@ -30,6 +31,7 @@ describe('ModificationProcessor shutdown (real BullMQ worker, real Redis)', () =
       loadConfig({ ...process.env, WORKER_SHUTDOWN_GRACE_MS: String(GRACE_MS) }),
       {} as ProcessInstanceHandler,
       {} as FinalizeJobHandler,
+      {} as JobExpansionService,
     );
     Object.assign(processor, { _worker: worker });
   }

@@ -3,7 +3,8 @@ import { Inject, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs
 import { settlesWithin } from '@deidflow/common';
 import { APP_CONFIG, AppConfig, loadConfig } from '@deidflow/config';
 import type { Job } from 'bullmq';
-import { FinalizeJobPayload, JobName, ProcessInstancePayload, QueueName } from '@deidflow/queue';
+import { JobExpansionService } from '@deidflow/jobs';
+import { ExpandJobPayload, FinalizeJobPayload, JobName, ProcessInstancePayload, QueueName } from '@deidflow/queue';
 import { FinalizeJobHandler } from './handlers/finalize-job.handler';
 import { ProcessInstanceHandler } from './handlers/process-instance.handler';
 
@@ -23,6 +24,7 @@ export class ModificationProcessor extends WorkerHost implements OnApplicationBo
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly processInstance: ProcessInstanceHandler,
     private readonly finalizeJob: FinalizeJobHandler,
+    private readonly expansion: JobExpansionService,
   ) {
     super();
   }
@@ -61,6 +63,8 @@ export class ModificationProcessor extends WorkerHost implements OnApplicationBo
         return this.processInstance.handle(job.data as ProcessInstancePayload, job.attemptsMade + 1 >= (job.opts.attempts ?? 1));
       case JobName.FinalizeJob:
         return this.finalizeJob.handle(job.data as FinalizeJobPayload);
+      case JobName.ExpandJob:
+        return this.expansion.expand((job.data as ExpandJobPayload).jobId);
       default:
         this.logger.warn({ name: job.name }, 'unknown job name: ignored');
     }

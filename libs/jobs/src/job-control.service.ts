@@ -82,8 +82,16 @@ export class JobControlService {
     }
   }
 
-  /** Its PENDING instances queued again (or waiting for room); finalized at once when none is left. */
+  /**
+   * Its PENDING instances queued again (or waiting for room); finalized at once when none is left.
+   * A job whose rows are not all there (canceled while a worker listed them, or its submission
+   * interrupted) has them added by a worker first, from the resources its row names.
+   */
   private async requeue(job: JobRow): Promise<void> {
+    if (await this.jobs.queueExpansion(job.id)) {
+      await this.enqueuer.enqueueExpansion(job.id);
+      return;
+    }
     await this.enqueuer.enqueuePending(job.id);
     const counters = await this.jobs.counters(job.id);
     if (counters && counters.processedCount + counters.failedCount >= counters.instancesCount) {

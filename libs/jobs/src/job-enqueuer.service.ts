@@ -4,6 +4,8 @@ import type { Queue } from 'bullmq';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { JobCounters, JobRepository, QueueWindow } from '@deidflow/database';
 import {
+  EXPAND_JOB_BULL_PRIORITY,
+  expandJobId,
   finalizeJobId,
   JobName,
   PROCESS_INSTANCE_ATTEMPTS,
@@ -166,6 +168,15 @@ export class JobEnqueuer implements OnModuleDestroy {
   /** The number of enqueuePendingLater calls and requested dispatches not finished yet. */
   get enqueuingCount(): number {
     return this.enqueuing.size;
+  }
+
+  /** A worker is to add the job's instance rows (JobExpansionService.expand). A no-op while one is queued or under way. */
+  async enqueueExpansion(jobId: string): Promise<void> {
+    await this.queue.add(
+      JobName.ExpandJob,
+      { jobId },
+      { jobId: expandJobId(jobId), priority: EXPAND_JOB_BULL_PRIORITY, attempts: PROCESS_INSTANCE_ATTEMPTS, backoff: PROCESS_INSTANCE_BACKOFF },
+    );
   }
 
   async enqueueFinalize(jobId: string, generation: number, priority: number): Promise<void> {

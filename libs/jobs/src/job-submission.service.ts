@@ -4,14 +4,8 @@ import { OrthancError, ResourceLevel, isOrthancId } from '@deidflow/common';
 import { JobRepository, JobRow, Prisma, ResourceRepository } from '@deidflow/database';
 import { ModificationRequest, needsGeneratedPatientName, Operation, parseModificationRequest } from '@deidflow/dicom';
 import { JobEnqueuer } from './job-enqueuer.service';
+import { JobExpansionService, SourceResource } from './job-expansion.service';
 import { PatientNamesService } from './patient-names.service';
-
-/**
- * Resources whose instances one statement adds to a job: 200 studies of 500 instances are 100,000
- * rows, ~1.2 s here (BENCHMARKS.md, twelfth session). One statement for a cohort of 10,000 such
- * studies would run a minute.
- */
-const RESOURCES_PER_STATEMENT = 200;
 
 export interface Submission {
   operation: Operation;
@@ -29,7 +23,8 @@ export interface SubmittedJob {
 /**
  * Turns a REST call into a job: validates the whole request first (a bad request creates nothing),
  * records the job and one row per source instance (set-based, inside Postgres), answers, and enqueues
- * one BullMQ job per instance meanwhile. The plan is stored once, in the job row.
+ * one BullMQ job per instance meanwhile. A large asynchronous submission answers once the job is
+ * recorded, its rows added by a worker (JobExpansionService). The plan is stored once, in the job row.
  */
 @Injectable()
 export class JobSubmissionService {
@@ -39,6 +34,7 @@ export class JobSubmissionService {
     private readonly jobs: JobRepository,
     private readonly resources: ResourceRepository,
     private readonly enqueuer: JobEnqueuer,
+    private readonly expansion: JobExpansionService,
     private readonly patientNames: PatientNamesService,
   ) {}
 
@@ -53,6 +49,7 @@ export class JobSubmissionService {
     const patientName = needsGeneratedPatientName(request) ? await this.patientNames.nextName() : undefined;
 
     const jobId = randomUUID();
+    const expandsInWorker = this.expansion.expandsInWorker(sources, request.synchronous);
     await this.jobs.create({
       id: jobId,
       priority: request.priority,
@@ -60,40 +57,42 @@ export class JobSubmissionService {
       request: request as unknown as Prisma.InputJsonValue,
       secret: randomBytes(32).toString('hex'),
       level: submission.target === 'Bulk' ? 'Bulk' : submission.target,
-      sourceResources: sources.map(({ id, level }) => ({ ID: id, Type: level })),
+      sourceResources: sources as unknown as Prisma.InputJsonValue,
       keepSource: request.keepSource,
       permissive: request.permissive,
       userData: request.userData as Prisma.InputJsonValue | undefined,
       patientName,
+      expansionQueued: expandsInWorker,
     });
-    // Set-based, a few hundred resources per statement: a cohort of thousands of studies takes
-    // seconds, and no statement comes near DATABASE_STATEMENT_TIMEOUT_MS.
-    for (const level of ['Patient', 'Study', 'Series', 'Instance'] as const) {
-      const ids = sources.filter((source) => source.level === level).map((source) => source.id);
-      for (let start = 0; start < ids.length; start += RESOURCES_PER_STATEMENT) {
-        await this.jobs.addInstancesOf(jobId, level, ids.slice(start, start + RESOURCES_PER_STATEMENT));
-      }
+    if (expandsInWorker) {
+      // The job is recorded: if the queue refuses the task now, job recovery queues it again.
+      await this.enqueuer.enqueueExpansion(jobId).catch((err: Error) =>
+        this.logger.warn({ jobId, err: err.message }, 'queueing the expansion of a submitted job failed; job recovery will queue it'),
+      );
+      this.logger.log({ jobId, resources: sources.length, operation: request.operation }, 'job submitted, its instances to be listed by a worker');
+    } else {
+      await this.expansion.addInstances(jobId, sources);
+      const counters = await this.jobs.markReady(jobId);
+      if (counters.instancesCount === 0) await this.enqueuer.enqueueFinalize(jobId, counters.generation, request.priority);
+      else this.enqueuer.enqueuePendingLater(jobId);
+      this.logger.log({ jobId, instances: counters.instancesCount, operation: request.operation }, 'job submitted');
     }
-    const counters = await this.jobs.markReady(jobId);
-    if (counters.instancesCount === 0) await this.enqueuer.enqueueFinalize(jobId, counters.generation, request.priority);
-    else this.enqueuer.enqueuePendingLater(jobId);
-    this.logger.log({ jobId, instances: counters.instancesCount, operation: request.operation }, 'job submitted');
     return { job: (await this.jobs.find(jobId))!, request };
   }
 
   /** The resources the job starts from, with their real level (Orthanc ignores the level of the URL). */
-  private async resolveSources(submission: Submission, request: ModificationRequest): Promise<{ id: string; level: ResourceLevel }[]> {
+  private async resolveSources(submission: Submission, request: ModificationRequest): Promise<SourceResource[]> {
     const ids = submission.target === 'Bulk' ? [...(request.resources ?? [])] : [submission.resourceId ?? ''];
     if (submission.target === 'Bulk' && ids.length === 0) {
       throw OrthancError.badRequest('"Resources" must list at least one Orthanc ID');
     }
     const distinct = [...new Set(ids)];
     const levels = await this.resources.findLevels(distinct.filter(isOrthancId));
-    const out: { id: string; level: ResourceLevel }[] = [];
+    const out: SourceResource[] = [];
     for (const id of distinct) {
       const level = levels.get(id);
       if (!level) throw OrthancError.unknownResource(submission.target === 'Bulk' ? `Unknown resource in "Resources": ${id}` : undefined);
-      out.push({ id, level });
+      out.push({ ID: id, Type: level });
     }
     return out;
   }

@@ -14,6 +14,8 @@ export enum JobName {
   ProcessInstance = 'process-instance',
   /** All instances are done: compute the job's output, clean up sources (KeepSource: false). */
   FinalizeJob = 'finalize-job',
+  /** Add the instance rows of a large asynchronous submission, answered before them; then queue its work. */
+  ExpandJob = 'expand-job',
 }
 
 export interface ProcessInstancePayload {
@@ -28,9 +30,14 @@ export interface FinalizeJobPayload {
   generation: number;
 }
 
+export interface ExpandJobPayload {
+  jobId: string;
+}
+
 export interface JobPayloads {
   [JobName.ProcessInstance]: ProcessInstancePayload;
   [JobName.FinalizeJob]: FinalizeJobPayload;
+  [JobName.ExpandJob]: ExpandJobPayload;
 }
 
 /** BullMQ job ID of a per-instance job: deterministic, so a re-enqueue of the same work is a no-op. */
@@ -40,6 +47,14 @@ export function processInstanceJobId(jobId: string, sourceInstanceId: string, ge
 
 export function finalizeJobId(jobId: string, generation: number): string {
   return `${jobId}:${generation}:finalize`;
+}
+
+/**
+ * One expansion of a job queued at a time (its rows are added idempotently, whichever generation
+ * asked). No colon: BullMQ refuses a custom ID with one, unless it has exactly three parts.
+ */
+export function expandJobId(jobId: string): string {
+  return `expand-${jobId}`;
 }
 
 /** Redis pub/sub channel on which a job's end is announced (the API's synchronous calls wait on it). */
@@ -52,6 +67,12 @@ export function toBullPriority(orthancPriority: number): number {
   const clamped = Math.max(-1_000_000, Math.min(1_000_000, Math.trunc(orthancPriority)));
   return 1_000_001 - clamped;
 }
+
+/**
+ * An expansion comes before any instance, whatever its job's priority: it is bookkeeping (rows in
+ * Postgres, no DICOM work), and its job is then served in its own priority's turn.
+ */
+export const EXPAND_JOB_BULL_PRIORITY = 1;
 
 /**
  * Retries for transient failures (storage, database unreachable): 8 attempts, 1 s doubling, so an

@@ -9,8 +9,9 @@ const ABANDONED_SUBMISSION_MS = 10 * 60_000;
 /**
  * Postgres is the source of truth for what is left to do. At start, and for every unfinished job
  * that did not move during one interval (Redis restarted without its data, a queue entry lost, or
- * waiting for room in the queue), the PENDING work is enqueued again; deterministic BullMQ job IDs
- * make this a no-op when nothing was lost.
+ * waiting for room in the queue), the PENDING work is enqueued again; so is the expansion of every
+ * job whose rows a worker is still to add. Deterministic BullMQ job IDs make this a no-op when
+ * nothing was lost.
  */
 @Injectable()
 export class JobRecoveryService implements OnApplicationBootstrap, OnModuleDestroy {
@@ -36,6 +37,7 @@ export class JobRecoveryService implements OnApplicationBootstrap, OnModuleDestr
   async recover(always: boolean): Promise<void> {
     try {
       await this.jobs.failAbandonedSubmissions(new Date(Date.now() - ABANDONED_SUBMISSION_MS));
+      for (const jobId of await this.jobs.unexpandedJobs()) await this.enqueuer.enqueueExpansion(jobId);
       const unfinished = await this.jobs.unfinishedJobs();
       const unfinishedIds = new Set(unfinished.map((job) => job.id));
       for (const jobId of [...this.lastSeen.keys()]) if (!unfinishedIds.has(jobId)) this.lastSeen.delete(jobId);

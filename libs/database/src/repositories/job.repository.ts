@@ -27,6 +27,8 @@ export interface NewJob {
   permissive: boolean;
   userData?: Prisma.InputJsonValue;
   patientName?: string;
+  /** Its instance rows are added by a worker (JobExpansionService), after the answer. */
+  expansionQueued?: boolean;
 }
 
 /** An output instance of a job, with its source and its ancestors' IDs. */
@@ -76,16 +78,6 @@ export interface QueueDispatch {
 /** Jobs read at a time by a dispatch (each gets a window, until the room runs out). */
 const DISPATCH_CANDIDATES = 50;
 
-const COUNTERS = {
-  instancesCount: true,
-  processedCount: true,
-  failedCount: true,
-  state: true,
-  ready: true,
-  generation: true,
-  queuedCount: true,
-} as const;
-
 const COUNTER_COLUMNS = `instances_count AS "instancesCount", processed_count AS "processedCount", failed_count AS "failedCount",
   state, ready, generation, queued_count AS "queuedCount"`;
 
@@ -101,7 +93,7 @@ const JOB_SUMMARY_COLUMNS = `id, type, level, state, priority, is_anonymization 
 
 /** Every column of a job: the listing's, and what the workers and the submission need. */
 const JOB_COLUMNS = `${JOB_SUMMARY_COLUMNS}, request, secret, source_resources AS "sourceResources",
-  keep_source AS "keepSource", permissive, patient_name AS "patientName", ready, generation`;
+  keep_source AS "keepSource", permissive, patient_name AS "patientName", ready, expansion_queued AS "expansionQueued", generation`;
 
 const OUTPUTS_OF_JOB = `SELECT ji.source_instance_id AS source, i.id AS instance, i.series_id AS series, s.study_id AS study, st.patient_id AS patient
          FROM job_instances ji
@@ -331,8 +323,52 @@ const UNFINISHED_JOBS: PreparedStatement = {
 const FAIL_ABANDONED_SUBMISSIONS: PreparedStatement = {
   name: 'deidflow_fail_abandoned_submissions',
   text: `UPDATE jobs SET state = 'Failure', error_code = -1, error_details = 'The submission of the job was interrupted', completed_at = now()
-         WHERE NOT ready AND created_at < $1 AND state NOT IN ('Success', 'Failure') RETURNING id`,
+         WHERE NOT ready AND NOT expansion_queued AND created_at < $1 AND state NOT IN ('Success', 'Failure') RETURNING id`,
 };
+
+/** Jobs a worker is to add the instance rows of, and that may still run (a canceled one waits for a resubmit). */
+const UNEXPANDED_JOBS: PreparedStatement = {
+  name: 'deidflow_unexpanded_jobs',
+  text: `SELECT id FROM jobs WHERE NOT ready AND expansion_queued AND state IN ('Pending', 'Running', 'Retry', 'Paused') ORDER BY created_at`,
+};
+
+const QUEUE_EXPANSION: PreparedStatement = {
+  name: 'deidflow_queue_expansion',
+  text: `UPDATE jobs SET expansion_queued = true WHERE id = $1::uuid AND NOT ready RETURNING 1`,
+};
+
+const MARK_READY: PreparedStatement = {
+  name: 'deidflow_mark_ready',
+  text: `UPDATE jobs SET ready = true WHERE id = $1::uuid RETURNING ${COUNTER_COLUMNS}`,
+};
+
+/**
+ * Adds every instance below resources of one level ($2) to a job ($1): the list never goes through
+ * Node, whatever its size. Long: one resource may hold a whole archive's patient.
+ */
+const ADD_INSTANCES_OF: Record<ResourceLevel, PreparedStatement> = {
+  Patient: addInstancesOf('Patient'),
+  Study: addInstancesOf('Study'),
+  Series: addInstancesOf('Series'),
+  Instance: addInstancesOf('Instance'),
+};
+
+function addInstancesOf(level: ResourceLevel): PreparedStatement {
+  // bpchar[]: the ID columns are char(44) (see ResourceRepository.findLevels).
+  return {
+    name: `deidflow_add_instances_of_${level.toLowerCase()}`,
+    long: true,
+    text: `WITH added AS (
+             INSERT INTO job_instances (job_id, source_instance_id)
+             SELECT $1::uuid, i.id FROM instances i ${instanceJoin(level).text} WHERE ${levelColumn(level).text} = ANY($2::bpchar[])
+             ON CONFLICT DO NOTHING
+             RETURNING 1
+           )
+           UPDATE jobs SET instances_count = instances_count + (SELECT count(*) FROM added)
+           WHERE id = $1::uuid
+           RETURNING (SELECT count(*) FROM added)::int AS added`,
+  };
+}
 
 /**
  * Finished jobs that ended before $1, oldest first, at most $2 of them, with their job_instances
@@ -468,28 +504,30 @@ export class JobRepository {
   }
 
   /**
-   * Adds every instance below resources of one level to a job, in one statement: the list never
-   * goes through Node, whatever its size. Idempotent (an instance is counted once, also when two of
-   * the resources contain it). Returns how many were new.
+   * Adds every instance below resources of one level to a job, in one statement. Idempotent (an
+   * instance is counted once, also when two of the resources contain it, or a retried expansion
+   * names it again). Returns how many were new.
    */
   async addInstancesOf(jobId: string, level: ResourceLevel, resourceIds: readonly string[]): Promise<number> {
-    // bpchar[]: the ID columns are char(44) (see ResourceRepository.findLevels).
-    const [row] = await this.prisma.$queryRaw<{ added: number }[]>(Prisma.sql`
-      WITH added AS (
-        INSERT INTO job_instances (job_id, source_instance_id)
-        SELECT ${jobId}::uuid, i.id FROM instances i ${instanceJoin(level)} WHERE ${levelColumn(level)} = ANY(${resourceIds}::bpchar[])
-        ON CONFLICT DO NOTHING
-        RETURNING 1
-      )
-      UPDATE jobs SET instances_count = instances_count + (SELECT count(*) FROM added)
-      WHERE id = ${jobId}::uuid
-      RETURNING (SELECT count(*) FROM added)::int AS added`);
+    const [row] = await this.prisma.prepared<{ added: number }>(ADD_INSTANCES_OF[level], [jobId, resourceIds]);
     return row?.added ?? 0;
   }
 
   /** Every JobInstance row exists: workers may now finish the job. Returns the counters at that point. */
   async markReady(jobId: string): Promise<JobCounters> {
-    return this.prisma.job.update({ where: { id: jobId }, data: { ready: true }, select: COUNTERS });
+    const [row] = await this.prisma.prepared<JobCounters>(MARK_READY, [jobId]);
+    if (!row) throw new Error(`Job ${jobId} is gone`);
+    return row;
+  }
+
+  /** A worker is to add the job's instance rows (it is not ready yet); false when it is ready already. */
+  async queueExpansion(jobId: string): Promise<boolean> {
+    return (await this.prisma.prepared(QUEUE_EXPANSION, [jobId])).length > 0;
+  }
+
+  /** Jobs whose instance rows a worker is to add, oldest first (recovery queues their expansion again). */
+  async unexpandedJobs(): Promise<string[]> {
+    return (await this.prisma.prepared<{ id: string }>(UNEXPANDED_JOBS, [])).map((row) => row.id);
   }
 
   async counters(jobId: string): Promise<JobCounters | null> {

@@ -1,0 +1,82 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { ResourceLevel } from '@deidflow/common';
+import { JobRepository, JobState } from '@deidflow/database';
+import { JobEnqueuer } from './job-enqueuer.service';
+
+/**
+ * Resources whose instances one statement adds to a job: 200 studies of 500 instances are 100,000
+ * rows, ~1.2 s here (BENCHMARKS.md, twelfth session). One statement for a cohort of 10,000 such
+ * studies would run a minute.
+ */
+const RESOURCES_PER_STATEMENT = 200;
+
+const LEVELS: readonly ResourceLevel[] = ['Patient', 'Study', 'Series', 'Instance'];
+const FINISHED: readonly JobState[] = [JobState.Success, JobState.Failure];
+
+/** A resource a job starts from, as its row lists it (`sourceResources`). */
+export interface SourceResource {
+  ID: string;
+  Type: ResourceLevel;
+}
+
+/**
+ * A job's instance rows: one per source instance below the resources it names. Rows are what a
+ * submission costs in proportion to its size (~12 µs each here): a cohort of thousands of studies is
+ * millions of them, a minute or more, past the timeout of a proxy in front of the API (whose client
+ * would then submit it again). So a submission adds the rows itself only when they take one
+ * statement or when its caller waits for the whole job anyway (synchronous); otherwise it answers
+ * at once and a worker adds them (an expand-job task), then queues the job's work. The rows are
+ * added idempotently: a retried expansion (worker killed) adds only what is missing.
+ */
+@Injectable()
+export class JobExpansionService {
+  private readonly logger = new Logger(JobExpansionService.name);
+
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly enqueuer: JobEnqueuer,
+  ) {}
+
+  /** Whether the submission of a job from these resources hands its rows to a worker. */
+  expandsInWorker(sources: readonly SourceResource[], synchronous: boolean): boolean {
+    return !synchronous && sources.length > RESOURCES_PER_STATEMENT;
+  }
+
+  /**
+   * Adds the rows, a few hundred resources per statement (no statement comes near
+   * DATABASE_STATEMENT_TIMEOUT_MS). `stillWanted`, asked before each statement: false stops (the
+   * job was canceled); returns whether every statement ran.
+   */
+  async addInstances(jobId: string, sources: readonly SourceResource[], stillWanted: () => Promise<boolean> = async () => true): Promise<boolean> {
+    for (const level of LEVELS) {
+      const ids = sources.filter((source) => source.Type === level).map((source) => source.ID);
+      for (let start = 0; start < ids.length; start += RESOURCES_PER_STATEMENT) {
+        if (!(await stillWanted())) return false;
+        await this.jobs.addInstancesOf(jobId, level, ids.slice(start, start + RESOURCES_PER_STATEMENT));
+      }
+    }
+    return true;
+  }
+
+  /**
+   * The expand-job task: the job's rows, then it is ready and its work queued (in its turn: a paused
+   * job stays paused, and its resume queues it). A job canceled meanwhile stops here, unready; a
+   * resubmit queues its expansion again.
+   */
+  async expand(jobId: string): Promise<void> {
+    const job = await this.jobs.find(jobId);
+    if (!job || job.ready || FINISHED.includes(job.state)) return;
+    const startedAt = performance.now();
+    const stillWanted = async () => {
+      const counters = await this.jobs.counters(jobId);
+      return counters !== null && !FINISHED.includes(counters.state);
+    };
+    if (!(await this.addInstances(jobId, job.sourceResources as unknown as SourceResource[], stillWanted))) return;
+    const counters = await this.jobs.markReady(jobId);
+    this.logger.log({ jobId, instances: counters.instancesCount, ms: Math.round(performance.now() - startedAt) }, 'instances of a job listed');
+    await this.enqueuer.enqueuePending(jobId);
+    if (counters.processedCount + counters.failedCount >= counters.instancesCount) {
+      await this.enqueuer.enqueueFinalize(jobId, counters.generation, job.priority);
+    }
+  }
+}

@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { ConsoleLogger, Logger } from '@nestjs/common';
+import { Queue } from 'bullmq';
+import { loadConfig } from '@deidflow/config';
+import { JobRepository, JobState, ResourceRepository } from '@deidflow/database';
+import { generateSyntheticStudy, parseInstance } from '@deidflow/dicom';
+import { JobControlService, JobEnqueuer, JobEventsService, JobExpansionService, JobSubmissionService, PatientNamesService } from '@deidflow/jobs';
+import { expandJobId, JobName } from '@deidflow/queue';
+import { JobRecoveryService } from '../../apps/worker/src/handlers/job-recovery.service';
+import { resetDatabase } from '../support/app-harness';
+import { testDatabase } from '../support/database';
+
+/**
+ * A large asynchronous submission answers once its job is recorded; a worker adds its instance rows
+ * (an expand-job task), then queues its work. Real Postgres and Redis (a BullMQ queue of its own);
+ * no worker takes the tasks: the test runs the expansion itself, as the worker's processor does.
+ */
+describe('a large asynchronous submission, its instances listed by a worker (real Postgres and Redis)', () => {
+  const database = testDatabase();
+  const connection = { url: process.env.REDIS_URL, maxRetriesPerRequest: null };
+  const config = loadConfig({ ...process.env, QUEUE_WINDOW_PER_JOB: '1000', QUEUE_MAX_TASKS: '5000' });
+  let queue: Queue;
+  let jobs: JobRepository;
+  let expansion: JobExpansionService;
+  let submission: JobSubmissionService;
+  let control: JobControlService;
+  let instanceIds: string[];
+  let seriesIds: string[];
+
+  beforeAll(async () => {
+    Logger.overrideLogger(false);
+    await resetDatabase();
+    const resources = new ResourceRepository(database());
+    // 250 instances in 2 series: listed one by one, more resources than one statement takes (200).
+    const parsed = generateSyntheticStudy({ instances: 250, series: 2, imageSize: 8, seed: 31 }).map((i) => parseInstance(i.bytes));
+    for (const instance of parsed) await resources.storeInstance(instance, { objectKey: `k/${instance.ids.instance}`, fileSize: 1, sha256: 'a'.repeat(64) });
+    instanceIds = parsed.map((p) => p.ids.instance);
+    seriesIds = [...new Set(parsed.map((p) => p.ids.series))];
+  });
+  afterAll(() => Logger.overrideLogger(new ConsoleLogger()));
+
+  beforeEach(async () => {
+    await database().$executeRawUnsafe('TRUNCATE jobs CASCADE');
+    queue = new Queue(`expansion-${randomUUID()}`, { connection, prefix: process.env.QUEUE_PREFIX });
+    jobs = new JobRepository(database());
+    const enqueuer = new JobEnqueuer(jobs, queue, config);
+    expansion = new JobExpansionService(jobs, enqueuer);
+    submission = new JobSubmissionService(jobs, new ResourceRepository(database()), enqueuer, expansion, new PatientNamesService(jobs));
+    // Cancel publishes the job's end for waiting calls: nobody waits here.
+    control = new JobControlService(jobs, enqueuer, { publishEnded: async () => undefined } as unknown as JobEventsService);
+  });
+
+  afterEach(async () => {
+    await queue.obliterate({ force: true });
+    await queue.close();
+  });
+
+  const tasks = async () => (await queue.getJobs(['prioritized', 'waiting'])).map((task) => ({ id: task.id, name: task.name }));
+  const submitBulk = (body: object) =>
+    submission.submit({ operation: 'anonymize', target: 'Bulk', body: { Resources: [...instanceIds, ...seriesIds], ...body } });
+
+  it('answers before the rows exist; the expansion adds each instance once, queues the job, and is not repeated', async () => {
+    const { job } = await submitBulk({ Asynchronous: true });
+    expect(job).toMatchObject({ ready: false, expansionQueued: true, instancesCount: 0, state: JobState.Pending });
+    expect(await tasks()).toEqual([{ id: expandJobId(job.id), name: JobName.ExpandJob }]);
+
+    await expansion.expand(job.id);
+    // Every instance named twice (by itself, and through its series in another statement): counted once.
+    expect(await jobs.counters(job.id)).toMatchObject({ ready: true, instancesCount: 250, queuedCount: 250 });
+    const queued = (await tasks()).filter((task) => task.name === JobName.ProcessInstance);
+    expect(queued).toHaveLength(250);
+
+    await expansion.expand(job.id); // the task delivered again (its worker was killed after the work): nothing more
+    expect(await jobs.counters(job.id)).toMatchObject({ instancesCount: 250, queuedCount: 250 });
+  });
+
+  it('lists the rows before answering a synchronous submission, or one of a few resources', async () => {
+    const synchronous = (await submitBulk({})).job;
+    const few = (await submission.submit({ operation: 'anonymize', target: 'Bulk', body: { Resources: seriesIds, Asynchronous: true } })).job;
+    for (const job of [synchronous, few]) expect(job).toMatchObject({ ready: true, expansionQueued: false, instancesCount: 250 });
+    expect((await tasks()).filter((task) => task.name === JobName.ExpandJob)).toEqual([]);
+  });
+
+  it('stops listing a job canceled meanwhile; its resubmit lists it again, whole', async () => {
+    const { job } = await submitBulk({ Asynchronous: true });
+    const addInstancesOf = jobs.addInstancesOf.bind(jobs);
+    let statements = 0;
+    jest.spyOn(jobs, 'addInstancesOf').mockImplementation(async (...args) => {
+      const added = await addInstancesOf(...args);
+      if (++statements === 1) await control.cancel(job.id); // canceled after the first statement
+      return added;
+    });
+    await expansion.expand(job.id);
+    expect(statements).toBe(1);
+    const canceled = await jobs.find(job.id);
+    expect(canceled).toMatchObject({ state: JobState.Failure, ready: false, instancesCount: 250 }); // the series' statement ran
+    expect((await tasks()).filter((task) => task.name === JobName.ProcessInstance)).toEqual([]);
+
+    await queue.obliterate({ force: true }); // the worker took the first expansion task
+    await control.resubmit(job.id);
+    expect(await tasks()).toEqual([{ id: expandJobId(job.id), name: JobName.ExpandJob }]);
+    await expansion.expand(job.id);
+    expect(statements).toBe(4); // series, then the instances in two statements
+    expect(await jobs.counters(job.id)).toMatchObject({ state: JobState.Pending, ready: true, instancesCount: 250, generation: 1 });
+    expect((await tasks()).filter((task) => task.name === JobName.ProcessInstance)).toHaveLength(250);
+  });
+
+  it('a paused job is listed whole but waits for its resume to be queued', async () => {
+    const { job } = await submitBulk({ Asynchronous: true });
+    await control.pause(job.id);
+    await expansion.expand(job.id);
+    expect(await jobs.counters(job.id)).toMatchObject({ state: JobState.Paused, ready: true, instancesCount: 250, queuedCount: 0 });
+    expect((await tasks()).filter((task) => task.name === JobName.ProcessInstance)).toEqual([]);
+    await control.resume(job.id);
+    expect((await tasks()).filter((task) => task.name === JobName.ProcessInstance)).toHaveLength(250);
+  });
+
+  it('job recovery queues the expansion again when the queue lost it, and never fails such a job as an interrupted submission', async () => {
+    const { job } = await submitBulk({ Asynchronous: true });
+    await queue.obliterate({ force: true }); // Redis lost it
+    await database().$executeRawUnsafe(`UPDATE jobs SET created_at = now() - interval '1 hour' WHERE id = $1::uuid`, job.id);
+    const recovery = new JobRecoveryService(config, jobs, new JobEnqueuer(jobs, queue, config));
+    await recovery.recover(true);
+    expect(await jobs.find(job.id)).toMatchObject({ state: JobState.Pending, ready: false });
+    expect(await tasks()).toEqual([{ id: expandJobId(job.id), name: JobName.ExpandJob }]);
+  });
+});
