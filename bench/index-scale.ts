@@ -2,7 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Logger } from '@nestjs/common';
+import { Queue } from 'bullmq';
 import { Client } from 'pg';
+import { loadConfig } from '../libs/config/src';
+import { JobRepository, PrismaService } from '../libs/database/src';
+import { JobEnqueuer, JobExpansionService } from '../libs/jobs/src';
+import { QueueName } from '../libs/queue/src';
 import { FIND_PAGE, findIdsSql } from '../libs/database/src/repositories/find-sql';
 import { parseFindRequest } from '../libs/dicom/src/find/find-request';
 import { killStartedProcesses, readyWhen, startService } from './child-process';
@@ -190,28 +196,59 @@ FROM generate_series(1, ${patients * STUDIES_PER_PATIENT * SERIES_PER_STUDY * IN
 `;
 
 /**
- * A research cohort submitted at once: POST /tools/bulk-anonymize of `count` studies, asynchronous
- * (no worker runs here: the time is the submission's). Each job is canceled and deleted after.
+ * What a worker does with a large asynchronous submission (an expand-job task), run in this process:
+ * no worker runs in this bench. The same code (JobExpansionService), on the same database and queue.
  */
-async function cohortSubmission(http: HttpClient, count: number): Promise<string[]> {
+function workerExpansion(databaseUrl: string): { expand: (jobId: string) => Promise<void>; close: () => Promise<void> } {
+  Logger.overrideLogger(false); // its log lines, amid the bench's output
+  const redisUrl = 'redis://127.0.0.1:6379';
+  const config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, QUEUE_PREFIX });
+  const prisma = new PrismaService(config);
+  const jobs = new JobRepository(prisma);
+  const queue = new Queue(QueueName.Modification, { connection: { url: redisUrl, maxRetriesPerRequest: null }, prefix: QUEUE_PREFIX });
+  const expansion = new JobExpansionService(jobs, new JobEnqueuer(jobs, queue, config));
+  return {
+    expand: (jobId) => expansion.expand(jobId),
+    close: async () => {
+      await queue.close();
+      await prisma.onModuleDestroy();
+    },
+  };
+}
+
+/**
+ * A research cohort submitted at once: POST /tools/bulk-anonymize of `count` studies, asynchronous:
+ * the answer, then the listing of its instances as a worker does it (past 200 resources, since the
+ * fifteenth session; before, the answer waited for it). Each job is canceled and deleted after.
+ */
+async function cohortSubmission(http: HttpClient, databaseUrl: string, count: number): Promise<string[][]> {
   const studies = await http.json<string[]>('POST', '/tools/find', { Level: 'Study', Query: {}, Limit: count });
-  const times: number[] = [];
+  const worker = workerExpansion(databaseUrl);
+  const answers: number[] = [];
+  const listings: number[] = [];
   let instances = 0;
-  for (let i = 0; i < COHORT_SUBMISSIONS; i++) {
-    const start = process.hrtime.bigint();
-    const job = await http.json<{ ID: string }>('POST', '/tools/bulk-anonymize', { Resources: studies, Asynchronous: true });
-    times.push(Number(process.hrtime.bigint() - start) / 1e6);
-    instances = (await http.json<{ Content: { InstancesCount?: number } }>('GET', `/jobs/${job.ID}`)).Content.InstancesCount ?? 0;
-    await http.json('POST', `/jobs/${job.ID}/cancel`, {});
-    await http.json('DELETE', `/jobs/${job.ID}`);
+  try {
+    for (let i = 0; i < COHORT_SUBMISSIONS; i++) {
+      let start = process.hrtime.bigint();
+      const job = await http.json<{ ID: string }>('POST', '/tools/bulk-anonymize', { Resources: studies, Asynchronous: true });
+      answers.push(Number(process.hrtime.bigint() - start) / 1e6);
+      start = process.hrtime.bigint();
+      await worker.expand(job.ID);
+      listings.push(Number(process.hrtime.bigint() - start) / 1e6);
+      instances = (await http.json<{ Content: { InstancesCount?: number } }>('GET', `/jobs/${job.ID}`)).Content.InstancesCount ?? 0;
+      await http.json('POST', `/jobs/${job.ID}/cancel`, {});
+      await http.json('DELETE', `/jobs/${job.ID}`);
+    }
+  } finally {
+    await worker.close();
   }
-  times.sort((a, b) => a - b);
+  const row = (label: string, times: number[]) => {
+    times.sort((a, b) => a - b);
+    return [label, '1', percentile(times, 50).toFixed(1), percentile(times, 95).toFixed(1), ''];
+  };
   return [
-    `POST /tools/bulk-anonymize of ${count} studies (${instances} instances), ${COHORT_SUBMISSIONS} calls`,
-    '1',
-    percentile(times, 50).toFixed(1),
-    percentile(times, 95).toFixed(1),
-    '',
+    row(`POST /tools/bulk-anonymize of ${count} studies (${instances} instances), asynchronous, ${COHORT_SUBMISSIONS} calls: the answer`, answers),
+    row(`  then its ${instances} instances listed by a worker (expand-job)`, listings),
   ];
 }
 
@@ -392,7 +429,8 @@ async function main(): Promise<void> {
         rows.push([probe.label, String(results), percentile(times, 50).toFixed(1), percentile(times, 95).toFixed(1), rss, scans]);
       }
     });
-    rows.push(await withPeakRss(api.pid, () => cohortSubmission(http, Math.min(COHORT_STUDIES, studies))).then(({ value, rss }) => value.toSpliced(4, 0, rss)));
+    const cohort = await withPeakRss(api.pid, () => cohortSubmission(http, options.databaseUrl, Math.min(COHORT_STUDIES, studies)));
+    rows.push(...cohort.value.map((row, i) => row.toSpliced(4, 0, i === 0 ? cohort.rss : '')));
     rows.push(await withClient(options.databaseUrl, (client) => jobHistory(http, client, api.pid)));
     console.log(
       `\nIndex of ${options.patients} patients, ${studies} studies, ${studies * SERIES_PER_STUDY} series, ${instances} instances;` +
