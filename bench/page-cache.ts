@@ -28,6 +28,8 @@ const SMALLEST_FILL = GiB;
 const CHUNK = 8 * 2 ** 20;
 /** Fill files not removed yet, for removePageCacheFillsSync. */
 const existing = new Set<string>();
+/** Fills made by this process so far: each has a file of its own. */
+let fillsMade = 0;
 
 export interface PageCacheFill {
   bytes: number;
@@ -50,7 +52,7 @@ export async function pageCacheFillSize(directory: string): Promise<{ bytes: num
 export async function fillPageCache(directory: string): Promise<PageCacheFill> {
   const started = process.hrtime.bigint();
   const { bytes, skipped } = await pageCacheFillSize(directory);
-  const path = join(directory, `deidflow-bench-page-cache-${process.pid}`);
+  const path = join(directory, `deidflow-bench-page-cache-${process.pid}-${fillsMade++}`);
   const remove = async () => {
     existing.delete(path);
     await unlink(path).catch(() => undefined);
