@@ -3,10 +3,14 @@ import { ConsoleLogger, Logger } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { loadConfig } from '@deidflow/config';
 import { JobRepository, JobState, ResourceRepository } from '@deidflow/database';
+import type { Job } from 'bullmq';
 import { generateSyntheticStudy, parseInstance } from '@deidflow/dicom';
 import { JobControlService, JobEnqueuer, JobEventsService, JobExpansionService, JobSubmissionService, PatientNamesService } from '@deidflow/jobs';
 import { expandJobId, JobName } from '@deidflow/queue';
+import type { FinalizeJobHandler } from '../../apps/worker/src/handlers/finalize-job.handler';
 import { JobRecoveryService } from '../../apps/worker/src/handlers/job-recovery.service';
+import type { ProcessInstanceHandler } from '../../apps/worker/src/handlers/process-instance.handler';
+import { ModificationProcessor } from '../../apps/worker/src/modification.processor';
 import { resetDatabase } from '../support/app-harness';
 import { testDatabase } from '../support/database';
 
@@ -123,5 +127,23 @@ describe('a large asynchronous submission, its instances listed by a worker (rea
     await recovery.recover(true);
     expect(await jobs.find(job.id)).toMatchObject({ state: JobState.Pending, ready: false });
     expect(await tasks()).toEqual([{ id: expandJobId(job.id), name: JobName.ExpandJob }]);
+  });
+
+  it('fails the job, saying why, when its listing failed its last attempt; a resubmit lists it again', async () => {
+    const { job } = await submitBulk({ Asynchronous: true });
+    const processor = new ModificationProcessor(config, {} as ProcessInstanceHandler, {} as FinalizeJobHandler, expansion);
+    const task = { name: JobName.ExpandJob, data: { jobId: job.id }, opts: { attempts: 8 } };
+    await processor.onFailed({ ...task, attemptsMade: 7 } as unknown as Job, new Error('statement timeout'));
+    expect(await jobs.find(job.id)).toMatchObject({ state: JobState.Pending }); // BullMQ tries again
+    await processor.onFailed({ ...task, attemptsMade: 8 } as unknown as Job, new Error('statement timeout'));
+    expect(await jobs.find(job.id)).toMatchObject({
+      state: JobState.Failure,
+      errorCode: -1, // InternalError
+      errorDetails: 'Listing the instances of the job failed: statement timeout',
+      completedAt: expect.any(Date),
+    });
+    await control.resubmit(job.id);
+    await expansion.expand(job.id);
+    expect(await jobs.counters(job.id)).toMatchObject({ state: JobState.Pending, ready: true, instancesCount: 250 });
   });
 });

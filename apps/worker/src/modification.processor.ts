@@ -79,16 +79,16 @@ export class ModificationProcessor extends WorkerHost implements OnApplicationBo
   /**
    * A BullMQ job can also fail outside the handler's own accounting (stalled too often, or the
    * database unreachable on the last attempt): the instance is then recorded as failed here, so
-   * that its job still ends.
+   * that its job still ends; a listing of a job's instances that failed for good fails the job.
    */
   @OnWorkerEvent('failed')
   async onFailed(job: Job | undefined, error: Error): Promise<void> {
-    if (!job || job.name !== JobName.ProcessInstance) return;
-    if (job.attemptsMade < (job.opts.attempts ?? 1)) return; // BullMQ will try again
+    if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return; // BullMQ will try again
     try {
-      await this.processInstance.recordFailure(job.data as ProcessInstancePayload, error.message);
+      if (job.name === JobName.ProcessInstance) await this.processInstance.recordFailure(job.data as ProcessInstancePayload, error.message);
+      if (job.name === JobName.ExpandJob) await this.expansion.recordFailure((job.data as ExpandJobPayload).jobId, error.message);
     } catch (err) {
-      this.logger.error({ err: (err as Error).message, jobId: (job.data as ProcessInstancePayload).jobId }, 'could not record a failed instance');
+      this.logger.error({ err: (err as Error).message, jobId: (job.data as { jobId: string }).jobId, task: job.name }, 'could not record a failure');
     }
   }
 }

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import type { ResourceLevel } from '@deidflow/common';
+import { OrthancErrorCode, type ResourceLevel } from '@deidflow/common';
 import { JobRepository, JobState } from '@deidflow/database';
 import { JobEnqueuer } from './job-enqueuer.service';
 
@@ -78,5 +78,15 @@ export class JobExpansionService {
     if (counters.processedCount + counters.failedCount >= counters.instancesCount) {
       await this.enqueuer.enqueueFinalize(jobId, counters.generation, job.priority);
     }
+  }
+
+  /**
+   * The expansion failed its last attempt (the database unreachable for minutes, or a statement
+   * past its timeout): the job fails, saying so, rather than waiting for job recovery to queue a
+   * listing that may fail the same way forever. A resubmit lists it again.
+   */
+  async recordFailure(jobId: string, reason: string): Promise<void> {
+    const failed = await this.jobs.failUnfinished(jobId, OrthancErrorCode.InternalError, `Listing the instances of the job failed: ${reason.slice(0, 200)}`);
+    if (failed) this.logger.warn({ jobId, reason: reason.slice(0, 200) }, 'listing the instances of a job failed; the job failed');
   }
 }

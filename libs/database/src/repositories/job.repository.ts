@@ -332,6 +332,13 @@ const UNEXPANDED_JOBS: PreparedStatement = {
   text: `SELECT id FROM jobs WHERE NOT ready AND expansion_queued AND state IN ('Pending', 'Running', 'Retry', 'Paused') ORDER BY created_at`,
 };
 
+/** An unfinished job fails (the worker's side of a failure; cancel goes through transition()). */
+const FAIL_UNFINISHED_JOB: PreparedStatement = {
+  name: 'deidflow_fail_unfinished_job',
+  text: `UPDATE jobs SET state = 'Failure', error_code = $2, error_details = $3, completed_at = now()
+         WHERE id = $1::uuid AND state IN ('Pending', 'Running', 'Retry', 'Paused') RETURNING 1`,
+};
+
 const QUEUE_EXPANSION: PreparedStatement = {
   name: 'deidflow_queue_expansion',
   text: `UPDATE jobs SET expansion_queued = true WHERE id = $1::uuid AND NOT ready RETURNING 1`,
@@ -518,6 +525,11 @@ export class JobRepository {
     const [row] = await this.prisma.prepared<JobCounters>(MARK_READY, [jobId]);
     if (!row) throw new Error(`Job ${jobId} is gone`);
     return row;
+  }
+
+  /** An unfinished job ends in Failure with this error; false when it had ended already. */
+  async failUnfinished(jobId: string, errorCode: number, errorDetails: string): Promise<boolean> {
+    return (await this.prisma.prepared(FAIL_UNFINISHED_JOB, [jobId, errorCode, errorDetails])).length > 0;
   }
 
   /** A worker is to add the job's instance rows (it is not ready yet); false when it is ready already. */
