@@ -171,6 +171,18 @@ const RESET_JOB: PreparedStatement = {
          SELECT count(*)::int AS n FROM job`,
 };
 
+/**
+ * A new job, Pending. Prepared rather than Prisma's create: the plan and a bulk job's resources are
+ * JSON, which Prisma's query pipeline took 20-35 ms to write for 2,000 resources (2-4 ms for a
+ * study job: half of its submission's time); this takes ~1 ms.
+ */
+const CREATE_JOB: PreparedStatement = {
+  name: 'deidflow_create_job',
+  text: `INSERT INTO jobs (id, priority, is_anonymization, request, secret, level, source_resources, keep_source, permissive,
+                           user_data, patient_name, expansion_queued)
+         VALUES ($1::uuid, $2, $3, $4::jsonb, $5, $6, $7::jsonb, $8, $9, $10::jsonb, $11, $12)`,
+};
+
 const FIND_JOB: PreparedStatement = { name: 'deidflow_find_job', text: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1::uuid` };
 
 const JOB_COUNTERS: PreparedStatement = {
@@ -507,7 +519,20 @@ export class JobRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   async create(job: NewJob): Promise<void> {
-    await this.prisma.job.create({ data: { ...job, state: JobState.Pending } });
+    await this.prisma.prepared(CREATE_JOB, [
+      job.id,
+      job.priority,
+      job.isAnonymization,
+      JSON.stringify(job.request),
+      job.secret,
+      job.level,
+      JSON.stringify(job.sourceResources),
+      job.keepSource,
+      job.permissive,
+      job.userData === undefined ? null : JSON.stringify(job.userData),
+      job.patientName ?? null,
+      job.expansionQueued ?? false,
+    ]);
   }
 
   /**

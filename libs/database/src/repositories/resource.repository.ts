@@ -95,14 +95,12 @@ export class ResourceRepository {
     return (await this.findLevels([id])).get(id) ?? null;
   }
 
-  /** findLevel() of many IDs in one query: the levels of those that exist. */
+  /**
+   * findLevel() of many IDs in one query: the levels of those that exist. Prepared, the list sent
+   * once: as $queryRaw, Prisma wrote it four times, 20-40 ms for a cohort of 2,000 studies.
+   */
   async findLevels(ids: readonly string[]): Promise<Map<string, ResourceLevel>> {
-    // bpchar[]: the primary keys are char(44), and a text[] would cast the column and lose its index.
-    const rows = await this.prisma.$queryRaw<{ level: ResourceLevel; id: string }[]>`
-      SELECT 'Patient' AS level, id FROM patients WHERE id = ANY(${ids}::bpchar[])
-      UNION ALL SELECT 'Study', id FROM studies WHERE id = ANY(${ids}::bpchar[])
-      UNION ALL SELECT 'Series', id FROM series WHERE id = ANY(${ids}::bpchar[])
-      UNION ALL SELECT 'Instance', id FROM instances WHERE id = ANY(${ids}::bpchar[])`;
+    const rows = await this.prisma.prepared<{ level: ResourceLevel; id: string }>(FIND_LEVELS, [ids]);
     return new Map(rows.map((r) => [r.id, r.level]));
   }
 
@@ -316,6 +314,15 @@ export function instanceResource(r: InstanceRow): ResourceRow {
 const FIND_INSTANCE: PreparedStatement = {
   name: 'deidflow_find_instance',
   text: `SELECT ${INSTANCE_COLUMNS} FROM instances i WHERE i.id = $1`,
+};
+
+// bpchar[]: the primary keys are char(44), and a text[] would cast the column and lose its index.
+const FIND_LEVELS: PreparedStatement = {
+  name: 'deidflow_find_levels',
+  text: `SELECT 'Patient' AS level, id FROM patients WHERE id = ANY($1::bpchar[])
+         UNION ALL SELECT 'Study', id FROM studies WHERE id = ANY($1::bpchar[])
+         UNION ALL SELECT 'Series', id FROM series WHERE id = ANY($1::bpchar[])
+         UNION ALL SELECT 'Instance', id FROM instances WHERE id = ANY($1::bpchar[])`,
 };
 
 const INSTANCE_EXISTS: PreparedStatement = {
