@@ -228,13 +228,14 @@ async function cohortSubmission(http: HttpClient, databaseUrl: string, count: nu
   const listings: number[] = [];
   let instances = 0;
   try {
-    for (let i = 0; i < COHORT_SUBMISSIONS; i++) {
+    // One untimed submission first: the first call of a statement prepares it on its connection.
+    for (let i = -1; i < COHORT_SUBMISSIONS; i++) {
       let start = process.hrtime.bigint();
       const job = await http.json<{ ID: string }>('POST', '/tools/bulk-anonymize', { Resources: studies, Asynchronous: true });
-      answers.push(Number(process.hrtime.bigint() - start) / 1e6);
+      if (i >= 0) answers.push(Number(process.hrtime.bigint() - start) / 1e6);
       start = process.hrtime.bigint();
       await worker.expand(job.ID);
-      listings.push(Number(process.hrtime.bigint() - start) / 1e6);
+      if (i >= 0) listings.push(Number(process.hrtime.bigint() - start) / 1e6);
       instances = (await http.json<{ Content: { InstancesCount?: number } }>('GET', `/jobs/${job.ID}`)).Content.InstancesCount ?? 0;
       await http.json('POST', `/jobs/${job.ID}/cancel`, {});
       await http.json('DELETE', `/jobs/${job.ID}`);
@@ -247,7 +248,7 @@ async function cohortSubmission(http: HttpClient, databaseUrl: string, count: nu
     return [label, '1', percentile(times, 50).toFixed(1), percentile(times, 95).toFixed(1), ''];
   };
   return [
-    row(`POST /tools/bulk-anonymize of ${count} studies (${instances} instances), asynchronous, ${COHORT_SUBMISSIONS} calls: the answer`, answers),
+    row(`POST /tools/bulk-anonymize of ${count} studies (${instances} instances), asynchronous, ${COHORT_SUBMISSIONS} calls after 1: the answer`, answers),
     row(`  then its ${instances} instances listed by a worker (expand-job)`, listings),
   ];
 }

@@ -20,13 +20,6 @@ import { elapsedMs } from './stats';
 
 /** The 10k bulk runs (6, 9) come last: their 20,000 deletions each should not weigh on the other scenarios. */
 const ORDER: ScenarioNumber[] = [1, 2, 3, 4, 5, 7, 8, 6, 9];
-/**
- * Before these, the page cache is filled again (when it was filled at the start): the scenarios
- * before them deleted what they wrote, which handed those pages back to the VM's host as free
- * memory (page-cache.ts). The second of 6 and 9 in one invocation read at ~55% of its rate alone,
- * the worker's kernel time per instance tripled (fourteenth session).
- */
-const REFILL_BEFORE: ScenarioNumber[] = [6, 9];
 
 function log(message: string): void {
   console.error(message);
@@ -44,7 +37,7 @@ function gitState(root: string): BenchReport['git'] {
 async function runColumn(
   storage: StorageDriver,
   options: BenchOptions,
-  shared: Pick<ScenarioContext, 'study' | 'bulkDataset' | 'monitor'> & { distRoot: string; runId: string; refillPageCache: () => Promise<void> },
+  shared: Pick<ScenarioContext, 'study' | 'bulkDataset' | 'monitor' | 'refillPageCache'> & { distRoot: string; runId: string },
 ): Promise<ColumnResult> {
   const column: ColumnResult = { storage, scenarios: [], failures: [] };
   log(`\n== ${storage} storage: starting the stack`);
@@ -54,7 +47,6 @@ async function runColumn(
     for (const n of ORDER.filter((s) => options.only.includes(s))) {
       log(`-- scenario ${n} (${storage})`);
       try {
-        if (REFILL_BEFORE.includes(n)) await shared.refillPageCache();
         column.scenarios.push(await SCENARIOS[n](ctx));
       } catch (err) {
         const dead = stack.deadProcesses();
@@ -105,6 +97,10 @@ async function main(): Promise<void> {
     fill = await fillPageCache(options.dataDir);
     log(fill.skipped ? `  not filled: ${fill.skipped}` : `  ${(fill.bytes / 2 ** 30).toFixed(1)} GiB in ${(fill.ms / 1000).toFixed(0)} s`);
   }
+  // Before each bulk job (scenarios 6 and 9), once its 10,000 sources are written: what was deleted
+  // since the start (outputs, earlier uploads) went back to the VM's host as free memory
+  // (page-cache.ts). The second of 6 and 9 in one invocation read at ~55% of its rate alone, the
+  // worker's kernel time per instance tripled (fourteenth session).
   const refillPageCache = async () => {
     if (!options.fillPageCache) return;
     const refill = await fillPageCache(options.dataDir);

@@ -39,6 +39,11 @@ export interface ScenarioContext {
   uploaded?: UploadedStudy;
   /** Set once a job ran on the current worker processes: their code is compiled, pools are open. */
   workersWarm?: boolean;
+  /**
+   * Fills the memory freed since the start with page cache again (a no-op without the fill):
+   * before each bulk job, once its sources are uploaded (run.ts).
+   */
+  refillPageCache: () => Promise<void>;
 }
 
 interface UploadAnswer {
@@ -462,6 +467,7 @@ async function bulkDatasetScenario(ctx: ScenarioContext, how: BulkSubmission): P
   const usage: WindowUsage[] = [];
   const redisPeakMb: number[] = [];
   const bulkJob = async (): Promise<{ ms: number; submitMs: number; usage: WindowUsage }> => {
+    await ctx.refillPageCache();
     const redis = redisMemorySampler(ctx.options.redisUrl);
     await redis.started;
     const window = ctx.monitor.begin({ timeline: true });
