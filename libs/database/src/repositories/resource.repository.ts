@@ -317,12 +317,17 @@ const FIND_INSTANCE: PreparedStatement = {
 };
 
 // bpchar[]: the primary keys are char(44), and a text[] would cast the column and lose its index.
+// The list behind a sub-select: in the first executions of a prepared statement Postgres plans for
+// the values given, and for 2,000 IDs it chose a parallel scan of the whole patients table, testing
+// each row against the list: 105-350 ms on a 1.6-million-instance index, 25-35 ms probing the
+// primary keys as it does for a list it cannot see (BENCHMARKS.md, fifteenth session).
+const LISTED = `(SELECT $1::bpchar[])::bpchar[]`;
 const FIND_LEVELS: PreparedStatement = {
   name: 'deidflow_find_levels',
-  text: `SELECT 'Patient' AS level, id FROM patients WHERE id = ANY($1::bpchar[])
-         UNION ALL SELECT 'Study', id FROM studies WHERE id = ANY($1::bpchar[])
-         UNION ALL SELECT 'Series', id FROM series WHERE id = ANY($1::bpchar[])
-         UNION ALL SELECT 'Instance', id FROM instances WHERE id = ANY($1::bpchar[])`,
+  text: `SELECT 'Patient' AS level, id FROM patients WHERE id = ANY(${LISTED})
+         UNION ALL SELECT 'Study', id FROM studies WHERE id = ANY(${LISTED})
+         UNION ALL SELECT 'Series', id FROM series WHERE id = ANY(${LISTED})
+         UNION ALL SELECT 'Instance', id FROM instances WHERE id = ANY(${LISTED})`,
 };
 
 const INSTANCE_EXISTS: PreparedStatement = {
