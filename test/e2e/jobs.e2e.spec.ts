@@ -268,8 +268,11 @@ describe('distributed jobs with separate worker processes', () => {
       // More resources than one statement of a submission takes (200): no worker runs, so none is listed yet.
       listedByWorker = await submitAsync('/tools/bulk-anonymize', { Resources: cohort.map((u) => u.id) });
       expect(await get(`/jobs/${listedByWorker}`)).toMatchObject({ State: 'Pending', Progress: 0, Content: { InstancesCount: 0 } });
+      const beingListed = async () => parseMetrics((await http(api.baseUrl, 'GET', '/tools/metrics-prometheus')).body).deidflow_jobs_being_listed;
+      expect(await beingListed()).toBe(1);
       // Resubmitted below, once workers run.
       expect((await post(`/jobs/${listedByWorker}/cancel`)).status).toBe(200);
+      expect(await beingListed()).toBe(0); // canceled: its resubmit lists it
     });
 
     it('answers 404 to GET and 400 to actions on an unknown job', async () => {

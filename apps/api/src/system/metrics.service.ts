@@ -98,6 +98,9 @@ export class MetricsService {
     indexGauge('deidflow_jobs_waiting_for_room', 'Jobs with instances left and none in the work queue: waiting for room under QUEUE_MAX_TASKS', async function () {
       this.set((await occupancy()).jobsWaiting);
     });
+    indexGauge('deidflow_jobs_being_listed', 'Jobs answered before their instances were listed (large asynchronous submissions): a worker\'s listing is queued or under way', async function () {
+      this.set((await services.jobs.unexpandedJobs()).length);
+    });
     gauge('deidflow_queue_max_tasks', 'QUEUE_MAX_TASKS: per-instance tasks the work queue holds at most, across jobs', function () {
       this.set(config.QUEUE_MAX_TASKS);
     });
