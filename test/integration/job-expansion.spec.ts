@@ -60,8 +60,11 @@ describe('a large asynchronous submission, its instances listed by a worker (rea
   });
 
   const tasks = async () => (await queue.getJobs(['prioritized', 'waiting'])).map((task) => ({ id: task.id, name: task.name }));
-  const submitBulk = (body: object) =>
-    submission.submit({ operation: 'anonymize', target: 'Bulk', body: { Resources: [...instanceIds, ...seriesIds], ...body } });
+  /** Submits a bulk job of the 250 instances and their 2 series; the job as the submission left it. */
+  const submitBulk = async (body: object, resources = [...instanceIds, ...seriesIds]) => {
+    const { jobId } = await submission.submit({ operation: 'anonymize', target: 'Bulk', body: { Resources: resources, ...body } });
+    return { job: (await jobs.find(jobId))! };
+  };
 
   it('answers before the rows exist; the expansion adds each instance once, queues the job, and is not repeated', async () => {
     const { job } = await submitBulk({ Asynchronous: true });
@@ -80,7 +83,7 @@ describe('a large asynchronous submission, its instances listed by a worker (rea
 
   it('lists the rows before answering a synchronous submission, or one of a few resources', async () => {
     const synchronous = (await submitBulk({})).job;
-    const few = (await submission.submit({ operation: 'anonymize', target: 'Bulk', body: { Resources: seriesIds, Asynchronous: true } })).job;
+    const few = (await submitBulk({ Asynchronous: true }, seriesIds)).job;
     for (const job of [synchronous, few]) expect(job).toMatchObject({ ready: true, expansionQueued: false, instancesCount: 250 });
     expect((await tasks()).filter((task) => task.name === JobName.ExpandJob)).toEqual([]);
   });

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import { OrthancError, ResourceLevel, isOrthancId } from '@deidflow/common';
-import { JobRepository, JobRow, Prisma, ResourceRepository } from '@deidflow/database';
+import { JobRepository, Prisma, ResourceRepository } from '@deidflow/database';
 import { ModificationRequest, needsGeneratedPatientName, Operation, parseModificationRequest } from '@deidflow/dicom';
 import { JobEnqueuer } from './job-enqueuer.service';
 import { JobExpansionService, SourceResource } from './job-expansion.service';
@@ -16,7 +16,7 @@ export interface Submission {
 }
 
 export interface SubmittedJob {
-  job: JobRow;
+  jobId: string;
   request: ModificationRequest;
 }
 
@@ -77,7 +77,7 @@ export class JobSubmissionService {
       else this.enqueuer.enqueuePendingLater(jobId);
       this.logger.log({ jobId, instances: counters.instancesCount, operation: request.operation }, 'job submitted');
     }
-    return { job: (await this.jobs.find(jobId))!, request };
+    return { jobId, request };
   }
 
   /** The resources the job starts from, with their real level (Orthanc ignores the level of the URL). */

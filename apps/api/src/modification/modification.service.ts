@@ -59,13 +59,13 @@ export class ModificationService {
 
   async submit(operation: Operation, target: ResourceLevel | 'Bulk', resourceId: string | undefined, body: unknown) {
     if (resourceId !== undefined) assertId(resourceId);
-    const { job, request } = await this.submissions.submit({ operation, target, resourceId, body });
-    if (!request.synchronous) return { ID: job.id, Path: `/jobs/${job.id}` };
-    await this.events.waitFor(job.id, async () => {
-      const state = (await this.jobs.counters(job.id))?.state;
+    const { jobId, request } = await this.submissions.submit({ operation, target, resourceId, body });
+    if (!request.synchronous) return { ID: jobId, Path: `/jobs/${jobId}` };
+    await this.events.waitFor(jobId, async () => {
+      const state = (await this.jobs.counters(jobId))?.state;
       return state === JobState.Success || state === JobState.Failure;
     });
-    const finished = await this.control.findOr404(job.id);
+    const finished = await this.control.findOr404(jobId);
     if (finished.state === JobState.Failure) {
       throw new OrthancError(
         finished.errorCode === OrthancErrorCode.CanceledJob ? OrthancErrorCode.CanceledJob : OrthancErrorCode.InternalError,
