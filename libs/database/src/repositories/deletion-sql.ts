@@ -1,6 +1,6 @@
 import { PARENT_LEVEL, type ResourceLevel } from '@deidflow/common';
 import type { PreparedStatement } from '../prisma.service';
-import { instanceJoin, levelColumn } from './instance-scope';
+import { instanceJoin, levelColumn, LISTED_IDS } from './instance-scope';
 
 // Deletions as one statement after the locks it needs: no list of instances brought through Node
 // (a patient of 300,000 instances is one statement).
@@ -58,7 +58,7 @@ function containersBelow(level: ResourceLevel, target: string): string[] {
  * deletion under the deletion's ID (`$2`). An ID that is not there is skipped.
  */
 function deletionStatement(level: ResourceLevel): PreparedStatement {
-  const target = '= ANY($1::bpchar[])';
+  const target = `= ANY(${LISTED_IDS})`;
   const levelsDeleted = LEVELS.slice(LEVELS.indexOf(level));
   const instances = `SELECT i.id, i.object_key FROM instances i ${instanceJoin(level).sql} WHERE ${levelColumn(level).sql} ${target}`;
   const metadataOf = [
@@ -87,25 +87,25 @@ export const DELETE_RESOURCES = Object.fromEntries(LEVELS.map((level) => [level,
  */
 const RELATED: Record<ResourceLevel, Record<'patients' | 'studies' | 'series', string>> = {
   Patient: {
-    patients: 'id = ANY($1::bpchar[])',
-    studies: 'patient_id = ANY($1::bpchar[])',
-    series: 'study_id IN (SELECT id FROM studies WHERE patient_id = ANY($1::bpchar[]))',
+    patients: `id = ANY(${LISTED_IDS})`,
+    studies: `patient_id = ANY(${LISTED_IDS})`,
+    series: `study_id IN (SELECT id FROM studies WHERE patient_id = ANY(${LISTED_IDS}))`,
   },
   Study: {
-    patients: 'id IN (SELECT patient_id FROM studies WHERE id = ANY($1::bpchar[]))',
-    studies: 'id = ANY($1::bpchar[])',
-    series: 'study_id = ANY($1::bpchar[])',
+    patients: `id IN (SELECT patient_id FROM studies WHERE id = ANY(${LISTED_IDS}))`,
+    studies: `id = ANY(${LISTED_IDS})`,
+    series: `study_id = ANY(${LISTED_IDS})`,
   },
   Series: {
-    patients: 'id IN (SELECT st.patient_id FROM series s JOIN studies st ON st.id = s.study_id WHERE s.id = ANY($1::bpchar[]))',
-    studies: 'id IN (SELECT study_id FROM series WHERE id = ANY($1::bpchar[]))',
-    series: 'id = ANY($1::bpchar[])',
+    patients: `id IN (SELECT st.patient_id FROM series s JOIN studies st ON st.id = s.study_id WHERE s.id = ANY(${LISTED_IDS}))`,
+    studies: `id IN (SELECT study_id FROM series WHERE id = ANY(${LISTED_IDS}))`,
+    series: `id = ANY(${LISTED_IDS})`,
   },
   Instance: {
     patients: `id IN (SELECT st.patient_id FROM instances i JOIN series s ON s.id = i.series_id JOIN studies st ON st.id = s.study_id
-                      WHERE i.id = ANY($1::bpchar[]))`,
-    studies: 'id IN (SELECT s.study_id FROM instances i JOIN series s ON s.id = i.series_id WHERE i.id = ANY($1::bpchar[]))',
-    series: 'id IN (SELECT series_id FROM instances WHERE id = ANY($1::bpchar[]))',
+                      WHERE i.id = ANY(${LISTED_IDS}))`,
+    studies: `id IN (SELECT s.study_id FROM instances i JOIN series s ON s.id = i.series_id WHERE i.id = ANY(${LISTED_IDS}))`,
+    series: `id IN (SELECT series_id FROM instances WHERE id = ANY(${LISTED_IDS}))`,
   },
 };
 

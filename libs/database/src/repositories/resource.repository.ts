@@ -6,7 +6,7 @@ import { Prisma } from '../generated/client';
 import { FIND_PAGE, FindCursor, findIdsSql, FindPage } from './find-sql';
 import { SinceLimitPage, sinceLimitPages } from './keyset-pages';
 import { hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance, StoredObject } from './hierarchy-sql';
-import { instanceJoin, levelColumn } from './instance-scope';
+import { instanceJoin, levelColumn, LISTED_IDS } from './instance-scope';
 import { INSTANCE_COLUMNS, InstanceRecord, instanceRow } from './instance-row-sql';
 import { DELETE_RESOURCES, DeletedRow, LOCK_RELATED, remainingAncestor } from './deletion-sql';
 import { retryOnRace } from '../errors';
@@ -316,18 +316,12 @@ const FIND_INSTANCE: PreparedStatement = {
   text: `SELECT ${INSTANCE_COLUMNS} FROM instances i WHERE i.id = $1`,
 };
 
-// bpchar[]: the primary keys are char(44), and a text[] would cast the column and lose its index.
-// The list behind a sub-select: in the first executions of a prepared statement Postgres plans for
-// the values given, and for 2,000 IDs it chose a parallel scan of the whole patients table, testing
-// each row against the list: 105-350 ms on a 1.6-million-instance index, 25-35 ms probing the
-// primary keys as it does for a list it cannot see (BENCHMARKS.md, fifteenth session).
-const LISTED = `(SELECT $1::bpchar[])::bpchar[]`;
 const FIND_LEVELS: PreparedStatement = {
   name: 'deidflow_find_levels',
-  text: `SELECT 'Patient' AS level, id FROM patients WHERE id = ANY(${LISTED})
-         UNION ALL SELECT 'Study', id FROM studies WHERE id = ANY(${LISTED})
-         UNION ALL SELECT 'Series', id FROM series WHERE id = ANY(${LISTED})
-         UNION ALL SELECT 'Instance', id FROM instances WHERE id = ANY(${LISTED})`,
+  text: `SELECT 'Patient' AS level, id FROM patients WHERE id = ANY(${LISTED_IDS})
+         UNION ALL SELECT 'Study', id FROM studies WHERE id = ANY(${LISTED_IDS})
+         UNION ALL SELECT 'Series', id FROM series WHERE id = ANY(${LISTED_IDS})
+         UNION ALL SELECT 'Instance', id FROM instances WHERE id = ANY(${LISTED_IDS})`,
 };
 
 const INSTANCE_EXISTS: PreparedStatement = {
