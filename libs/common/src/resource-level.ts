@@ -1,6 +1,9 @@
 /** The four levels of the DICOM hierarchy, spelled as Orthanc spells them in `Type`. */
 export type ResourceLevel = 'Patient' | 'Study' | 'Series' | 'Instance';
 
+/** The levels from the top of the hierarchy down. */
+export const RESOURCE_LEVELS: readonly ResourceLevel[] = ['Patient', 'Study', 'Series', 'Instance'];
+
 /** URL segment (`/patients`, `/studies`, ...) of each level. */
 export const LEVEL_PATH: Record<ResourceLevel, string> = {
   Patient: 'patients',

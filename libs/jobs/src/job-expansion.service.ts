@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { OrthancErrorCode, type ResourceLevel } from '@deidflow/common';
+import { OrthancErrorCode, RESOURCE_LEVELS, type ResourceLevel } from '@deidflow/common';
 import { JobRepository, JobState } from '@deidflow/database';
 import { JobEnqueuer } from './job-enqueuer.service';
 
@@ -10,7 +10,6 @@ import { JobEnqueuer } from './job-enqueuer.service';
  */
 const RESOURCES_PER_STATEMENT = 200;
 
-const LEVELS: readonly ResourceLevel[] = ['Patient', 'Study', 'Series', 'Instance'];
 const FINISHED: readonly JobState[] = [JobState.Success, JobState.Failure];
 
 /** A resource a job starts from, as its row lists it (`sourceResources`). */
@@ -48,7 +47,7 @@ export class JobExpansionService {
    * job was canceled); returns whether every statement ran.
    */
   async addInstances(jobId: string, sources: readonly SourceResource[], stillWanted: () => Promise<boolean> = async () => true): Promise<boolean> {
-    for (const level of LEVELS) {
+    for (const level of RESOURCE_LEVELS) {
       const ids = sources.filter((source) => source.Type === level).map((source) => source.ID);
       for (let start = 0; start < ids.length; start += RESOURCES_PER_STATEMENT) {
         if (!(await stillWanted())) return false;

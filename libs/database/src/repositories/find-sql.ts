@@ -1,4 +1,4 @@
-import type { ResourceLevel } from '@deidflow/common';
+import { RESOURCE_LEVELS, type ResourceLevel } from '@deidflow/common';
 import type { FindConstraint, FindMatcher, FindRequest } from '@deidflow/dicom';
 import { Prisma } from '../generated/client';
 import type { SinceLimitPage } from './keyset-pages';
@@ -10,7 +10,7 @@ const LEVEL_TABLES: Record<ResourceLevel, { table: string; alias: string; parent
   Series: { table: 'series', alias: 'se', parentJoin: 'st.id = se.study_id', order: 'created_at' },
   Instance: { table: 'instances', alias: 'i', parentJoin: 'se.id = i.series_id', order: 'received_at' },
 };
-const TOP_DOWN: readonly ResourceLevel[] = ['Patient', 'Study', 'Series', 'Instance'];
+const TOP_DOWN = RESOURCE_LEVELS;
 
 /**
  * IDs per page of a find: one page answers any usual find, a whole archive goes in many (1.6M

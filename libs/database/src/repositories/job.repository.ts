@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PreparedStatement, PrismaService } from '../prisma.service';
 import { HIERARCHY_PARAMETERS, hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance } from './hierarchy-sql';
-import type { ResourceLevel } from '@deidflow/common';
+import { RESOURCE_LEVELS, type ResourceLevel } from '@deidflow/common';
 import { Job, JobInstanceState, JobState, Prisma } from '../generated/client';
 import { instanceJoin, levelColumn } from './instance-scope';
 import { keysetPages } from './keyset-pages';
@@ -365,15 +365,10 @@ const MARK_READY: PreparedStatement = {
  * Adds every instance below resources of one level ($2) to a job ($1): the list never goes through
  * Node, whatever its size. Long: one resource may hold a whole archive's patient.
  */
-const ADD_INSTANCES_OF: Record<ResourceLevel, PreparedStatement> = {
-  Patient: addInstancesOf('Patient'),
-  Study: addInstancesOf('Study'),
-  Series: addInstancesOf('Series'),
-  Instance: addInstancesOf('Instance'),
-};
+const ADD_INSTANCES_OF = Object.fromEntries(RESOURCE_LEVELS.map((level) => [level, addInstancesOf(level)])) as Record<ResourceLevel, PreparedStatement>;
 
 function addInstancesOf(level: ResourceLevel): PreparedStatement {
-  // bpchar[]: the ID columns are char(44) (see ResourceRepository.findLevels).
+  // bpchar[]: the ID columns are char(44) (see LISTED_IDS).
   return {
     name: `deidflow_add_instances_of_${level.toLowerCase()}`,
     long: true,

@@ -1,4 +1,4 @@
-import { OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
+import { OrthancError, OrthancErrorCode, RESOURCE_LEVELS, ResourceLevel } from '@deidflow/common';
 import { dictionaryVr, parseTag } from '../dictionary/dictionary';
 import { tagKey } from '../dictionary/tag';
 import {
@@ -41,7 +41,6 @@ export interface FindRequest {
   since?: number;
 }
 
-const LEVELS: readonly ResourceLevel[] = ['Patient', 'Study', 'Series', 'Instance'];
 const MAIN_TAGS: Record<ResourceLevel, Record<string, string>> = {
   Patient: PATIENT_MAIN_DICOM_TAGS,
   Study: STUDY_MAIN_DICOM_TAGS,
@@ -98,8 +97,8 @@ export function parseFindRequest(body: unknown): FindRequest {
 }
 
 function parseLevel(value: unknown): ResourceLevel {
-  const level = typeof value === 'string' ? LEVELS.find((l) => l.toLowerCase() === value.toLowerCase()) : undefined;
-  if (!level) throw badRequest(`"Level" must be one of ${LEVELS.join(', ')}`);
+  const level = typeof value === 'string' ? RESOURCE_LEVELS.find((l) => l.toLowerCase() === value.toLowerCase()) : undefined;
+  if (!level) throw badRequest(`"Level" must be one of ${RESOURCE_LEVELS.join(', ')}`);
   return level;
 }
 
@@ -107,7 +106,7 @@ function parseLevel(value: unknown): ResourceLevel {
 function searchableTag(key: string, level: ResourceLevel): { name: string; owner: ResourceLevel; vr: string } {
   const tag = parseTag(key);
   const hex = tagKey(tag).toUpperCase();
-  const candidates = LEVELS.slice(0, LEVELS.indexOf(level) + 1).reverse();
+  const candidates = RESOURCE_LEVELS.slice(0, RESOURCE_LEVELS.indexOf(level) + 1).reverse();
   const owner = candidates.find((l) => MAIN_TAGS[l][hex] !== undefined);
   if (!owner) {
     const searchable = [...candidates.flatMap((l) => Object.values(MAIN_TAGS[l])), ...(level === 'Study' ? ['ModalitiesInStudy'] : [])];
