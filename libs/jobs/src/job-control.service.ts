@@ -46,12 +46,7 @@ export class JobControlService {
   /** Pending/Retry/Paused/Running → Failure (CanceledJob). Finished jobs: nothing happens, `{}` all the same. */
   async cancel(id: string): Promise<void> {
     const job = await this.findForAction(id);
-    const canceled = await this.jobs.transition(job.id, [JobState.Pending, JobState.Retry, JobState.Paused, JobState.Running], {
-      state: JobState.Failure,
-      errorCode: OrthancErrorCode.CanceledJob,
-      errorDetails: 'The job was canceled',
-      completedAt: new Date(),
-    });
+    const canceled = await this.jobs.failUnfinished(job.id, OrthancErrorCode.CanceledJob, 'The job was canceled');
     if (canceled) await this.events.publishEnded({ jobId: job.id, state: JobState.Failure });
   }
 

@@ -210,6 +210,8 @@ const COMPLETE_INSTANCE: PreparedStatement = {
     RETURNING ${COUNTER_COLUMNS}`,
 };
 
+/** A job not ended yet: Success and Failure are final (a resubmit makes a failed job Pending again). */
+const UNFINISHED = `state NOT IN ('Success', 'Failure')`;
 /** A job whose instances may be queued: submitted whole, not paused nor finished. */
 const QUEUEABLE = `ready AND state IN ('Pending', 'Running', 'Retry')`;
 /** Of a queueable job: instances queued and not done yet (negative after a new pass began, while the old one's tasks still finish). */
@@ -296,7 +298,7 @@ const FAILED_INSTANCES: PreparedStatement = {
 };
 
 const FINISH_COLUMNS = `state = $2::job_state, error_code = $3, error_details = $4, completed_at = now()`;
-const FINISH_WHERE = `WHERE id = $1::uuid AND state NOT IN ('Success', 'Failure') RETURNING id`;
+const FINISH_WHERE = `WHERE id = $1::uuid AND ${UNFINISHED} RETURNING id`;
 
 const FINISH: PreparedStatement = {
   name: 'deidflow_finish_job',
@@ -335,20 +337,19 @@ const UNFINISHED_JOBS: PreparedStatement = {
 const FAIL_ABANDONED_SUBMISSIONS: PreparedStatement = {
   name: 'deidflow_fail_abandoned_submissions',
   text: `UPDATE jobs SET state = 'Failure', error_code = -1, error_details = 'The submission of the job was interrupted', completed_at = now()
-         WHERE NOT ready AND NOT expansion_queued AND created_at < $1 AND state NOT IN ('Success', 'Failure') RETURNING id`,
+         WHERE NOT ready AND NOT expansion_queued AND created_at < $1 AND ${UNFINISHED} RETURNING id`,
 };
 
 /** Jobs a worker is to add the instance rows of, and that may still run (a canceled one waits for a resubmit). */
 const UNEXPANDED_JOBS: PreparedStatement = {
   name: 'deidflow_unexpanded_jobs',
-  text: `SELECT id FROM jobs WHERE NOT ready AND expansion_queued AND state IN ('Pending', 'Running', 'Retry', 'Paused') ORDER BY created_at`,
+  text: `SELECT id FROM jobs WHERE NOT ready AND expansion_queued AND ${UNFINISHED} ORDER BY created_at`,
 };
 
-/** An unfinished job fails (the worker's side of a failure; cancel goes through transition()). */
-const FAIL_UNFINISHED_JOB: PreparedStatement = {
-  name: 'deidflow_fail_unfinished_job',
-  text: `UPDATE jobs SET state = 'Failure', error_code = $2, error_details = $3, completed_at = now()
-         WHERE id = $1::uuid AND state IN ('Pending', 'Running', 'Retry', 'Paused') RETURNING 1`,
+/** An unfinished job ends ($2: its final state) without an output: canceled, or its instances could not be listed. */
+const FINISH_WITHOUT_OUTPUT: PreparedStatement = {
+  name: 'deidflow_finish_without_output',
+  text: `UPDATE jobs SET ${FINISH_COLUMNS} ${FINISH_WHERE}`,
 };
 
 const QUEUE_EXPANSION: PreparedStatement = {
@@ -549,7 +550,7 @@ export class JobRepository {
 
   /** An unfinished job ends in Failure with this error; false when it had ended already. */
   async failUnfinished(jobId: string, errorCode: number, errorDetails: string): Promise<boolean> {
-    return (await this.prisma.prepared(FAIL_UNFINISHED_JOB, [jobId, errorCode, errorDetails])).length > 0;
+    return (await this.prisma.prepared(FINISH_WITHOUT_OUTPUT, [jobId, JobState.Failure, errorCode, errorDetails])).length > 0;
   }
 
   /** A worker is to add the job's instance rows (it is not ready yet); false when it is ready already. */
