@@ -87,11 +87,7 @@ export class JobControlService {
       await this.enqueuer.enqueueExpansion(job.id);
       return;
     }
-    await this.enqueuer.enqueuePending(job.id);
-    const counters = await this.jobs.counters(job.id);
-    if (counters && counters.processedCount + counters.failedCount >= counters.instancesCount) {
-      await this.enqueuer.enqueueFinalize(job.id, counters.generation, job.priority);
-    }
+    await this.enqueuer.enqueuePendingOrFinalize(job.id, job.priority);
   }
 
   private async findForAction(id: string): Promise<JobRow> {

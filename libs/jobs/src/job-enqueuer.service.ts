@@ -71,6 +71,18 @@ export class JobEnqueuer implements OnModuleDestroy {
     return (await this.enqueuePendingOf([jobId])).get(jobId) ?? 0;
   }
 
+  /**
+   * enqueuePending, and the finalize at once when nothing is left to do (a resume or resubmit after
+   * the last instance, a job of no instance): what a job that becomes runnable again needs.
+   */
+  async enqueuePendingOrFinalize(jobId: string, priority: number): Promise<void> {
+    await this.enqueuePending(jobId);
+    const counters = await this.jobs.counters(jobId);
+    if (counters && counters.processedCount + counters.failedCount >= counters.instancesCount) {
+      await this.enqueueFinalize(jobId, counters.generation, priority);
+    }
+  }
+
   /** enqueuePending for several jobs (recovery), with one dispatch. Instances queued per job. */
   async enqueuePendingOf(jobIds: string[]): Promise<Map<string, number>> {
     if (jobIds.length > 0) await this.jobs.restartQueuePasses(jobIds);

@@ -73,10 +73,7 @@ export class JobExpansionService {
     if (!(await this.addInstances(jobId, job.sourceResources as unknown as SourceResource[], stillWanted))) return;
     const counters = await this.jobs.markReady(jobId);
     this.logger.log({ jobId, instances: counters.instancesCount, ms: Math.round(performance.now() - startedAt) }, 'instances of a job listed');
-    await this.enqueuer.enqueuePending(jobId);
-    if (counters.processedCount + counters.failedCount >= counters.instancesCount) {
-      await this.enqueuer.enqueueFinalize(jobId, counters.generation, job.priority);
-    }
+    await this.enqueuer.enqueuePendingOrFinalize(jobId, job.priority);
   }
 
   /**
