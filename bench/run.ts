@@ -89,23 +89,24 @@ async function main(): Promise<void> {
     return bulk;
   };
 
-  let fill: PageCacheFill | undefined;
-  const refills: PageCacheFill[] = [];
+  /** The page-cache fills made so far (removed at the end), the first at the start. */
+  const fills: PageCacheFill[] = [];
+  const fill = async (what: string) => {
+    const made = await fillPageCache(options.dataDir);
+    fills.push(made);
+    log(made.skipped ? `  ${what}: nothing (${made.skipped})` : `  ${what}: ${(made.bytes / 2 ** 30).toFixed(1)} GiB in ${(made.ms / 1000).toFixed(0)} s`);
+  };
   if (options.fillPageCache) {
     await mkdir(options.dataDir, { recursive: true });
     log('filling the free memory with page cache, as on a server that has run for a while (--no-page-cache-fill: skip)');
-    fill = await fillPageCache(options.dataDir);
-    log(fill.skipped ? `  not filled: ${fill.skipped}` : `  ${(fill.bytes / 2 ** 30).toFixed(1)} GiB in ${(fill.ms / 1000).toFixed(0)} s`);
+    await fill('page cache filled');
   }
   // Before each bulk job (scenarios 6 and 9), once its 10,000 sources are written: what was deleted
   // since the start (outputs, earlier uploads) went back to the VM's host as free memory
   // (page-cache.ts). The second of 6 and 9 in one invocation read at ~55% of its rate alone, the
   // worker's kernel time per instance tripled (fourteenth session).
   const refillPageCache = async () => {
-    if (!options.fillPageCache) return;
-    const refill = await fillPageCache(options.dataDir);
-    refills.push(refill);
-    log(refill.skipped ? `  page cache not filled again: ${refill.skipped}` : `  page cache filled again: ${(refill.bytes / 2 ** 30).toFixed(1)} GiB in ${(refill.ms / 1000).toFixed(0)} s`);
+    if (options.fillPageCache) await fill('page cache filled again');
   };
   const monitor = new ProcessMonitor();
   const columns: ColumnResult[] = [];
@@ -115,8 +116,7 @@ async function main(): Promise<void> {
     }
   } finally {
     monitor.stop();
-    await fill?.remove();
-    for (const refill of refills) await refill.remove();
+    for (const made of fills) await made.remove();
   }
 
   const report: BenchReport = {
@@ -131,7 +131,7 @@ async function main(): Promise<void> {
       os: `${type()} ${release()}`,
       loadAverageAtStart,
       loadAverageAtEnd: loadavg(),
-      pageCacheFillBytes: fill?.bytes ?? 0,
+      pageCacheFillBytes: fills[0]?.bytes ?? 0,
     },
     git: gitState(root),
     options,
