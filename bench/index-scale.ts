@@ -206,7 +206,7 @@ function workerExpansion(databaseUrl: string): { expand: (jobId: string) => Prom
   const prisma = new PrismaService(config);
   const jobs = new JobRepository(prisma);
   const queue = new Queue(QueueName.Modification, { connection: { url: redisUrl, maxRetriesPerRequest: null }, prefix: QUEUE_PREFIX });
-  const expansion = new JobExpansionService(jobs, new JobEnqueuer(jobs, queue, config));
+  const expansion = new JobExpansionService(jobs, new JobEnqueuer(jobs, queue, config), config);
   return {
     expand: (jobId) => expansion.expand(jobId),
     close: async () => {

@@ -30,6 +30,7 @@ describe('a large asynchronous submission, its instances listed by a worker (rea
   let control: JobControlService;
   let instanceIds: string[];
   let seriesIds: string[];
+  let studyId: string;
 
   beforeAll(async () => {
     Logger.overrideLogger(false);
@@ -40,6 +41,7 @@ describe('a large asynchronous submission, its instances listed by a worker (rea
     for (const instance of parsed) await resources.storeInstance(instance, { objectKey: `k/${instance.ids.instance}`, fileSize: 1, sha256: 'a'.repeat(64) });
     instanceIds = parsed.map((p) => p.ids.instance);
     seriesIds = [...new Set(parsed.map((p) => p.ids.series))];
+    studyId = parsed[0].ids.study;
   });
   afterAll(() => Logger.overrideLogger(new ConsoleLogger()));
 
@@ -48,7 +50,7 @@ describe('a large asynchronous submission, its instances listed by a worker (rea
     queue = new Queue(`expansion-${randomUUID()}`, { connection, prefix: process.env.QUEUE_PREFIX });
     jobs = new JobRepository(database());
     const enqueuer = new JobEnqueuer(jobs, queue, config);
-    expansion = new JobExpansionService(jobs, enqueuer);
+    expansion = new JobExpansionService(jobs, enqueuer, config);
     submission = new JobSubmissionService(jobs, new ResourceRepository(database()), enqueuer, expansion, new PatientNamesService(jobs));
     // Cancel publishes the job's end for waiting calls: nobody waits here.
     control = new JobControlService(jobs, enqueuer, { publishEnded: async () => undefined } as unknown as JobEventsService);
@@ -86,6 +88,31 @@ describe('a large asynchronous submission, its instances listed by a worker (rea
     const few = (await submitBulk({ Asynchronous: true }, seriesIds)).job;
     for (const job of [synchronous, few]) expect(job).toMatchObject({ ready: true, expansionQueued: false, instancesCount: 250 });
     expect((await tasks()).filter((task) => task.name === JobName.ExpandJob)).toEqual([]);
+  });
+
+  it('lists up to SUBMISSION_LISTING_MAX_INSTANCES before answering an asynchronous job; a worker lists the rest, each instance once', async () => {
+    const submitStudy = async (listingLimit: number, body: object) => {
+      const limited = loadConfig({ ...process.env, QUEUE_WINDOW_PER_JOB: '1000', SUBMISSION_LISTING_MAX_INSTANCES: String(listingLimit) });
+      const enqueuer = new JobEnqueuer(jobs, queue, limited);
+      const limitedExpansion = new JobExpansionService(jobs, enqueuer, limited);
+      const limitedSubmission = new JobSubmissionService(jobs, new ResourceRepository(database()), enqueuer, limitedExpansion, new PatientNamesService(jobs));
+      const { jobId } = await limitedSubmission.submit({ operation: 'anonymize', target: 'Study', resourceId: studyId, body });
+      return { job: (await jobs.find(jobId))!, expansion: limitedExpansion };
+    };
+
+    // One resource of 250 instances, 100 allowed: the answer comes after 101 rows (one past the limit).
+    const { job, expansion: limitedExpansion } = await submitStudy(100, { Asynchronous: true });
+    expect(job).toMatchObject({ ready: false, expansionQueued: true, instancesCount: 101, state: JobState.Pending });
+    expect(await tasks()).toEqual([{ id: expandJobId(job.id), name: JobName.ExpandJob }]);
+    await limitedExpansion.expand(job.id);
+    expect(await jobs.counters(job.id)).toMatchObject({ ready: true, instancesCount: 250, queuedCount: 250 });
+
+    // Exactly the limit, or a synchronous call (its caller waits for the whole job): listed before the answer.
+    for (const [limit, body] of [[250, { Asynchronous: true }], [100, {}]] as const) {
+      const listed = (await submitStudy(limit, body)).job;
+      expect(listed).toMatchObject({ ready: true, expansionQueued: false, instancesCount: 250 });
+    }
+    expect((await tasks()).filter((task) => task.name === JobName.ExpandJob)).toHaveLength(1);
   });
 
   it('stops listing a job canceled meanwhile; its resubmit lists it again, whole', async () => {

@@ -56,6 +56,12 @@ const settings = z.object({
    * together would otherwise queue all their instances (a million tasks, 1.3 GB).
    */
   QUEUE_MAX_TASKS: z.coerce.number().int().min(1).default(50_000),
+  /**
+   * Instances an asynchronous submission lists before it answers (~12 µs each: 10,000 in ~0.1-0.3 s).
+   * A larger job, or one of more than 200 resources, answers at once and a worker lists it: a cohort
+   * of large studies would otherwise keep the call open past a proxy's timeout.
+   */
+  SUBMISSION_LISTING_MAX_INSTANCES: z.coerce.number().int().min(0).default(10_000),
   /** Prefix of the BullMQ keys in Redis: lets several deployments share one Redis. */
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('deidflow'),
   /**

@@ -1,5 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { OrthancErrorCode, RESOURCE_LEVELS, type ResourceLevel } from '@deidflow/common';
+import { APP_CONFIG, type AppConfig } from '@deidflow/config';
 import { JobRepository, JobState } from '@deidflow/database';
 import { JobEnqueuer } from './job-enqueuer.service';
 
@@ -22,10 +23,12 @@ export interface SourceResource {
  * A job's instance rows: one per source instance below the resources it names. Rows are what a
  * submission costs in proportion to its size (~12 µs each here): a cohort of thousands of studies is
  * millions of them, a minute or more, past the timeout of a proxy in front of the API (whose client
- * would then submit it again). So a submission adds the rows itself only when they take one
- * statement or when its caller waits for the whole job anyway (synchronous); otherwise it answers
- * at once and a worker adds them (an expand-job task), then queues the job's work. The rows are
- * added idempotently: a retried expansion (worker killed) adds only what is missing.
+ * would then submit it again). So an asynchronous submission lists the rows itself only up to
+ * SUBMISSION_LISTING_MAX_INSTANCES and in one statement's worth of resources; past either, it
+ * answers at once and a worker adds them (an expand-job task), then queues the job's work. A
+ * synchronous one lists them all (its caller waits for the whole job anyway). The rows are added
+ * idempotently: a retried expansion (worker killed), or one after a submission stopped at its
+ * limit, adds only what is missing.
  */
 @Injectable()
 export class JobExpansionService {
@@ -34,11 +37,29 @@ export class JobExpansionService {
   constructor(
     private readonly jobs: JobRepository,
     private readonly enqueuer: JobEnqueuer,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** Whether the submission of a job from these resources hands its rows to a worker. */
+  /** Whether the submission of a job from these resources hands its rows to a worker without listing any. */
   expandsInWorker(sources: readonly SourceResource[], synchronous: boolean): boolean {
     return !synchronous && sources.length > RESOURCES_PER_STATEMENT;
+  }
+
+  /**
+   * The rows a submission adds before it answers: all of them when synchronous; otherwise
+   * SUBMISSION_LISTING_MAX_INSTANCES at most. False when the job holds more: a worker is to list it
+   * (the rows already added stay, and are not added twice).
+   */
+  async addInstancesBeforeAnswer(jobId: string, sources: readonly SourceResource[], synchronous: boolean): Promise<boolean> {
+    if (synchronous) return this.addInstances(jobId, sources);
+    let allowed = this.config.SUBMISSION_LISTING_MAX_INSTANCES;
+    for (const [level, ids] of statementsOf(sources)) {
+      // One more than allowed looked at: a job of exactly the limit is still listed here.
+      const listed = await this.jobs.addInstancesUpTo(jobId, level, ids, allowed + 1);
+      if (listed > allowed) return false;
+      allowed -= listed;
+    }
+    return true;
   }
 
   /**
@@ -47,12 +68,9 @@ export class JobExpansionService {
    * job was canceled); returns whether every statement ran.
    */
   async addInstances(jobId: string, sources: readonly SourceResource[], stillWanted: () => Promise<boolean> = async () => true): Promise<boolean> {
-    for (const level of RESOURCE_LEVELS) {
-      const ids = sources.filter((source) => source.Type === level).map((source) => source.ID);
-      for (let start = 0; start < ids.length; start += RESOURCES_PER_STATEMENT) {
-        if (!(await stillWanted())) return false;
-        await this.jobs.addInstancesOf(jobId, level, ids.slice(start, start + RESOURCES_PER_STATEMENT));
-      }
+    for (const [level, ids] of statementsOf(sources)) {
+      if (!(await stillWanted())) return false;
+      await this.jobs.addInstancesOf(jobId, level, ids);
     }
     return true;
   }
@@ -84,5 +102,13 @@ export class JobExpansionService {
   async recordFailure(jobId: string, reason: string): Promise<void> {
     const failed = await this.jobs.failUnfinished(jobId, OrthancErrorCode.InternalError, `Listing the instances of the job failed: ${reason.slice(0, 200)}`);
     if (failed) this.logger.warn({ jobId, reason: reason.slice(0, 200) }, 'listing the instances of a job failed; the job failed');
+  }
+}
+
+/** The statements of a listing: the resources of each level, top-down, a few hundred at a time. */
+function* statementsOf(sources: readonly SourceResource[]): Generator<[ResourceLevel, string[]]> {
+  for (const level of RESOURCE_LEVELS) {
+    const ids = sources.filter((source) => source.Type === level).map((source) => source.ID);
+    for (let start = 0; start < ids.length; start += RESOURCES_PER_STATEMENT) yield [level, ids.slice(start, start + RESOURCES_PER_STATEMENT)];
   }
 }

@@ -24,7 +24,8 @@ export interface SubmittedJob {
  * Turns a REST call into a job: validates the whole request first (a bad request creates nothing),
  * records the job and one row per source instance (set-based, inside Postgres), answers, and enqueues
  * one BullMQ job per instance meanwhile. A large asynchronous submission answers once the job is
- * recorded, its rows added by a worker (JobExpansionService). The plan is stored once, in the job row.
+ * recorded (with the rows it could list quickly), the rest added by a worker (JobExpansionService).
+ * The plan is stored once, in the job row.
  */
 @Injectable()
 export class JobSubmissionService {
@@ -64,19 +65,20 @@ export class JobSubmissionService {
       patientName,
       expansionQueued: expandsInWorker,
     });
-    if (expandsInWorker) {
-      // The job is recorded: if the queue refuses the task now, job recovery queues it again.
-      await this.enqueuer.enqueueExpansion(jobId).catch((err: Error) =>
-        this.logger.warn({ jobId, err: err.message }, 'queueing the expansion of a submitted job failed; job recovery will queue it'),
-      );
-      this.logger.log({ jobId, resources: sources.length, operation: request.operation }, 'job submitted, its instances to be listed by a worker');
-    } else {
-      await this.expansion.addInstances(jobId, sources);
+    if (!expandsInWorker && (await this.expansion.addInstancesBeforeAnswer(jobId, sources, request.synchronous))) {
       const counters = await this.jobs.markReady(jobId);
       if (counters.instancesCount === 0) await this.enqueuer.enqueueFinalize(jobId, counters.generation, request.priority);
       else this.enqueuer.enqueuePendingLater(jobId);
       this.logger.log({ jobId, instances: counters.instancesCount, operation: request.operation }, 'job submitted');
+      return { jobId, request };
     }
+    // More than a submission lists before answering: a worker lists the job (recorded as such first,
+    // so that job recovery queues the task again if the queue refuses it now).
+    if (!expandsInWorker) await this.jobs.queueExpansion(jobId);
+    await this.enqueuer.enqueueExpansion(jobId).catch((err: Error) =>
+      this.logger.warn({ jobId, err: err.message }, 'queueing the expansion of a submitted job failed; job recovery will queue it'),
+    );
+    this.logger.log({ jobId, resources: sources.length, operation: request.operation }, 'job submitted, its instances to be listed by a worker');
     return { jobId, request };
   }
 

@@ -366,22 +366,49 @@ const MARK_READY: PreparedStatement = {
  * Adds every instance below resources of one level ($2) to a job ($1): the list never goes through
  * Node, whatever its size. Long: one resource may hold a whole archive's patient.
  */
-const ADD_INSTANCES_OF = Object.fromEntries(RESOURCE_LEVELS.map((level) => [level, addInstancesOf(level)])) as Record<ResourceLevel, PreparedStatement>;
+const ADD_INSTANCES_OF = statementPerLevel(addInstancesOf);
+/** The same, looking at $3 instances at most (a submission lists what it can before answering). */
+const ADD_INSTANCES_UP_TO = statementPerLevel(addInstancesUpTo);
+
+function statementPerLevel(build: (level: ResourceLevel) => PreparedStatement): Record<ResourceLevel, PreparedStatement> {
+  return Object.fromEntries(RESOURCE_LEVELS.map((level) => [level, build(level)])) as Record<ResourceLevel, PreparedStatement>;
+}
+
+/** The IDs of the instances below resources of one level ($2). bpchar[]: the ID columns are char(44) (see LISTED_IDS). */
+function instancesBelow(level: ResourceLevel): string {
+  return `SELECT i.id FROM instances i ${instanceJoin(level).text} WHERE ${levelColumn(level).text} = ANY($2::bpchar[])`;
+}
 
 function addInstancesOf(level: ResourceLevel): PreparedStatement {
-  // bpchar[]: the ID columns are char(44) (see LISTED_IDS).
   return {
     name: `deidflow_add_instances_of_${level.toLowerCase()}`,
     long: true,
     text: `WITH added AS (
              INSERT INTO job_instances (job_id, source_instance_id)
-             SELECT $1::uuid, i.id FROM instances i ${instanceJoin(level).text} WHERE ${levelColumn(level).text} = ANY($2::bpchar[])
+             SELECT $1::uuid, below.id FROM (${instancesBelow(level)}) below
              ON CONFLICT DO NOTHING
              RETURNING 1
            )
            UPDATE jobs SET instances_count = instances_count + (SELECT count(*) FROM added)
            WHERE id = $1::uuid
            RETURNING (SELECT count(*) FROM added)::int AS added`,
+  };
+}
+
+// A statement of its own rather than LIMIT NULL in the one above: a generic plan made for an
+// unknown LIMIT expects few rows, the wrong plan for a listing of millions.
+function addInstancesUpTo(level: ResourceLevel): PreparedStatement {
+  return {
+    name: `deidflow_add_instances_up_to_${level.toLowerCase()}`,
+    text: `WITH listed AS (${instancesBelow(level)} LIMIT $3), added AS (
+             INSERT INTO job_instances (job_id, source_instance_id)
+             SELECT $1::uuid, id FROM listed
+             ON CONFLICT DO NOTHING
+             RETURNING 1
+           )
+           UPDATE jobs SET instances_count = instances_count + (SELECT count(*) FROM added)
+           WHERE id = $1::uuid
+           RETURNING (SELECT count(*) FROM listed)::int AS listed`,
   };
 }
 
@@ -539,6 +566,15 @@ export class JobRepository {
   async addInstancesOf(jobId: string, level: ResourceLevel, resourceIds: readonly string[]): Promise<number> {
     const [row] = await this.prisma.prepared<{ added: number }>(ADD_INSTANCES_OF[level], [jobId, resourceIds]);
     return row?.added ?? 0;
+  }
+
+  /**
+   * addInstancesOf, looking at `limit` instances at most: returns how many it looked at (`limit`
+   * when the resources may hold more; the rest is not added). Idempotent as well.
+   */
+  async addInstancesUpTo(jobId: string, level: ResourceLevel, resourceIds: readonly string[], limit: number): Promise<number> {
+    const [row] = await this.prisma.prepared<{ listed: number }>(ADD_INSTANCES_UP_TO[level], [jobId, resourceIds, limit]);
+    return row?.listed ?? 0;
   }
 
   /** Every JobInstance row exists: workers may now finish the job. Returns the counters at that point. */
