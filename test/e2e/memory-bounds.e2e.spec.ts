@@ -7,6 +7,7 @@ import { generateSyntheticStudy } from '@deidflow/dicom';
 import { JobEnqueuer, JobEventsService } from '@deidflow/jobs';
 import { ArchiveService } from '../../apps/api/src/resources/archive.service';
 import { CompletionBatcher } from '../../apps/worker/src/handlers/completion-batcher';
+import { InstanceMemoryBudget } from '../../apps/worker/src/handlers/instance-memory-budget';
 import { PlanCache } from '../../apps/worker/src/handlers/plan-cache';
 import { resetDatabase, RunningApi, startApi, testConfig } from '../support/app-harness';
 import { http } from '../support/http';
@@ -250,5 +251,50 @@ describe('the memory of request bodies being received', () => {
       stalled.destroy();
     }
     await until(async () => (await bodyFigures()).reserved === 0, 'the reservation given back');
+  });
+});
+
+/**
+ * A worker reads each source whole and builds its result whole: the instances it holds at once are
+ * bounded (WORKER_INSTANCES_MEMORY_LIMIT, 1 MiB here), so that WORKER_CONCURRENCY multi-frame files
+ * do not take it past its memory (32 files of 32 MB took a worker to 2.2 GB). Here each instance
+ * (~720 kB, held twice) wants more than the whole budget: they run one at a time, the others wait.
+ */
+describe('the memory of the instances a worker holds', () => {
+  let api: RunningApi;
+
+  beforeAll(async () => {
+    await resetDatabase();
+    api = await startApi(await testConfig('fs', { EMBEDDED_WORKER: 'true', WORKER_CONCURRENCY: '8', WORKER_INSTANCES_MEMORY_LIMIT: String(1024 * 1024) }));
+  });
+  afterAll(() => api?.close(), 30_000);
+
+  it('holds one instance at a time when each takes the whole budget, and still runs the job whole', async () => {
+    const budget = api.app.get(InstanceMemoryBudget);
+    let holding = 0;
+    let mostHeld = 0;
+    let mostWaiting = 0;
+    const reserve = budget.reserve.bind(budget);
+    const release = budget.release.bind(budget);
+    jest.spyOn(budget, 'reserve').mockImplementation(async (bytes, signal) => {
+      const reservation = reserve(bytes, signal);
+      mostWaiting = Math.max(mostWaiting, budget.waitingCount);
+      const reserved = await reservation;
+      mostHeld = Math.max(mostHeld, ++holding);
+      return reserved;
+    });
+    jest.spyOn(budget, 'release').mockImplementation((bytes) => {
+      holding--;
+      release(bytes);
+    });
+
+    const files = generateSyntheticStudy({ instances: 6, imageSize: 600, seed: 35 });
+    let study = '';
+    for (const file of files) study = (await http(api.baseUrl, 'POST', '/instances', Buffer.from(file.bytes))).body.ParentStudy;
+    const job = await http(api.baseUrl, 'POST', `/studies/${study}/anonymize`, {});
+    expect(job.status).toBe(200);
+    expect((await http(api.baseUrl, 'GET', `/studies/${job.body.ID}/instances`)).body).toHaveLength(6);
+    expect({ mostHeld, holding, reservedAfter: budget.reserved }).toEqual({ mostHeld: 1, holding: 0, reservedAfter: 0 });
+    expect(mostWaiting).toBeGreaterThan(0);
   });
 });

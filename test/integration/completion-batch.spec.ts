@@ -4,6 +4,7 @@ import { Client } from 'pg';
 import { COMPLETE_INSTANCES, InstanceCompletion, JobRepository, PrismaService, ResourceRepository } from '@deidflow/database';
 import { generateSyntheticStudy, parseInstance, ParsedInstance } from '@deidflow/dicom';
 import { CompletionBatcher } from '../../apps/worker/src/handlers/completion-batcher';
+import { InstanceMemoryBudget } from '../../apps/worker/src/handlers/instance-memory-budget';
 import { WorkerMetrics } from '../../apps/worker/src/metrics/worker-metrics';
 import { resetDatabase } from '../support/app-harness';
 
@@ -73,7 +74,7 @@ describe('CompletionBatcher (worker completions, real Postgres)', () => {
     const sourcesB = [5, 6, 7].map(sourceId);
     const jobA = await jobOf(sourcesA);
     const jobB = await jobOf(sourcesB);
-    const batcher = new CompletionBatcher(jobs, new WorkerMetrics());
+    const batcher = new CompletionBatcher(jobs, new WorkerMetrics(new InstanceMemoryBudget({ WORKER_INSTANCES_MEMORY_LIMIT: 1024 * 1024 })));
     const statements = jest.spyOn(jobs, 'completeInstances');
 
     const all = [...sourcesA.map((s, n) => completion(jobA, s, outputs[n])), ...sourcesB.map((s, n) => completion(jobB, s, outputs[5 + n]))];
@@ -106,7 +107,7 @@ describe('CompletionBatcher (worker completions, real Postgres)', () => {
   it('fails only the bad instance of a batch; its neighbours are recorded', async () => {
     const sources = [10, 11, 12, 13].map(sourceId);
     const jobId = await jobOf(sources);
-    const batcher = new CompletionBatcher(jobs, new WorkerMetrics());
+    const batcher = new CompletionBatcher(jobs, new WorkerMetrics(new InstanceMemoryBudget({ WORKER_INSTANCES_MEMORY_LIMIT: 1024 * 1024 })));
     const bad = { ...completion(jobId, sources[2], outputs[2], false), operation: 'not-an-operation' as 'modify' };
     const settled = await Promise.allSettled([
       batcher.complete(completion(jobId, sources[0], outputs[0], false)),

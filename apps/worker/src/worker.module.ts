@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CompletionBatcher } from './handlers/completion-batcher';
 import { FinalizeJobHandler } from './handlers/finalize-job.handler';
+import { InstanceMemoryBudget } from './handlers/instance-memory-budget';
 import { JobRecoveryService } from './handlers/job-recovery.service';
 import { JobRetentionService } from './handlers/job-retention.service';
 import { ObjectDeletionSweeper } from './handlers/object-deletion-sweeper';
@@ -15,7 +16,7 @@ import { ModificationProcessor } from './modification.processor';
  * core, jobs) from the importing application.
  */
 @Module({
-  providers: [ModificationProcessor, ProcessInstanceHandler, CompletionBatcher, FinalizeJobHandler, PlanCache, JobRecoveryService, JobRetentionService, ObjectDeletionSweeper, WorkerMetrics],
+  providers: [ModificationProcessor, ProcessInstanceHandler, CompletionBatcher, InstanceMemoryBudget, FinalizeJobHandler, PlanCache, JobRecoveryService, JobRetentionService, ObjectDeletionSweeper, WorkerMetrics],
   exports: [WorkerMetrics],
 })
 export class WorkerModule {}

@@ -4,5 +4,6 @@ export * from './resource-level';
 export * from './product';
 export * from './lru-cache';
 export * from './buffer-pool';
+export * from './memory-budget';
 export * from './settles-within';
 export * from './json-text';

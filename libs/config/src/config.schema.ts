@@ -65,6 +65,13 @@ const settings = z.object({
   /** Prefix of the BullMQ keys in Redis: lets several deployments share one Redis. */
   QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/).default('deidflow'),
   /**
+   * Memory that the instances a worker process holds at once may take, in bytes (a source and its
+   * result, each read or built whole): past it, the next instance waits for its turn. 512 MiB is
+   * ~500 CT images, never reached with them; with multi-frame files of 32 MB, 32 at once took a
+   * worker to 2.2 GB without it. An instance larger than the budget runs alone.
+   */
+  WORKER_INSTANCES_MEMORY_LIMIT: z.coerce.number().int().min(1024 * 1024).default(512 * 1024 * 1024),
+  /**
    * Instances processed in parallel by one worker process. Most of an instance's time is spent
    * waiting for fsyncs and commits, not computing: 16 fill those waits better than 8, and bigger
    * completion batches cost Postgres less per instance (BENCHMARKS.md, sixth session: +9-12%).

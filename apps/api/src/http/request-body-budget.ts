@@ -1,76 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-
-interface Waiter {
-  bytes: number;
-  grant: () => void;
-}
+import { MemoryBudget } from '@deidflow/common';
 
 /**
- * The memory that request bodies being received may take at once. Bodies are read whole into
- * memory (a DICOM file is parsed whole, as Orthanc does), so without a bound 30 uploads of 100 MB
- * at once took the API to 3.4 GB: enough clients, or big enough files, and the process is killed.
- * A body whose length is announced reserves it before its first byte is read; when the budget is
- * spent, it waits, first come first served, with its socket unread (TCP slows the client down).
- * A body larger than the whole budget waits until it is alone.
+ * The memory that request bodies being received may take at once (HTTP_BODIES_MEMORY_LIMIT). Bodies
+ * are read whole into memory (a DICOM file is parsed whole, as Orthanc does), so without a bound 30
+ * uploads of 100 MB at once took the API to 3.4 GB: enough clients, or big enough files, and the
+ * process is killed. A body whose length is announced reserves it before its first byte is read;
+ * when the budget is spent, it waits with its socket unread (TCP slows the client down).
  */
-export class RequestBodyBudget {
-  private used = 0;
-  private readonly waiting: Waiter[] = [];
-
-  constructor(readonly capacity: number) {}
-
-  /** Bytes reserved by bodies being received or handled now. */
-  get reserved(): number {
-    return this.used;
-  }
-
-  /** Requests waiting for their body's bytes. */
-  get waitingRequests(): number {
-    return this.waiting.length;
-  }
-
-  /**
-   * Resolves to the bytes reserved (to give back with release()) once they fit, or to 0 when
-   * `signal` aborts first (the client went away while it waited): nothing is reserved then.
-   */
-  reserve(bytes: number, signal?: AbortSignal): Promise<number> {
-    const wanted = Math.min(bytes, this.capacity);
-    if (signal?.aborted) return Promise.resolve(0);
-    if (this.waiting.length === 0 && this.used + wanted <= this.capacity) {
-      this.used += wanted;
-      return Promise.resolve(wanted);
-    }
-    return new Promise((resolve) => {
-      const waiter: Waiter = { bytes: wanted, grant: () => resolve(wanted) };
-      this.waiting.push(waiter);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          const at = this.waiting.indexOf(waiter);
-          if (at < 0) return; // granted already: its owner releases it
-          this.waiting.splice(at, 1);
-          resolve(0);
-          this.grantWaiting(); // the next one may fit where this one did not
-        },
-        { once: true },
-      );
-    });
-  }
-
-  release(bytes: number): void {
-    this.used -= bytes;
-    this.grantWaiting();
-  }
-
-  private grantWaiting(): void {
-    while (this.waiting.length > 0 && this.used + this.waiting[0].bytes <= this.capacity) {
-      const next = this.waiting.shift()!;
-      this.used += next.bytes;
-      next.grant();
-    }
-  }
-}
+export class RequestBodyBudget extends MemoryBudget {}
 
 /**
  * Bodies below this are not counted: small JSON requests, whose bytes are no threat, never wait

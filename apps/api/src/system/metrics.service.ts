@@ -115,7 +115,7 @@ export class MetricsService {
       this.set(services.bodies.reserved);
     });
     gauge('deidflow_api_requests_waiting_for_memory', 'Requests whose body waits for room under HTTP_BODIES_MEMORY_LIMIT', function () {
-      this.set(services.bodies.waitingRequests);
+      this.set(services.bodies.waitingCount);
     });
   }
 

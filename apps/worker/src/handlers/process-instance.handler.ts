@@ -8,6 +8,7 @@ import type { ProcessInstancePayload } from '@deidflow/queue';
 import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { CompletionBatcher } from './completion-batcher';
+import { InstanceMemoryBudget } from './instance-memory-budget';
 import { JobPlan, PlanCache } from './plan-cache';
 
 const ACTIVE: JobState[] = [JobState.Pending, JobState.Running, JobState.Retry];
@@ -32,6 +33,7 @@ export class ProcessInstanceHandler {
     private readonly enqueuer: JobEnqueuer,
     @Inject(OBJECT_STORAGE) private readonly storage: ObjectStorage,
     private readonly buffers: BufferPool,
+    private readonly memory: InstanceMemoryBudget,
     private readonly metrics: WorkerMetrics,
   ) {}
 
@@ -88,7 +90,7 @@ export class ProcessInstanceHandler {
   private async derive({ jobId, sourceInstanceId }: ProcessInstancePayload, source: InstanceContext['source']): Promise<JobCounters | null> {
     if (!source) throw deletedSource(sourceInstanceId);
     const plan = await this.plans.get(jobId);
-    const { output, object } = await this.rewrite(plan, source.objectKey, sourceInstanceId);
+    const { output, object } = await this.rewriteWithinBudget(plan, source, sourceInstanceId);
     const outputIds = output.ids;
     // Orthanc's AnonymizedFrom / ModifiedFrom: on every level whose Orthanc ID changed (SEMANTICS.md A.5).
     const name = plan.request.operation === 'anonymize' ? 'AnonymizedFrom' : 'ModifiedFrom';
@@ -108,6 +110,19 @@ export class ProcessInstanceHandler {
       metadata,
       stored: object ? { parsed: output, object } : undefined,
     });
+  }
+
+  /**
+   * rewrite(), once the memory of its source and result fits within WORKER_INSTANCES_MEMORY_LIMIT
+   * (both are held whole, in pooled memory; the result is about the source's size).
+   */
+  private async rewriteWithinBudget(plan: JobPlan, source: NonNullable<InstanceContext['source']>, sourceInstanceId: string) {
+    const reserved = await this.memory.reserve(2 * source.fileSize);
+    try {
+      return await this.rewrite(plan, source.objectKey, sourceInstanceId);
+    } finally {
+      this.memory.release(reserved);
+    }
   }
 
   /**

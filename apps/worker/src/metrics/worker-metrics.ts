@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { InstanceMemoryBudget } from '../handlers/instance-memory-budget';
 
 /** What became of one delivery of a per-instance task. */
 export type InstanceOutcome = 'processed' | 'failed' | 'retried' | 'skipped';
@@ -34,8 +35,24 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  constructor(memory: InstanceMemoryBudget) {
     for (const outcome of ['processed', 'failed', 'retried', 'skipped'] as const) this.instances.inc({ outcome }, 0);
+    new Gauge({
+      name: 'deidflow_worker_instances_memory_bytes',
+      help: 'Memory reserved by the instances this worker holds (WORKER_INSTANCES_MEMORY_LIMIT)',
+      registers: [this.registry],
+      collect() {
+        this.set(memory.reserved);
+      },
+    });
+    new Gauge({
+      name: 'deidflow_worker_instances_waiting_for_memory',
+      help: 'Instances whose processing waits for room under WORKER_INSTANCES_MEMORY_LIMIT',
+      registers: [this.registry],
+      collect() {
+        this.set(memory.waitingCount);
+      },
+    });
   }
 
   instanceDone(outcome: InstanceOutcome, startedAt?: number): void {

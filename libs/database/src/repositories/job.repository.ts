@@ -513,13 +513,15 @@ export interface InstanceContext extends JobCounters {
   priority: number;
   instanceState: JobInstanceState | null;
   /** Null when the source instance was deleted. */
-  source: { objectKey: string; ancestors: { patient: string; study: string; series: string } } | null;
+  source: { objectKey: string; fileSize: number; ancestors: { patient: string; study: string; series: string } } | null;
 }
 
 type ContextRecord = JobCounters & {
   priority: number;
   instanceState: JobInstanceState | null;
   objectKey: string | null;
+  /** int8, as text. */
+  fileSize: string | null;
   seriesId: string | null;
   studyId: string | null;
   patientId: string | null;
@@ -529,7 +531,7 @@ const INSTANCE_CONTEXT: PreparedStatement = {
   name: 'deidflow_instance_context',
   text: `SELECT j.state, j.generation, j.priority, j.ready, j.instances_count AS "instancesCount",
            j.processed_count AS "processedCount", j.failed_count AS "failedCount", j.queued_count AS "queuedCount", ji.state AS "instanceState",
-           i.object_key AS "objectKey", i.series_id AS "seriesId", st.id AS "studyId", st.patient_id AS "patientId"
+           i.object_key AS "objectKey", i.file_size AS "fileSize", i.series_id AS "seriesId", st.id AS "studyId", st.patient_id AS "patientId"
          FROM jobs j
          LEFT JOIN job_instances ji ON ji.job_id = j.id AND ji.source_instance_id = $2
          LEFT JOIN (instances i JOIN series se ON se.id = i.series_id JOIN studies st ON st.id = se.study_id) ON i.id = $2
@@ -648,7 +650,9 @@ export class JobRepository {
       instanceState: r.instanceState,
     };
     const source =
-      r.objectKey === null ? null : { objectKey: r.objectKey, ancestors: { patient: r.patientId!, study: r.studyId!, series: r.seriesId! } };
+      r.objectKey === null
+        ? null
+        : { objectKey: r.objectKey, fileSize: Number(r.fileSize), ancestors: { patient: r.patientId!, study: r.studyId!, series: r.seriesId! } };
     return { ...context, source };
   }
 

@@ -1,4 +1,4 @@
-import { RequestBodyBudget } from './request-body-budget';
+import { MemoryBudget } from './memory-budget';
 
 const MB = 1024 * 1024;
 /** Whether `promise` has settled once pending callbacks ran. */
@@ -9,21 +9,21 @@ async function settled(promise: Promise<unknown>): Promise<boolean> {
   return done;
 }
 
-describe('RequestBodyBudget', () => {
-  it('reserves at once while there is room, and holds the next request until room is given back', async () => {
-    const budget = new RequestBodyBudget(10 * MB);
+describe('MemoryBudget', () => {
+  it('reserves at once while there is room, and holds the next one until room is given back', async () => {
+    const budget = new MemoryBudget(10 * MB);
     expect(await budget.reserve(6 * MB)).toBe(6 * MB);
     const second = budget.reserve(6 * MB);
     expect(await settled(second)).toBe(false);
-    expect(budget.waitingRequests).toBe(1);
+    expect(budget.waitingCount).toBe(1);
     budget.release(6 * MB);
     expect(await second).toBe(6 * MB);
     expect(budget.reserved).toBe(6 * MB);
-    expect(budget.waitingRequests).toBe(0);
+    expect(budget.waitingCount).toBe(0);
   });
 
-  it('serves waiting requests first come, first served: a small one does not overtake a big one', async () => {
-    const budget = new RequestBodyBudget(10 * MB);
+  it('serves the waiting first come, first served: a small one does not overtake a big one', async () => {
+    const budget = new MemoryBudget(10 * MB);
     await budget.reserve(8 * MB);
     const big = budget.reserve(9 * MB);
     const small = budget.reserve(1 * MB); // would fit now, but waits behind the big one
@@ -34,8 +34,8 @@ describe('RequestBodyBudget', () => {
     expect(budget.reserved).toBe(10 * MB);
   });
 
-  it('lets a body larger than the whole budget through once it is alone, reserving the whole budget', async () => {
-    const budget = new RequestBodyBudget(10 * MB);
+  it('lets a holder larger than the whole budget through once it is alone, reserving the whole budget', async () => {
+    const budget = new MemoryBudget(10 * MB);
     await budget.reserve(1 * MB);
     const huge = budget.reserve(50 * MB);
     expect(await settled(huge)).toBe(false);
@@ -45,8 +45,8 @@ describe('RequestBodyBudget', () => {
     expect(budget.reserved).toBe(0);
   });
 
-  it('forgets a request whose client went away while it waited, and lets the next one in', async () => {
-    const budget = new RequestBodyBudget(10 * MB);
+  it('forgets a holder that went away while it waited, and lets the next one in', async () => {
+    const budget = new MemoryBudget(10 * MB);
     await budget.reserve(5 * MB);
     const gone = new AbortController();
     const abandoned = budget.reserve(9 * MB, gone.signal);
@@ -56,14 +56,14 @@ describe('RequestBodyBudget', () => {
     expect(await abandoned).toBe(0);
     expect(await next).toBe(4 * MB);
     expect(budget.reserved).toBe(9 * MB);
-    expect(budget.waitingRequests).toBe(0);
+    expect(budget.waitingCount).toBe(0);
     // Aborted before it asked: nothing reserved.
     expect(await budget.reserve(1 * MB, AbortSignal.abort())).toBe(0);
     expect(budget.reserved).toBe(9 * MB);
   });
 
   it('keeps a reservation granted before the abort: its owner gives it back', async () => {
-    const budget = new RequestBodyBudget(10 * MB);
+    const budget = new MemoryBudget(10 * MB);
     const gone = new AbortController();
     expect(await budget.reserve(3 * MB, gone.signal)).toBe(3 * MB);
     gone.abort();
