@@ -14,14 +14,20 @@ const MiB = 1024 * 1024;
     ResourceDeletionService,
     {
       // Memory for whole objects: uploads and instance-level answers in the API, sources and outputs
-      // in a worker (two per instance in flight). Objects up to 4 MiB: a typical CT or MR slice.
-      // What is kept idle grows with the concurrency up to 32 MiB: with 64 MiB at concurrency 32 the
-      // worker's RSS crept up through a 10k job (189 -> 210 MB, 250-278 at its peak on s3), with 32 MiB
-      // it stayed at 168-174 MB, at the same throughput (BENCHMARKS.md, ninth session).
+      // in a worker (two per instance in flight). Objects up to 4 MiB (a CT or MR slice): what is
+      // kept idle grows with the concurrency up to 32 MiB: with 64 MiB at concurrency 32 the worker's
+      // RSS crept up through a 10k job (189 -> 210 MB, 250-278 at its peak on s3), with 32 MiB it
+      // stayed at 168-174 MB, at the same throughput (BENCHMARKS.md, ninth session). Larger objects
+      // (multi-frame) up to the body limit: as much idle as the worker's instances may hold, let go
+      // after 30 s unused; a study of 32 MB files ran in half the time (sixteenth session).
       provide: BufferPool,
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) =>
-        new BufferPool({ maxBytes: 4 * MiB, maxIdleBytes: Math.min(32, Math.max(8, 2 * config.WORKER_CONCURRENCY)) * MiB }),
+        new BufferPool({
+          maxBytes: config.HTTP_BODY_LIMIT,
+          maxIdleBytes: Math.min(32, Math.max(8, 2 * config.WORKER_CONCURRENCY)) * MiB,
+          maxIdleLargeBytes: config.WORKER_INSTANCES_MEMORY_LIMIT,
+        }),
     },
   ],
   exports: [InstanceStoreService, ResourceDeletionService, BufferPool],

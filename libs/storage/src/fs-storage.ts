@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, existsSync, fstatSync, fsync, ftruncateSync, mkdirSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { access, link, mkdir, open, opendir, readFile, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { access, link, mkdir, open, opendir, rename, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import type { Readable } from 'node:stream';
@@ -176,7 +176,7 @@ export class FsStorage implements ObjectStorage {
     let data: Buffer | undefined;
     try {
       data = this.syncIoMaxBytes > 0 ? readSmallFileSync(path, this.syncIoMaxBytes, allocate) : undefined;
-      if (!data) return await readFile(path);
+      if (!data) return await readFileInto(path, allocate);
     } catch (err) {
       throw missingOr(err, key, 'read');
     }
@@ -347,6 +347,24 @@ function readSmallFileSync(path: string, maxBytes: number, allocate: Allocate): 
     return data;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The whole file, read asynchronously into memory from `allocate` (a multi-frame object: the pool keeps its pages for the next one). */
+async function readFileInto(path: string, allocate: Allocate): Promise<Buffer> {
+  const file = await open(path, 'r');
+  try {
+    const { size } = await file.stat();
+    const data = allocate(size);
+    let offset = 0;
+    while (offset < size) {
+      const { bytesRead } = await file.read(data, offset, size - offset, offset);
+      if (bytesRead === 0) return data.subarray(0, offset); // truncated meanwhile: what is there, like readFile
+      offset += bytesRead;
+    }
+    return data;
+  } finally {
+    await file.close();
   }
 }
 

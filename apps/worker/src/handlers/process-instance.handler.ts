@@ -117,7 +117,7 @@ export class ProcessInstanceHandler {
    * (both are held whole, in pooled memory; the result is about the source's size).
    */
   private async rewriteWithinBudget(plan: JobPlan, source: NonNullable<InstanceContext['source']>, sourceInstanceId: string) {
-    const reserved = await this.memory.reserve(2 * source.fileSize);
+    const reserved = await this.memory.reserve(2 * this.buffers.capacityFor(source.fileSize));
     try {
       return await this.rewrite(plan, source.objectKey, sourceInstanceId);
     } finally {
