@@ -8,6 +8,10 @@ import { generateSyntheticInstances, SyntheticStudyOptions } from '../libs/dicom
 const SERIES_PER_STUDY = 5;
 /** The bulk studies use another seed than the main study, so that no instance is shared. */
 const BULK_SEED_OFFSET = 1000;
+/** Scenario 10's study: another seed again (its study would otherwise be the first bulk study's). */
+const LARGE_SEED_OFFSET = 500;
+/** Rows and columns of scenario 10's images: 4096 x 4096 x 16 bits, 33.5 MB (a large multi-frame file's size). */
+export const LARGE_IMAGE_SIZE = 4096;
 
 export interface MainStudy {
   files: Buffer[];
@@ -70,4 +74,9 @@ export async function prepareBulkDataset(dataDir: string, studies: number, insta
   const manifest: CacheManifest = { fingerprint, studies: byStudy, bytes };
   await writeFile(manifestPath, JSON.stringify(manifest));
   return { studies: byStudy, bytes };
+}
+
+/** Scenario 10's study: `instances` images of LARGE_IMAGE_SIZE (40 x 33.5 MB = 1.3 GB), cached in `dataDir` like the bulk studies. */
+export function prepareLargeDataset(dataDir: string, instances: number, seed: number): Promise<BulkDataset> {
+  return prepareBulkDataset(dataDir, 1, instances, seed + LARGE_SEED_OFFSET, LARGE_IMAGE_SIZE);
 }

@@ -5,7 +5,7 @@ import { loadConfig } from '../libs/config/src/config.schema';
 
 export type StorageDriver = 'fs' | 's3';
 
-export const ALL_SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9] as const;
+export const ALL_SCENARIOS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10] as const;
 export type ScenarioNumber = (typeof ALL_SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -22,6 +22,8 @@ export interface BenchOptions {
   bulkImageSize?: number;
   /** Sequential calls of scenario 5. */
   instanceCalls: number;
+  /** Instances of scenario 10's study of large (4096 x 4096, 33.5 MB) images. */
+  largeInstances: number;
   uploadConcurrency: number;
   workerConcurrency: number;
   /** QUEUE_WINDOW_PER_JOB of the stack; the product's default when absent. */
@@ -52,13 +54,14 @@ export const USAGE = `Usage: npm run bench -- [options]
   --quick                 smoke run: small N, 2 repetitions (explicit options still win)
   --reps N                repetitions of each figure (default 3)
   --bulk-reps N           repetitions of scenarios 6 and 9 (default 1)
-  --only 2,7              run only these scenarios (1-9)
+  --only 2,7              run only these scenarios (1-10)
   --storage fs|s3|both    storage drivers, one column each (default both)
   --instances N           instances of the study (default 500)
   --bulk-studies N        studies of scenarios 6 and 9, each of --instances (default 20)
   --bulk-image-size N     rows and columns of scenarios 6 and 9's images (default 512: ~527 kB each; 128: ~40 kB,
                           so that 100,000 instances, stored twice and cached, fit the disk)
   --instance-calls N      sequential calls of scenario 5 (default 200)
+  --large-instances N     instances of scenario 10's study of 4096 x 4096 images, 33.5 MB each (default 40)
   --upload-concurrency N  parallel connections of uploads (default 4)
   --worker-concurrency N  WORKER_CONCURRENCY of each worker process (default: the product's, ${PRODUCT_CONCURRENCY})
   --queue-window N        QUEUE_WINDOW_PER_JOB of the stack (default: the product's; a number above the
@@ -78,8 +81,8 @@ export const USAGE = `Usage: npm run bench -- [options]
   --results-dir DIR       JSON results and profiles (default bench/results)
   --render FILE.json      print the tables of a saved run, run nothing`;
 
-const QUICK = { reps: 2, bulkReps: 1, instances: 50, bulkStudies: 4, instanceCalls: 50 };
-const FULL = { reps: 3, bulkReps: 1, instances: 500, bulkStudies: 20, instanceCalls: 200 };
+const QUICK = { reps: 2, bulkReps: 1, instances: 50, bulkStudies: 4, instanceCalls: 50, largeInstances: 8 };
+const FULL = { reps: 3, bulkReps: 1, instances: 500, bulkStudies: 20, instanceCalls: 200, largeInstances: 40 };
 
 function positiveInteger(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -91,7 +94,7 @@ function scenarioList(value: string | undefined): ScenarioNumber[] {
   if (value === undefined) return [...ALL_SCENARIOS];
   const numbers = value.split(',').map((part) => Number(part.trim()));
   const unknown = numbers.filter((n) => !(ALL_SCENARIOS as readonly number[]).includes(n));
-  if (unknown.length > 0 || numbers.length === 0) throw new Error(`--only takes scenario numbers 1-9 separated by commas, not "${value}"`);
+  if (unknown.length > 0 || numbers.length === 0) throw new Error(`--only takes scenario numbers 1-10 separated by commas, not "${value}"`);
   return [...new Set(numbers as ScenarioNumber[])].sort((a, b) => a - b);
 }
 
@@ -116,6 +119,7 @@ export function parseOptions(argv: string[], repositoryRoot: string): BenchOptio
       'bulk-studies': { type: 'string' },
       'bulk-image-size': { type: 'string' },
       'instance-calls': { type: 'string' },
+      'large-instances': { type: 'string' },
       'upload-concurrency': { type: 'string' },
       'worker-concurrency': { type: 'string' },
       'queue-window': { type: 'string' },
@@ -150,6 +154,7 @@ export function parseOptions(argv: string[], repositoryRoot: string): BenchOptio
     bulkStudies: positiveInteger('bulk-studies', values['bulk-studies']) ?? defaults.bulkStudies,
     bulkImageSize: positiveInteger('bulk-image-size', values['bulk-image-size']),
     instanceCalls: positiveInteger('instance-calls', values['instance-calls']) ?? defaults.instanceCalls,
+    largeInstances: positiveInteger('large-instances', values['large-instances']) ?? defaults.largeInstances,
     uploadConcurrency: positiveInteger('upload-concurrency', values['upload-concurrency']) ?? 4,
     workerConcurrency: positiveInteger('worker-concurrency', values['worker-concurrency']) ?? PRODUCT_CONCURRENCY,
     queueWindow: positiveInteger('queue-window', values['queue-window']),

@@ -118,6 +118,9 @@ const ROWS: Row[] = [
   { label: '  peak RSS, API', unit: 'MB', digits: 0, value: metric(9, 'peakRssApiMb') },
   { label: '  peak RSS, worker', unit: 'MB', digits: 0, value: metric(9, 'peakRssWorkerMb') },
   { label: '  Redis memory, peak above start', unit: 'MB', digits: 1, value: metric(9, 'redisPeakAboveStartMb') },
+  { label: '10 study anonymize, large instances (33.5 MB)', unit: 'inst/s', digits: 1, value: metric(10, 'instancesPerSecond') },
+  { label: '', unit: 'MB/s', digits: 0, value: metric(10, 'megabytesPerSecond') },
+  { label: '  peak RSS, worker', unit: 'MB', digits: 0, value: metric(10, 'peakRssWorkerMb') },
 ];
 
 function seconds(ms: Spread | undefined): Spread | undefined {
@@ -219,6 +222,8 @@ export function cpuTable(report: BenchReport): string {
 /** Instances processed in one measured window of a scenario (scenario 5 has no such count, 7 measures a whole process). */
 function instancesPerWindow(report: BenchReport, n: ScenarioNumber): number | undefined {
   if (n === 6 || n === 9) return report.options.bulkStudies * report.options.instances;
+  // Reports saved before scenario 10 existed have no largeInstances.
+  if (n === 10) return report.options.largeInstances;
   return [1, 2, 3, 4, 8].includes(n) ? report.options.instances : undefined;
 }
 

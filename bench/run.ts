@@ -9,7 +9,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem, type } from 'node:os';
 import { join, resolve } from 'node:path';
 import { killStartedProcesses } from './child-process';
-import { BulkDataset, generateMainStudy, prepareBulkDataset } from './dataset';
+import { BulkDataset, generateMainStudy, prepareBulkDataset, prepareLargeDataset } from './dataset';
 import { BenchOptions, parseOptions, ScenarioNumber, StorageDriver, USAGE } from './options';
 import { fillPageCache, PageCacheFill, removePageCacheFillsSync } from './page-cache';
 import { ProcessMonitor } from './process-monitor';
@@ -19,7 +19,7 @@ import { BenchStack } from './stack';
 import { elapsedMs } from './stats';
 
 /** The 10k bulk runs (6, 9) come last: their 20,000 deletions each should not weigh on the other scenarios. */
-const ORDER: ScenarioNumber[] = [1, 2, 3, 4, 5, 7, 8, 6, 9];
+const ORDER: ScenarioNumber[] = [1, 2, 3, 4, 5, 7, 8, 10, 6, 9];
 
 function log(message: string): void {
   console.error(message);
@@ -37,7 +37,7 @@ function gitState(root: string): BenchReport['git'] {
 async function runColumn(
   storage: StorageDriver,
   options: BenchOptions,
-  shared: Pick<ScenarioContext, 'study' | 'bulkDataset' | 'monitor' | 'refillPageCache'> & { distRoot: string; runId: string },
+  shared: Pick<ScenarioContext, 'study' | 'bulkDataset' | 'largeDataset' | 'monitor' | 'refillPageCache'> & { distRoot: string; runId: string },
 ): Promise<ColumnResult> {
   const column: ColumnResult = { storage, scenarios: [], failures: [] };
   log(`\n== ${storage} storage: starting the stack`);
@@ -88,6 +88,14 @@ async function main(): Promise<void> {
     }
     return bulk;
   };
+  let large: Promise<BulkDataset> | undefined;
+  const largeDataset = () => {
+    if (!large) {
+      log(`  preparing ${options.largeInstances} large instances in ${options.dataDir} (cached between runs)`);
+      large = prepareLargeDataset(options.dataDir, options.largeInstances, options.seed);
+    }
+    return large;
+  };
 
   /** The page-cache fills made so far (removed at the end), the first at the start. */
   const fills: PageCacheFill[] = [];
@@ -112,7 +120,7 @@ async function main(): Promise<void> {
   const columns: ColumnResult[] = [];
   try {
     for (const storage of options.storages) {
-      columns.push(await runColumn(storage, options, { study, bulkDataset, monitor, distRoot, runId, refillPageCache }));
+      columns.push(await runColumn(storage, options, { study, bulkDataset, largeDataset, monitor, distRoot, runId, refillPageCache }));
     }
   } finally {
     monitor.stop();

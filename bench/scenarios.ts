@@ -2,7 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
 import { objectKeyForInstance } from '../libs/storage/src/object-key';
-import { BulkDataset, MainStudy } from './dataset';
+import { BulkDataset, LARGE_IMAGE_SIZE, MainStudy } from './dataset';
 import { expectSuccess, forEachConcurrently, HttpClient } from './http-client';
 import type { BenchOptions, ScenarioNumber } from './options';
 import type { ProcessMonitor, WindowUsage } from './process-monitor';
@@ -32,8 +32,10 @@ export interface ScenarioContext {
   options: BenchOptions;
   monitor: ProcessMonitor;
   study: MainStudy;
-  /** Only scenario 6 needs it; prepared (and cached on disk) on first use. */
+  /** Only scenarios 6 and 9 need it; prepared (and cached on disk) on first use. */
   bulkDataset: () => Promise<BulkDataset>;
+  /** Scenario 10's study of large images, prepared (and cached on disk) on first use. */
+  largeDataset: () => Promise<BulkDataset>;
   log: (message: string) => void;
   /** The main study once uploaded (by scenario 1, or by the first scenario that needs it). */
   uploaded?: UploadedStudy;
@@ -504,8 +506,6 @@ async function bulkDatasetScenario(ctx: ScenarioContext, how: BulkSubmission): P
   } finally {
     for (const studyId of studyIds) await ctx.stack.http.json('DELETE', `/studies/${studyId}`);
   }
-  const peak = (group: (name: string) => boolean) =>
-    spread(usage.map((u) => Math.max(...Object.entries(u.groups).filter(([name]) => group(name)).map(([, g]) => g.peakRssMb ?? 0))));
   return {
     scenario: how.scenario,
     title: how.title(dataset.studies.length, dataset.studies[0].length, instances),
@@ -513,14 +513,56 @@ async function bulkDatasetScenario(ctx: ScenarioContext, how: BulkSubmission): P
       ...throughput(instances, dataset.bytes, ms),
       submitMs: spread(submitMs),
       ...(tailSeconds.length > 0 ? { tailAfter99PercentSeconds: spread(tailSeconds) } : {}),
-      peakRssApiMb: peak((name) => name === 'api'),
-      peakRssWorkerMb: peak((name) => name.startsWith('worker-')),
+      peakRssApiMb: peakRss(usage, isApi),
+      peakRssWorkerMb: peakRss(usage, isWorker),
       redisPeakAboveStartMb: spread(redisPeakMb),
     },
     usage,
     rssByProgress: rssByProgress(usage[usage.length - 1]),
     notes,
     ...(profiles ? { profiles } : {}),
+  };
+}
+
+const isApi = (group: string) => group === 'api';
+const isWorker = (group: string) => group.startsWith('worker-');
+
+/** The highest VmRSS of the processes of the chosen groups, per measured window. */
+function peakRss(usage: WindowUsage[], group: (name: string) => boolean): Spread {
+  return spread(usage.map((u) => Math.max(...Object.entries(u.groups).filter(([name]) => group(name)).map(([, g]) => g.peakRssMb ?? 0))));
+}
+
+/**
+ * Scenario 10 (not in the issue): scenario 2 on large files, the size of a multi-frame CT, MR or
+ * tomosynthesis object (4096 x 4096 x 16 bits, 33.5 MB each), where the memory a worker holds and
+ * the cost of fresh memory decide the throughput rather than the per-instance overheads.
+ */
+async function largeInstancesScenario(ctx: ScenarioContext): Promise<ScenarioResult> {
+  const notes = [`a study of ${ctx.options.largeInstances} instances of ${LARGE_IMAGE_SIZE} x ${LARGE_IMAGE_SIZE} pixels (--large-instances N), anonymized synchronously as in scenario 2`];
+  await warmUpWorkers(ctx, notes);
+  const dataset = await ctx.largeDataset();
+  const [studyId] = await uploadBulkStudies(ctx, dataset);
+  const instances = dataset.studies[0].length;
+  const ms: number[] = [];
+  const usage: WindowUsage[] = [];
+  try {
+    for (let rep = 1; rep <= ctx.options.reps; rep++) {
+      const run = await measured(ctx, () => ctx.stack.http.json<JobOutput>('POST', `/studies/${studyId}/anonymize`, {}));
+      if (run.value.FailedInstancesCount) throw new Error(`${run.value.FailedInstancesCount} instances failed`);
+      await checkAndDeleteOutputStudy(ctx, run.value.ID, instances);
+      ms.push(run.ms);
+      usage.push(run.usage);
+      ctx.log(`  rep ${rep}: ${(run.ms / 1000).toFixed(2)} s`);
+    }
+  } finally {
+    await ctx.stack.http.json('DELETE', `/studies/${studyId}`);
+  }
+  return {
+    scenario: 10,
+    title: `study anonymize {}, sync, ${instances} large instances (${(dataset.bytes / instances / MB).toFixed(1)} MB each)`,
+    metrics: { ...throughput(instances, dataset.bytes, ms), peakRssWorkerMb: peakRss(usage, isWorker) },
+    usage,
+    notes,
   };
 }
 
@@ -581,4 +623,5 @@ export const SCENARIOS: Record<ScenarioNumber, (ctx: ScenarioContext) => Promise
   7: storageLimitScenario,
   8: scalingScenario,
   9: studyJobsScenario,
+  10: largeInstancesScenario,
 };
