@@ -187,6 +187,44 @@ describe('the memory of request bodies being received', () => {
     expect(await bodyFigures()).toEqual({ reserved: 0, waiting: 0 });
   });
 
+  it('holds an instance-level anonymize (its source and new file held whole) while the budget is taken, and gives its memory back once answered', async () => {
+    const [file] = generateSyntheticStudy({ instances: 1, imageSize: 64, seed: 38 }); // 10 kB: an upload that never waits
+    const instance = (await http(api.baseUrl, 'POST', '/instances', Buffer.from(file.bytes))).body.ID as string;
+    const slow = await takeTheBudget();
+    try {
+      let answered = false;
+      const anonymized = http(api.baseUrl, 'POST', `/instances/${instance}/anonymize`, {}).then((answer) => ((answered = true), answer));
+      await until(async () => (await bodyFigures()).waiting === 1, 'the anonymize call waits');
+      expect(answered).toBe(false);
+
+      slow.destroy();
+      const answer = await anonymized;
+      expect(answer.status).toBe(200);
+      expect(answer.bytes.subarray(128, 132).toString('latin1')).toBe('DICM');
+    } finally {
+      slow.destroy();
+    }
+    await until(async () => (await bodyFigures()).reserved === 0, 'every reservation given back');
+    expect(await bodyFigures()).toEqual({ reserved: 0, waiting: 0 });
+  });
+
+  it('forgets an instance-level anonymize whose client went away while it waited', async () => {
+    const [file] = generateSyntheticStudy({ instances: 1, imageSize: 64, seed: 39 });
+    const instance = (await http(api.baseUrl, 'POST', '/instances', Buffer.from(file.bytes))).body.ID as string;
+    const slow = await takeTheBudget();
+    try {
+      const client = new AbortController();
+      const call = fetch(`${api.baseUrl}/instances/${instance}/anonymize`, { method: 'POST', body: '{}', signal: client.signal }).catch(() => 'aborted');
+      await until(async () => (await bodyFigures()).waiting === 1, 'the anonymize call waits');
+      client.abort();
+      expect(await call).toBe('aborted');
+      await until(async () => (await bodyFigures()).waiting === 0, 'the call no longer waits');
+    } finally {
+      slow.destroy();
+    }
+    await until(async () => (await bodyFigures()).reserved === 0, 'every reservation given back');
+  });
+
   /** POST of `body` without a length (Transfer-Encoding: chunked, as Node sends a body written in parts); the status. */
   function postChunked(path: string, body: Buffer): Promise<number> {
     return new Promise((resolve, reject) => {

@@ -37,9 +37,10 @@ const settings = z.object({
   /** Largest accepted request body (uploads, ZIP archives), in bytes. */
   HTTP_BODY_LIMIT: z.coerce.number().int().positive().default(512 * 1024 * 1024),
   /**
-   * Memory that request bodies being received may take at once, in bytes (RequestBodyBudget): past
-   * it, requests wait for their turn before their body is read. 1 GiB: two uploads at the body
-   * limit, or ~2,000 CT images at once; 30 uploads of 100 MB took the API to 3.4 GB without it.
+   * Memory that request bodies being received, and instance-level anonymize/modify calls (their
+   * source and result), may take at once, in bytes (RequestBodyBudget): past it, requests wait for
+   * their turn before their body or file is read. 1 GiB: two uploads at the body limit, or ~2,000 CT
+   * images at once; 30 uploads of 100 MB took the API to 3.4 GB without it.
    */
   HTTP_BODIES_MEMORY_LIMIT: z.coerce.number().int().min(1024 * 1024).default(1024 * 1024 * 1024),
   /** A request body that stops arriving this long is answered 408 (its memory and connection freed). */

@@ -7,7 +7,9 @@ import { MemoryBudget } from '@deidflow/common';
  * are read whole into memory (a DICOM file is parsed whole, as Orthanc does), so without a bound 30
  * uploads of 100 MB at once took the API to 3.4 GB: enough clients, or big enough files, and the
  * process is killed. A body whose length is announced reserves it before its first byte is read;
- * when the budget is spent, it waits with its socket unread (TCP slows the client down).
+ * when the budget is spent, it waits with its socket unread (TCP slows the client down). An
+ * instance-level anonymize or modify holds two whole files (its source and its answer): it
+ * reserves them here too (ModificationService.instanceFile).
  */
 export class RequestBodyBudget extends MemoryBudget {}
 

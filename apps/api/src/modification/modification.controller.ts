@@ -24,10 +24,17 @@ export class ModificationController {
   @Post('instances/:id/:operation')
   @HttpCode(200)
   async instance(@Param('id') id: string, @Param('operation') operation: string, @Body() body: Buffer, @Res() reply: FastifyReply) {
-    const file = await this.modification.instanceFile(operationOf(operation), id, parseJsonBody(body));
+    const gone = new AbortController();
+    const abort = () => gone.abort();
+    reply.raw.once('close', abort);
+    const answer = await this.modification.instanceFile(operationOf(operation), id, parseJsonBody(body), gone.signal);
+    reply.raw.removeListener('close', abort);
+    if (!answer) return; // the client went away while the call waited for memory
     // Pooled memory: back to the pool once the whole answer is written (not on an aborted one).
-    reply.raw.once('finish', () => this.buffers.release(file));
-    return reply.header('content-type', 'application/dicom').send(file);
+    reply.raw.once('finish', () => this.buffers.release(answer.file));
+    if (reply.raw.destroyed) answer.releaseMemory();
+    else reply.raw.once('close', answer.releaseMemory);
+    return reply.header('content-type', 'application/dicom').send(answer.file);
   }
 
   /** Series, study and patient level: a job whose new resources are stored. */

@@ -111,10 +111,10 @@ export class MetricsService {
         this.set(await services.objectDeletions.pendingCount());
       },
     );
-    gauge('deidflow_api_request_bodies_bytes', 'Memory reserved by request bodies being received or handled (HTTP_BODIES_MEMORY_LIMIT)', function () {
+    gauge('deidflow_api_request_bodies_bytes', 'Memory reserved by request bodies being received or handled, and by instance-level anonymize/modify calls (HTTP_BODIES_MEMORY_LIMIT)', function () {
       this.set(services.bodies.reserved);
     });
-    gauge('deidflow_api_requests_waiting_for_memory', 'Requests whose body waits for room under HTTP_BODIES_MEMORY_LIMIT', function () {
+    gauge('deidflow_api_requests_waiting_for_memory', 'Requests whose body, or instance-level anonymize/modify call, waits for room under HTTP_BODIES_MEMORY_LIMIT', function () {
       this.set(services.bodies.waitingCount);
     });
   }
