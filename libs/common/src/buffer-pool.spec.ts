@@ -51,7 +51,7 @@ describe('BufferPool', () => {
       expect(buffers.capacityFor(600 * MiB)).toBe(600 * MiB); // beyond maxBytes: a plain allocation
     });
 
-    it('keeps them up to maxIdleLargeBytes, apart from the small ones, and none without it', () => {
+    it('keeps them up to maxIdleLargeBytes (or keepLargeBuffers), apart from the small ones, and none without it', () => {
       const buffers = largePool(40 * MiB);
       const [a, b] = [buffers.acquire(33_500_000), buffers.acquire(33_500_000)];
       buffers.release(a);
@@ -65,6 +65,9 @@ describe('BufferPool', () => {
       none.release(c);
       expect(none.idleBytes).toBe(0);
       expect(none.acquire(10 * MiB).buffer).not.toBe(c.buffer);
+      none.keepLargeBuffers(16 * MiB); // where a worker runs
+      none.release(c);
+      expect(none.acquire(10 * MiB).buffer).toBe(c.buffer);
     });
 
     it('lets go of a free one unused for largeIdleMs, and keeps one used since', () => {

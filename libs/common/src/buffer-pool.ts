@@ -6,7 +6,7 @@ export interface BufferPoolOptions {
   maxBytes: number;
   /** Memory kept while free in buffers of up to LARGE_BUFFER_BYTES, all size classes together; beyond it, released buffers are left to the GC. */
   maxIdleBytes: number;
-  /** The same for larger buffers (multi-frame objects); none kept when absent. */
+  /** The same for larger buffers (multi-frame objects); none kept when absent (see keepLargeBuffers). */
   maxIdleLargeBytes?: number;
   /** A free large buffer unused this long is let go (default 30 s): a process done with large files shrinks back. */
   largeIdleMs?: number;
@@ -37,9 +37,22 @@ export class BufferPool {
   private readonly largeReleasedAt = new Map<ArrayBuffer, number>();
   private sweeper: NodeJS.Timeout | undefined;
   private readonly largeIdleMs: number;
+  private maxIdleLargeBytes: number;
 
   constructor(private readonly options: BufferPoolOptions) {
     this.largeIdleMs = options.largeIdleMs ?? DEFAULT_LARGE_IDLE_MS;
+    this.maxIdleLargeBytes = options.maxIdleLargeBytes ?? 0;
+  }
+
+  /**
+   * Keeps up to `maxIdleBytes` of free large buffers from now on. Only where large buffers come
+   * back at a steady rate (a worker's sources and results) is it worth it: a kept buffer lives long
+   * enough to reach V8's old generation, so once let go it is freed at the next major GC, which an
+   * API busy with small uploads may not run for minutes (its RSS stayed ~90 MB higher after 40
+   * large uploads), where a buffer dropped at once goes with the next scavenge.
+   */
+  keepLargeBuffers(maxIdleBytes: number): void {
+    this.maxIdleLargeBytes = maxIdleBytes;
   }
 
   /** `size` bytes, uninitialized. */
@@ -81,7 +94,7 @@ export class BufferPool {
     if (!memory || !this.made.has(memory)) return;
     const capacity = memory.byteLength;
     const large = capacity > LARGE_BUFFER_BYTES;
-    const room = large ? (this.options.maxIdleLargeBytes ?? 0) - this.idleLarge : this.options.maxIdleBytes - this.idleSmall;
+    const room = large ? this.maxIdleLargeBytes - this.idleLarge : this.options.maxIdleBytes - this.idleSmall;
     const list = this.free.get(capacity) ?? [];
     if (capacity > room || list.includes(memory)) return;
     list.push(memory);

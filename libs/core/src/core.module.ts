@@ -18,16 +18,12 @@ const MiB = 1024 * 1024;
       // kept idle grows with the concurrency up to 32 MiB: with 64 MiB at concurrency 32 the worker's
       // RSS crept up through a 10k job (189 -> 210 MB, 250-278 at its peak on s3), with 32 MiB it
       // stayed at 168-174 MB, at the same throughput (BENCHMARKS.md, ninth session). Larger objects
-      // (multi-frame) up to the body limit: as much idle as the worker's instances may hold, let go
-      // after 30 s unused; a study of 32 MB files ran in half the time (sixteenth session).
+      // (multi-frame) up to the body limit; their free buffers are kept only where a worker runs
+      // (ProcessInstanceHandler), let go after 30 s unused: a study of 33.5 MB files ran 5x faster.
       provide: BufferPool,
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) =>
-        new BufferPool({
-          maxBytes: config.HTTP_BODY_LIMIT,
-          maxIdleBytes: Math.min(32, Math.max(8, 2 * config.WORKER_CONCURRENCY)) * MiB,
-          maxIdleLargeBytes: config.WORKER_INSTANCES_MEMORY_LIMIT,
-        }),
+        new BufferPool({ maxBytes: config.HTTP_BODY_LIMIT, maxIdleBytes: Math.min(32, Math.max(8, 2 * config.WORKER_CONCURRENCY)) * MiB }),
     },
   ],
   exports: [InstanceStoreService, ResourceDeletionService, BufferPool],

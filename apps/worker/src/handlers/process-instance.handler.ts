@@ -35,7 +35,11 @@ export class ProcessInstanceHandler {
     private readonly buffers: BufferPool,
     private readonly memory: InstanceMemoryBudget,
     private readonly metrics: WorkerMetrics,
-  ) {}
+  ) {
+    // Large sources and results come back job after job: their memory is kept, as much as the
+    // instances may hold (fresh pages cost ~90 ms per 33 MB buffer on these VMs, BENCHMARKS.md).
+    buffers.keepLargeBuffers(memory.capacity);
+  }
 
   /** `isLastAttempt`: a transient failure on the last try counts as a failed instance. */
   async handle(payload: ProcessInstancePayload, isLastAttempt: boolean): Promise<void> {
