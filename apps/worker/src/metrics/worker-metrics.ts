@@ -37,22 +37,17 @@ export class WorkerMetrics {
 
   constructor(memory: InstanceMemoryBudget) {
     for (const outcome of ['processed', 'failed', 'retried', 'skipped'] as const) this.instances.inc({ outcome }, 0);
-    new Gauge({
-      name: 'deidflow_worker_instances_memory_bytes',
-      help: 'Memory reserved by the instances this worker holds (WORKER_INSTANCES_MEMORY_LIMIT)',
-      registers: [this.registry],
-      collect() {
-        this.set(memory.reserved);
-      },
-    });
-    new Gauge({
-      name: 'deidflow_worker_instances_waiting_for_memory',
-      help: 'Instances whose processing waits for room under WORKER_INSTANCES_MEMORY_LIMIT',
-      registers: [this.registry],
-      collect() {
-        this.set(memory.waitingCount);
-      },
-    });
+    const gauge = (name: string, help: string, value: () => number) =>
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(value());
+        },
+      });
+    gauge('deidflow_worker_instances_memory_bytes', 'Memory reserved by the instances this worker holds (WORKER_INSTANCES_MEMORY_LIMIT)', () => memory.reserved);
+    gauge('deidflow_worker_instances_waiting_for_memory', 'Instances whose processing waits for room under WORKER_INSTANCES_MEMORY_LIMIT', () => memory.waitingCount);
   }
 
   instanceDone(outcome: InstanceOutcome, startedAt?: number): void {
