@@ -123,6 +123,8 @@ describe('what a job leaves in memory does not grow with its number of instances
   it('serves the embedded worker\'s figures with the API\'s metrics', async () => {
     const figures = parseMetrics((await http(api.baseUrl, 'GET', '/tools/metrics-prometheus')).bytes.toString('utf8'));
     expect(figures['deidflow_worker_instances_total{outcome="processed"}']).toBe(20 + 200);
+    // Every instance's memory given back once its job ended.
+    expect([figures.deidflow_worker_instances_memory_bytes, figures.deidflow_worker_instances_waiting_for_memory]).toEqual([0, 0]);
     expect(figures.deidflow_api_process_resident_memory_bytes).toBeGreaterThan(0);
   });
 });
