@@ -69,7 +69,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --queue-max-tasks N     QUEUE_MAX_TASKS of the stack (default: the product's; below the bulk dataset's
                           size, scenarios 6 and 9 run with jobs waiting for room)
   --seed N                seed of the generated data (default 1)
-  --cpu-prof              CPU-profile the worker(s) and the API during scenarios 1, 2, 5 and 6
+  --cpu-prof              CPU-profile the worker(s) and the API during scenarios 1, 2, 5, 6 and 10
   --heap-prof             sample what the worker(s) and the API allocate during scenario 2 (one more
                           repetition): KB per instance, the top allocating functions, .heapprofile files
   --no-page-cache-fill    measure on the memory as it is, without first filling the free memory with
