@@ -1,11 +1,10 @@
 import { PARENT_LEVEL, type ResourceLevel } from '@deidflow/common';
 import type { PreparedStatement } from '../prisma.service';
-import { instanceJoin, levelColumn, LISTED_IDS } from './instance-scope';
+import { instanceJoin, LEVEL_TABLE, levelColumn, LISTED_IDS } from './instance-scope';
 
 // Deletions as one statement after the locks it needs: no list of instances brought through Node
 // (a patient of 300,000 instances is one statement).
 
-const TABLE: Record<ResourceLevel, string> = { Patient: 'patients', Study: 'studies', Series: 'series', Instance: 'instances' };
 /** The column of a level's table naming its parent. */
 const PARENT_COLUMN: Record<ResourceLevel, string | null> = { Patient: null, Study: 'patient_id', Series: 'study_id', Instance: 'series_id' };
 const LEVELS: ResourceLevel[] = ['Instance', 'Series', 'Study', 'Patient'];
@@ -27,11 +26,11 @@ const parentOf = (level: ResourceLevel, alias: string) => (PARENT_COLUMN[level] 
  * the foreign keys' cascades, after the statement.
  */
 function upwardDeletion(level: ResourceLevel, target: string): string[] {
-  const ctes = [`${gone(level)} AS (DELETE FROM ${TABLE[level]} r WHERE r.id ${target} RETURNING r.id, ${parentOf(level, 'r')} AS parent)`];
+  const ctes = [`${gone(level)} AS (DELETE FROM ${LEVEL_TABLE[level]} r WHERE r.id ${target} RETURNING r.id, ${parentOf(level, 'r')} AS parent)`];
   for (let child = level, parent = PARENT_LEVEL[level]; parent; child = parent, parent = PARENT_LEVEL[parent]) {
     ctes.push(`${gone(parent)} AS (
-      DELETE FROM ${TABLE[parent]} p USING (SELECT parent, count(*) AS n FROM ${gone(child)} GROUP BY parent) g
-      WHERE p.id = g.parent AND g.n = (SELECT count(*) FROM ${TABLE[child]} c WHERE c.${PARENT_COLUMN[child]} = p.id)
+      DELETE FROM ${LEVEL_TABLE[parent]} p USING (SELECT parent, count(*) AS n FROM ${gone(child)} GROUP BY parent) g
+      WHERE p.id = g.parent AND g.n = (SELECT count(*) FROM ${LEVEL_TABLE[child]} c WHERE c.${PARENT_COLUMN[child]} = p.id)
       RETURNING p.id, ${parentOf(parent, 'p')} AS parent)`);
   }
   return ctes;
@@ -67,7 +66,7 @@ function deletionStatement(level: ResourceLevel): PreparedStatement {
     ...levelsDeleted.map((l) => `SELECT id FROM ${gone(l)}`),
   ];
   return {
-    name: `deidflow_delete_${TABLE[level]}`,
+    name: `deidflow_delete_${LEVEL_TABLE[level]}`,
     long: true,
     text: `WITH below AS MATERIALIZED (${instances}),
       ${upwardDeletion(level, target).join(',\n')},
@@ -120,7 +119,7 @@ export const LOCK_RELATED = Object.fromEntries(
   LEVELS.map((level) => [
     level,
     (['patients', 'studies', 'series'] as const).map((table) => ({
-      name: `deidflow_lock_${table}_of_${TABLE[level]}`,
+      name: `deidflow_lock_${table}_of_${LEVEL_TABLE[level]}`,
       text: `SELECT id FROM ${table} WHERE ${RELATED[level][table]} ORDER BY id FOR UPDATE`,
     })),
   ]),

@@ -1,14 +1,15 @@
 import { RESOURCE_LEVELS, type ResourceLevel } from '@deidflow/common';
 import type { FindConstraint, FindMatcher, FindRequest } from '@deidflow/dicom';
 import { Prisma } from '../generated/client';
+import { LEVEL_ARRIVAL, LEVEL_TABLE } from './instance-scope';
 import type { SinceLimitPage } from './keyset-pages';
 
 /** Each level's table, its alias, and how it joins its parent; top-down. */
 const LEVEL_TABLES: Record<ResourceLevel, { table: string; alias: string; parentJoin?: string; order: string }> = {
-  Patient: { table: 'patients', alias: 'p', order: 'created_at' },
-  Study: { table: 'studies', alias: 'st', parentJoin: 'p.id = st.patient_id', order: 'created_at' },
-  Series: { table: 'series', alias: 'se', parentJoin: 'st.id = se.study_id', order: 'created_at' },
-  Instance: { table: 'instances', alias: 'i', parentJoin: 'se.id = i.series_id', order: 'received_at' },
+  Patient: { table: LEVEL_TABLE.Patient, alias: 'p', order: LEVEL_ARRIVAL.Patient },
+  Study: { table: LEVEL_TABLE.Study, alias: 'st', parentJoin: 'p.id = st.patient_id', order: LEVEL_ARRIVAL.Study },
+  Series: { table: LEVEL_TABLE.Series, alias: 'se', parentJoin: 'st.id = se.study_id', order: LEVEL_ARRIVAL.Series },
+  Instance: { table: LEVEL_TABLE.Instance, alias: 'i', parentJoin: 'se.id = i.series_id', order: LEVEL_ARRIVAL.Instance },
 };
 const TOP_DOWN = RESOURCE_LEVELS;
 

@@ -1,6 +1,12 @@
 import type { ResourceLevel } from '@deidflow/common';
 import { Prisma } from '../generated/client';
 
+/** Each level's table in the index. */
+export const LEVEL_TABLE: Record<ResourceLevel, string> = { Patient: 'patients', Study: 'studies', Series: 'series', Instance: 'instances' };
+
+/** When each level's rows arrived: the order of listings and finds (with the ID after it). */
+export const LEVEL_ARRIVAL: Record<ResourceLevel, string> = { Patient: 'created_at', Study: 'created_at', Series: 'created_at', Instance: 'received_at' };
+
 // SQL pieces that select the instances below a resource of any level, for statements that must
 // not bring the instance list through Node (deletions, job submission). The instance table is `i`.
 

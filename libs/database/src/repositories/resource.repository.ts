@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import type { ResourceLevel } from '@deidflow/common';
+import { RESOURCE_LEVELS, type ResourceLevel } from '@deidflow/common';
 import type { FindRequest, ParsedInstance } from '@deidflow/dicom';
 import { PreparedStatement, PrismaService } from '../prisma.service';
 import { Prisma } from '../generated/client';
 import { FIND_PAGE, FindCursor, findIdsSql, FindPage } from './find-sql';
 import { SinceLimitPage, sinceLimitPages } from './keyset-pages';
 import { hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance, StoredObject } from './hierarchy-sql';
-import { instanceJoin, levelColumn, LISTED_IDS } from './instance-scope';
+import { instanceJoin, LEVEL_ARRIVAL, LEVEL_TABLE, levelColumn, LISTED_IDS } from './instance-scope';
 import { INSTANCE_COLUMNS, InstanceRecord, instanceRow } from './instance-row-sql';
 import { DELETE_RESOURCES, DeletedRow, LOCK_RELATED, remainingAncestor } from './deletion-sql';
 import { retryOnRace } from '../errors';
@@ -50,20 +50,16 @@ type ListingStatements = { first: PreparedStatement; after: PreparedStatement };
 
 /** The listing of each level (GET /patients...): first page by offset, the next ones by keyset on (time, id). */
 const LISTING = Object.fromEntries(
-  (
-    [
-      ['Patient', 'patients', 'created_at'],
-      ['Study', 'studies', 'created_at'],
-      ['Series', 'series', 'created_at'],
-      ['Instance', 'instances', 'received_at'],
-    ] as const
-  ).map(([level, table, time]) => [
-    level,
-    {
-      first: { name: `deidflow_list_${table}`, text: `SELECT id, ${time} AS at FROM ${table} ORDER BY ${time}, id OFFSET $1 LIMIT $2` },
-      after: { name: `deidflow_list_${table}_after`, text: `SELECT id, ${time} AS at FROM ${table} WHERE (${time}, id) > ($1, $2) ORDER BY ${time}, id LIMIT $3` },
-    },
-  ]),
+  RESOURCE_LEVELS.map((level) => {
+    const [table, time] = [LEVEL_TABLE[level], LEVEL_ARRIVAL[level]];
+    return [
+      level,
+      {
+        first: { name: `deidflow_list_${table}`, text: `SELECT id, ${time} AS at FROM ${table} ORDER BY ${time}, id OFFSET $1 LIMIT $2` },
+        after: { name: `deidflow_list_${table}_after`, text: `SELECT id, ${time} AS at FROM ${table} WHERE (${time}, id) > ($1, $2) ORDER BY ${time}, id LIMIT $3` },
+      },
+    ];
+  }),
 ) as Record<ResourceLevel, ListingStatements>;
 
 /** The patient/study/series/instance index. The only place that knows its tables. */
