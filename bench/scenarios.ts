@@ -142,14 +142,19 @@ type StudyOperation = { path: 'anonymize' | 'modify'; body: Record<string, unkno
 const ANONYMIZE: StudyOperation = { path: 'anonymize', body: {} };
 const MODIFY: StudyOperation = { path: 'modify', body: { Replace: { InstitutionName: 'X' } } };
 
-/** One synchronous study job, timed from the request to the answer. */
+/** One synchronous study job on the main study, timed from the request to the answer. */
 async function synchronousStudyJob(ctx: ScenarioContext, operation: StudyOperation): Promise<{ ms: number; usage: WindowUsage }> {
   const { studyId, instanceIds } = await mainStudy(ctx);
+  return synchronousJobOn(ctx, studyId, instanceIds.length, operation);
+}
+
+/** One synchronous study job on `studyId` (of `instances` instances), checked, its output deleted. */
+async function synchronousJobOn(ctx: ScenarioContext, studyId: string, instances: number, operation: StudyOperation): Promise<{ ms: number; usage: WindowUsage }> {
   const { value: output, ms, usage } = await measured(ctx, () =>
     ctx.stack.http.json<JobOutput>('POST', `/studies/${studyId}/${operation.path}`, operation.body),
   );
   if (output.FailedInstancesCount) throw new Error(`${output.FailedInstancesCount} instances failed`);
-  await checkAndDeleteOutputStudy(ctx, output.ID, instanceIds.length);
+  await checkAndDeleteOutputStudy(ctx, output.ID, instances);
   return { ms, usage };
 }
 
@@ -545,12 +550,7 @@ async function largeInstancesScenario(ctx: ScenarioContext): Promise<ScenarioRes
   const instances = dataset.studies[0].length;
   const ms: number[] = [];
   const usage: WindowUsage[] = [];
-  const job = async () => {
-    const run = await measured(ctx, () => ctx.stack.http.json<JobOutput>('POST', `/studies/${studyId}/anonymize`, {}));
-    if (run.value.FailedInstancesCount) throw new Error(`${run.value.FailedInstancesCount} instances failed`);
-    await checkAndDeleteOutputStudy(ctx, run.value.ID, instances);
-    return run;
-  };
+  const job = () => synchronousJobOn(ctx, studyId, instances, ANONYMIZE);
   let profiles: ProfileSummary[] | undefined;
   try {
     for (let rep = 1; rep <= ctx.options.reps; rep++) {
