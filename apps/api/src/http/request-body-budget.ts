@@ -9,9 +9,27 @@ import { MemoryBudget } from '@deidflow/common';
  * process is killed. A body whose length is announced reserves it before its first byte is read;
  * when the budget is spent, it waits with its socket unread (TCP slows the client down). An
  * instance-level anonymize or modify holds two whole files (its source and its answer): it
- * reserves them here too (ModificationService.instanceFile).
+ * reserves them here too (ModificationController, through reserveForAnswer).
  */
-export class RequestBodyBudget extends MemoryBudget {}
+export class RequestBodyBudget extends MemoryBudget {
+  /**
+   * Reserves `bytes` for the request answered by `response`, given back once the answer is done (or
+   * its connection closed); false when the client went away first (nothing is reserved then).
+   */
+  async reserveForAnswer(response: ServerResponse, bytes: number): Promise<boolean> {
+    if (response.destroyed) return false;
+    const gone = new AbortController();
+    const abort = () => gone.abort();
+    response.once('close', abort);
+    const reserved = await this.reserve(bytes, gone.signal);
+    response.removeListener('close', abort);
+    if (reserved === 0) return false;
+    // 'close' comes once the answer is written, or when the connection closes before.
+    if (response.destroyed) this.release(reserved);
+    else response.once('close', () => this.release(reserved));
+    return true;
+  }
+}
 
 /**
  * Bodies below this are not counted: small JSON requests, whose bytes are no threat, never wait
@@ -41,28 +59,13 @@ export function limitRequestBodyMemory(fastify: FastifyInstance, budget: Request
   fastify.addHook('preParsing', async (request, reply, payload) => {
     const response = reply.raw;
     if (request.headers['content-length'] === undefined) {
-      if (request.headers['transfer-encoding'] !== undefined) unannouncedBodies.set(request.raw, () => reserveFor(response, bodyLimit));
+      if (request.headers['transfer-encoding'] !== undefined) unannouncedBodies.set(request.raw, () => budget.reserveForAnswer(response, bodyLimit));
       return payload;
     }
     const announced = Number(request.headers['content-length']);
     // Over the limit: the body parser refuses it without reading it.
     if (!Number.isSafeInteger(announced) || announced < COUNTED_FROM_BYTES || announced > bodyLimit) return payload;
-    await reserveFor(response, announced);
+    await budget.reserveForAnswer(response, announced);
     return payload;
   });
-
-  /** Reserves `bytes` for the request answered by `response`, given back once the answer is done; false when the client went away first. */
-  async function reserveFor(response: ServerResponse, bytes: number): Promise<boolean> {
-    if (response.destroyed) return false;
-    const gone = new AbortController();
-    const abort = () => gone.abort();
-    response.once('close', abort);
-    const reserved = await budget.reserve(bytes, gone.signal);
-    response.removeListener('close', abort);
-    if (reserved === 0) return false;
-    // 'close' comes once the answer is written, or when the connection closes before.
-    if (response.destroyed) budget.release(reserved);
-    else response.once('close', () => budget.release(reserved));
-    return true;
-  }
 }

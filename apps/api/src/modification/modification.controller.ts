@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { BufferPool, OrthancError, PATH_LEVEL } from '@deidflow/common';
 import type { Operation } from '@deidflow/dicom';
 import { sendJson } from '../http/json-answer';
+import { RequestBodyBudget } from '../http/request-body-budget';
 import { parseJsonBody } from '../http/json-body';
 import { ModificationService } from './modification.service';
 
@@ -18,23 +19,21 @@ export class ModificationController {
   constructor(
     private readonly modification: ModificationService,
     private readonly buffers: BufferPool,
+    private readonly memory: RequestBodyBudget,
   ) {}
 
   /** Instance level: the new DICOM file in the answer, nothing stored. */
   @Post('instances/:id/:operation')
   @HttpCode(200)
   async instance(@Param('id') id: string, @Param('operation') operation: string, @Body() body: Buffer, @Res() reply: FastifyReply) {
-    const gone = new AbortController();
-    const abort = () => gone.abort();
-    reply.raw.once('close', abort);
-    const answer = await this.modification.instanceFile(operationOf(operation), id, parseJsonBody(body), gone.signal);
-    reply.raw.removeListener('close', abort);
-    if (!answer) return; // the client went away while the call waited for memory
+    // Within the memory of request bodies (HTTP_BODIES_MEMORY_LIMIT), held until the answer is done:
+    // many calls on large files wait rather than grow the API.
+    const reserve = (bytes: number) => this.memory.reserveForAnswer(reply.raw, bytes);
+    const file = await this.modification.instanceFile(operationOf(operation), id, parseJsonBody(body), reserve);
+    if (!file) return; // the client went away while the call waited for memory
     // Pooled memory: back to the pool once the whole answer is written (not on an aborted one).
-    reply.raw.once('finish', () => this.buffers.release(answer.file));
-    if (reply.raw.destroyed) answer.releaseMemory();
-    else reply.raw.once('close', answer.releaseMemory);
-    return reply.header('content-type', 'application/dicom').send(answer.file);
+    reply.raw.once('finish', () => this.buffers.release(file));
+    return reply.header('content-type', 'application/dicom').send(file);
   }
 
   /** Series, study and patient level: a job whose new resources are stored. */

@@ -5,14 +5,7 @@ import { InstanceStoreService } from '@deidflow/core';
 import { JobRepository, JobState } from '@deidflow/database';
 import { DicomModification, ModificationRequest, needsGeneratedPatientName, Operation, parseModificationRequest } from '@deidflow/dicom';
 import { JobControlService, JobEventsService, JobSubmissionService, jobContent, PatientNamesService } from '@deidflow/jobs';
-import { RequestBodyBudget } from '../http/request-body-budget';
 import { assertId } from '../resources/browse.service';
-
-export interface InstanceFileAnswer {
-  file: Buffer;
-  /** Gives back the memory reserved for the call: once, when its answer is done or abandoned. */
-  releaseMemory: () => void;
-}
 
 /**
  * Anonymize/modify calls. Instances: computed here and answered as a file, nothing stored.
@@ -31,37 +24,27 @@ export class ModificationService {
     private readonly events: JobEventsService,
     private readonly patientNames: PatientNamesService,
     private readonly buffers: BufferPool,
-    private readonly memory: RequestBodyBudget,
   ) {}
 
   /**
-   * The new file, in BufferPool memory: the caller hands the file back to the pool once answered,
-   * and calls releaseMemory once the answer is done or abandoned. Null when `gone` aborted (the
-   * client went away) while the call waited for memory.
+   * The new file, in BufferPool memory: the caller releases it once answered. The source and the
+   * new file are both held whole: `reserveMemory` is asked for their bytes first (the caller's
+   * budget, see ModificationController); null when it refused (the client went away meanwhile).
    */
-  async instanceFile(operation: Operation, id: string, body: unknown, gone?: AbortSignal): Promise<InstanceFileAnswer | null> {
+  async instanceFile(operation: Operation, id: string, body: unknown, reserveMemory: (bytes: number) => Promise<boolean>): Promise<Buffer | null> {
     assertId(id);
     const request = this.parseInstanceRequest(operation, body);
     const instance = await this.store.findInstanceOrThrow(id);
     const patientName = needsGeneratedPatientName(request) ? await this.patientNames.nextName() : undefined;
     // A fresh secret per call: like Orthanc, every call gives new UIDs.
     const modification = DicomModification.fromRequest(request, { secret: randomBytes(32).toString('hex'), patientName });
-    // The source and the new file are held whole, like an upload's body: within the same budget
-    // (HTTP_BODIES_MEMORY_LIMIT), so that many calls on large files wait rather than grow the API.
-    const reserved = await this.memory.reserve(2 * this.buffers.capacityFor(Number(instance.fileSize)), gone);
-    if (reserved === 0) return null;
-    const releaseMemory = () => this.memory.release(reserved);
+    if (!(await reserveMemory(2 * this.buffers.capacityFor(Number(instance.fileSize))))) return null;
+    const source = await this.store.readFile(instance, this.buffers.acquire);
     try {
-      const source = await this.store.readFile(instance, this.buffers.acquire);
-      try {
-        const file = modification.apply(source, this.buffers.acquire);
-        return { file: Buffer.from(file.buffer, file.byteOffset, file.byteLength), releaseMemory };
-      } finally {
-        this.buffers.release(source);
-      }
-    } catch (err) {
-      releaseMemory();
-      throw err;
+      const file = modification.apply(source, this.buffers.acquire);
+      return Buffer.from(file.buffer, file.byteOffset, file.byteLength);
+    } finally {
+      this.buffers.release(source);
     }
   }
 

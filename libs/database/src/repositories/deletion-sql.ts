@@ -1,4 +1,4 @@
-import { PARENT_LEVEL, type ResourceLevel } from '@deidflow/common';
+import { PARENT_LEVEL, RESOURCE_LEVELS, type ResourceLevel } from '@deidflow/common';
 import type { PreparedStatement } from '../prisma.service';
 import { instanceJoin, LEVEL_TABLE, levelColumn, LISTED_IDS } from './instance-scope';
 
@@ -7,7 +7,8 @@ import { instanceJoin, LEVEL_TABLE, levelColumn, LISTED_IDS } from './instance-s
 
 /** The column of a level's table naming its parent. */
 const PARENT_COLUMN: Record<ResourceLevel, string | null> = { Patient: null, Study: 'patient_id', Series: 'study_id', Instance: 'series_id' };
-const LEVELS: ResourceLevel[] = ['Instance', 'Series', 'Study', 'Patient'];
+/** Bottom-up: a level's deletion takes the levels above it that it empties. */
+const LEVELS: ResourceLevel[] = [...RESOURCE_LEVELS].reverse();
 
 /** What a deletion statement returns: one row per resource deleted at the level asked or above. */
 export interface DeletedRow {
