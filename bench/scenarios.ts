@@ -172,10 +172,15 @@ async function warmUpWorkers(ctx: ScenarioContext, notes: string[]): Promise<voi
 }
 
 async function repeatStudyJob(ctx: ScenarioContext, operation: StudyOperation): Promise<{ ms: number[]; usage: WindowUsage[] }> {
+  return repeatJob(ctx, () => synchronousStudyJob(ctx, operation));
+}
+
+/** `job`, --reps times: each repetition's time and usage, logged as it goes. */
+async function repeatJob(ctx: ScenarioContext, job: () => Promise<{ ms: number; usage: WindowUsage }>): Promise<{ ms: number[]; usage: WindowUsage[] }> {
   const ms: number[] = [];
   const usage: WindowUsage[] = [];
   for (let rep = 1; rep <= ctx.options.reps; rep++) {
-    const run = await synchronousStudyJob(ctx, operation);
+    const run = await job();
     ms.push(run.ms);
     usage.push(run.usage);
     ctx.log(`  rep ${rep}: ${(run.ms / 1000).toFixed(2)} s`);
@@ -548,17 +553,11 @@ async function largeInstancesScenario(ctx: ScenarioContext): Promise<ScenarioRes
   const dataset = await ctx.largeDataset();
   const [studyId] = await uploadBulkStudies(ctx, dataset);
   const instances = dataset.studies[0].length;
-  const ms: number[] = [];
-  const usage: WindowUsage[] = [];
   const job = () => synchronousJobOn(ctx, studyId, instances, ANONYMIZE);
+  let runs: { ms: number[]; usage: WindowUsage[] };
   let profiles: ProfileSummary[] | undefined;
   try {
-    for (let rep = 1; rep <= ctx.options.reps; rep++) {
-      const run = await job();
-      ms.push(run.ms);
-      usage.push(run.usage);
-      ctx.log(`  rep ${rep}: ${(run.ms / 1000).toFixed(2)} s`);
-    }
+    runs = await repeatJob(ctx, job);
     if (ctx.options.cpuProf) {
       let profiledMs = 0;
       profiles = await profiled(ctx, 'scenario10', async () => (profiledMs = (await job()).ms));
@@ -570,8 +569,8 @@ async function largeInstancesScenario(ctx: ScenarioContext): Promise<ScenarioRes
   return {
     scenario: 10,
     title: `study anonymize {}, sync, ${instances} large instances (${(dataset.bytes / instances / MB).toFixed(1)} MB each)`,
-    metrics: { ...throughput(instances, dataset.bytes, ms), peakRssWorkerMb: peakRss(usage, isWorker) },
-    usage,
+    metrics: { ...throughput(instances, dataset.bytes, runs.ms), peakRssWorkerMb: peakRss(runs.usage, isWorker) },
+    usage: runs.usage,
     notes,
     ...(profiles ? { profiles } : {}),
   };
