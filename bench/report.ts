@@ -121,6 +121,8 @@ const ROWS: Row[] = [
   { label: '10 study anonymize, large instances (33.5 MB)', unit: 'inst/s', digits: 1, value: metric(10, 'instancesPerSecond') },
   { label: '', unit: 'MB/s', digits: 0, value: metric(10, 'megabytesPerSecond') },
   { label: '  peak RSS, worker', unit: 'MB', digits: 0, value: metric(10, 'peakRssWorkerMb') },
+  { label: '  upload (POST /instances), once', unit: 'MB/s', digits: 0, value: metric(10, 'uploadMegabytesPerSecond') },
+  { label: '  peak RSS, API, during the upload', unit: 'MB', digits: 0, value: metric(10, 'uploadPeakRssApiMb') },
 ];
 
 function seconds(ms: Spread | undefined): Spread | undefined {

@@ -551,28 +551,45 @@ async function largeInstancesScenario(ctx: ScenarioContext): Promise<ScenarioRes
   const notes = [`a study of ${ctx.options.largeInstances} instances of ${LARGE_IMAGE_SIZE} x ${LARGE_IMAGE_SIZE} pixels (--large-instances N), anonymized synchronously as in scenario 2`];
   await warmUpWorkers(ctx, notes);
   const dataset = await ctx.largeDataset();
-  const [studyId] = await uploadBulkStudies(ctx, dataset);
   const instances = dataset.studies[0].length;
+  // The upload, measured once: a modality or a gateway sending the study (the job's repetitions reuse it).
+  const upload = await measured(ctx, () => uploadBulkStudies(ctx, dataset));
+  let studyId = upload.value[0];
+  const api = upload.usage.groups.api;
+  notes.push(
+    `the upload (${ctx.options.uploadConcurrency} connections) measured once, before the job's repetitions: ${(upload.ms / 1000).toFixed(1)} s; ` +
+      `API CPU ${((api.cpuSeconds * 1000) / instances).toFixed(0)} ms per instance (kernel ${((api.systemCpuSeconds * 1000) / instances).toFixed(0)}), ` +
+      `the client's ${((upload.usage.harnessCpuSeconds * 1000) / instances).toFixed(0)}`,
+  );
   const job = () => synchronousJobOn(ctx, studyId, instances, ANONYMIZE);
   let runs: { ms: number[]; usage: WindowUsage[] };
-  let profiles: ProfileSummary[] | undefined;
+  const profiles: ProfileSummary[] = [];
   try {
     runs = await repeatJob(ctx, job);
     if (ctx.options.cpuProf) {
       let profiledMs = 0;
-      profiles = await profiled(ctx, 'scenario10', async () => (profiledMs = (await job()).ms));
+      profiles.push(...(await profiled(ctx, 'scenario10', async () => (profiledMs = (await job()).ms))));
       notes.push(`profiled in one more repetition (${(profiledMs / 1000).toFixed(2)} s under the profiler, not counted above)`);
+      await ctx.stack.http.json('DELETE', `/studies/${studyId}`);
+      profiles.push(...(await profiled(ctx, 'scenario10-upload', async () => ([studyId] = await uploadBulkStudies(ctx, dataset)))));
+      notes.push('the upload profiled once more (not counted above)');
     }
   } finally {
     await ctx.stack.http.json('DELETE', `/studies/${studyId}`);
   }
+  const uploadRate = throughput(instances, dataset.bytes, [upload.ms]);
   return {
     scenario: 10,
     title: `study anonymize {}, sync, ${instances} large instances (${(dataset.bytes / instances / MB).toFixed(1)} MB each)`,
-    metrics: { ...throughput(instances, dataset.bytes, runs.ms), peakRssWorkerMb: peakRss(runs.usage, isWorker) },
-    usage: runs.usage,
+    metrics: {
+      ...throughput(instances, dataset.bytes, runs.ms),
+      peakRssWorkerMb: peakRss(runs.usage, isWorker),
+      uploadMegabytesPerSecond: uploadRate.megabytesPerSecond,
+      uploadPeakRssApiMb: peakRss([upload.usage], isApi),
+    },
+    usage: runs.usage, // the CPU tables cover the job's repetitions; the upload has its own figures
     notes,
-    ...(profiles ? { profiles } : {}),
+    ...(profiles.length > 0 ? { profiles } : {}),
   };
 }
 
