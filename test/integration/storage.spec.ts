@@ -171,6 +171,32 @@ function describeObjectStorage(
       await storage.put(key('stat.bin'), Buffer.alloc(1234, 7));
       const info = await storage.stat(key('stat.bin'));
       expect(info).toMatchObject({ key: key('stat.bin'), size: 1234 });
+      // When it was written (S3 keeps whole seconds).
+      expect(Math.abs(info.modifiedAt.getTime() - Date.now())).toBeLessThan(60_000);
+    });
+
+    it('lists the objects under a prefix, at any depth, with their size and time, and nothing else', async () => {
+      const listed = `${prefix}/listing`;
+      const keys = [`${listed}/a.bin`, `${listed}/sub/b.bin`, `${listed}/sub/deeper/c.bin`, `${listed}-sibling/d.bin`];
+      for (const [i, k] of keys.entries()) await storage.put(k, Buffer.alloc(10 + i, i));
+      await storage.putStream(`${listed}/streamed.bin`, Readable.from([Buffer.alloc(5)]), 5);
+      const all = async (p: string) => {
+        const found = [];
+        for await (const object of storage.list(p)) found.push(object);
+        return found.sort((a, b) => a.key.localeCompare(b.key));
+      };
+      const objects = await all(`${listed}/`);
+      expect(objects.map(({ key, size }) => ({ key, size }))).toEqual([
+        { key: `${listed}/a.bin`, size: 10 },
+        { key: `${listed}/streamed.bin`, size: 5 },
+        { key: `${listed}/sub/b.bin`, size: 11 },
+        { key: `${listed}/sub/deeper/c.bin`, size: 12 },
+      ]);
+      for (const object of objects) expect(Math.abs(object.modifiedAt.getTime() - Date.now())).toBeLessThan(60_000);
+      // A prefix need not end at a directory: it is a prefix of keys.
+      expect((await all(`${listed}/sub/de`)).map((o) => o.key)).toEqual([`${listed}/sub/deeper/c.bin`]);
+      expect((await all(listed)).map((o) => o.key)).toContain(`${listed}-sibling/d.bin`);
+      expect(await all(`${prefix}/nothing-here/`)).toEqual([]);
     });
 
     it('reports a missing object as InexistentFile (404)', async () => {
@@ -403,6 +429,10 @@ describe.each([
     for (const path of [abandoned, lookalike]) await utimes(path, twoHoursAgo, twoHoursAgo);
     expect(await storage.sweepAbandonedTemporaries()).toBe(1);
     expect((await listFiles(directory)).sort()).toEqual([inFlight, join(directory, 'instances/ab/cd/kept.dcm'), lookalike].sort());
+    // A write in progress is not an object; the sweep's marker is not one either.
+    const listed: string[] = [];
+    for await (const object of storage.list('')) listed.push(object.key);
+    expect(listed.sort()).toEqual(['instances/ab/cd/kept.dcm', 'instances/ab/cd/notes.tmp']);
   });
 
   it('removes the temporary file of a failed stream', async () => {

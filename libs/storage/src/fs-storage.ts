@@ -202,7 +202,7 @@ export class FsStorage implements ObjectStorage {
     try {
       const info = await stat(path);
       if (!info.isFile()) throw inexistentObject(key);
-      return { key, size: info.size };
+      return { key, size: info.size, modifiedAt: info.mtime };
     } catch (err) {
       throw missingOr(err, key, 'stat');
     }
@@ -210,6 +210,36 @@ export class FsStorage implements ObjectStorage {
 
   async exists(key: string): Promise<boolean> {
     return existsByStat(() => this.stat(key));
+  }
+
+  /** One directory at a time, depth first; temporary files of writes in progress are not objects. */
+  async *list(prefix: string): AsyncIterable<ObjectStat> {
+    // The deepest directory the prefix names whole: `instances/0a` of `instances/0a1`.
+    const slash = prefix.lastIndexOf('/');
+    const start = slash < 0 ? '' : prefix.slice(0, slash);
+    if (start !== '') assertValidObjectKey(start);
+    const walk = async function* (directory: string, keyPrefix: string): AsyncGenerator<ObjectStat> {
+      let entries;
+      try {
+        entries = await opendir(directory);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw fsError(err, 'list', keyPrefix || '/');
+      }
+      const subdirectories: string[] = [];
+      for await (const entry of entries) {
+        const key = keyPrefix + entry.name;
+        if (entry.isDirectory()) {
+          if (key.startsWith(prefix) || prefix.startsWith(key + '/')) subdirectories.push(entry.name);
+        } else if (entry.isFile() && key.startsWith(prefix) && !TEMPORARY_NAME.test(entry.name) && key !== SWEEP_MARKER) {
+          const info = await stat(join(directory, entry.name)).catch(() => undefined); // deleted meanwhile
+          if (info) yield { key, size: info.size, modifiedAt: info.mtime };
+        }
+      }
+      // Subdirectories once this one is closed: one directory handle open at a time.
+      for (const name of subdirectories) yield* walk(join(directory, name), `${keyPrefix}${name}/`);
+    };
+    yield* walk(start === '' ? this.root : join(this.root, start), start === '' ? '' : `${start}/`);
   }
 
   async delete(key: string): Promise<void> {

@@ -4,6 +4,8 @@ import { Allocate, OrthancError, OrthancErrorCode } from '@deidflow/common';
 export interface ObjectStat {
   key: string;
   size: number;
+  /** When the object was last written. */
+  modifiedAt: Date;
   etag?: string;
 }
 
@@ -40,6 +42,11 @@ export interface ObjectStorage {
   get(key: string, allocate?: Allocate): Promise<Buffer>;
   getStream(key: string): Promise<Readable>;
   stat(key: string): Promise<ObjectStat>;
+  /**
+   * Every object whose key starts with `prefix`, in no particular order, streamed (a store can hold
+   * millions). Objects written or deleted meanwhile may or may not be listed.
+   */
+  list(prefix: string): AsyncIterable<ObjectStat>;
   exists(key: string): Promise<boolean>;
   /** Idempotent: deleting a missing key succeeds. */
   delete(key: string): Promise<void>;

@@ -4,7 +4,7 @@ import * as https from 'node:https';
 import type { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { finished } from 'node:stream/promises';
-import { Client } from 'minio';
+import { type BucketItem, Client } from 'minio';
 import { Allocate, OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { assertValidObjectKey } from './object-key';
 import {
@@ -142,7 +142,21 @@ export class S3Storage implements ObjectStorage {
   async stat(key: string): Promise<ObjectStat> {
     assertValidObjectKey(key);
     const info = await this.call('stat', () => this.client.statObject(this.bucket, key), key);
-    return { key, size: info.size, etag: info.etag || undefined };
+    return { key, size: info.size, modifiedAt: info.lastModified, etag: info.etag || undefined };
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectStat> {
+    const listing = this.client.listObjectsV2(this.bucket, prefix, true);
+    try {
+      for await (const item of listing as AsyncIterable<BucketItem>) {
+        // Recursive: no common prefixes, objects only.
+        if (item.name !== undefined) yield { key: item.name, size: item.size, modifiedAt: item.lastModified, etag: item.etag || undefined };
+      }
+    } catch (err) {
+      throw s3Error(err, 'list the objects of', `${this.bucket}/${prefix}`);
+    } finally {
+      listing.destroy();
+    }
   }
 
   async exists(key: string): Promise<boolean> {
