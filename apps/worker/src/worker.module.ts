@@ -5,6 +5,7 @@ import { InstanceMemoryBudget } from './handlers/instance-memory-budget';
 import { JobRecoveryService } from './handlers/job-recovery.service';
 import { JobRetentionService } from './handlers/job-retention.service';
 import { ObjectDeletionSweeper } from './handlers/object-deletion-sweeper';
+import { OrphanObjectSweeper } from './handlers/orphan-object-sweeper';
 import { PlanCache } from './handlers/plan-cache';
 import { ProcessInstanceHandler } from './handlers/process-instance.handler';
 import { WorkerMetrics } from './metrics/worker-metrics';
@@ -16,7 +17,7 @@ import { ModificationProcessor } from './modification.processor';
  * core, jobs) from the importing application.
  */
 @Module({
-  providers: [ModificationProcessor, ProcessInstanceHandler, CompletionBatcher, InstanceMemoryBudget, FinalizeJobHandler, PlanCache, JobRecoveryService, JobRetentionService, ObjectDeletionSweeper, WorkerMetrics],
+  providers: [ModificationProcessor, ProcessInstanceHandler, CompletionBatcher, InstanceMemoryBudget, FinalizeJobHandler, PlanCache, JobRecoveryService, JobRetentionService, ObjectDeletionSweeper, OrphanObjectSweeper, WorkerMetrics],
   exports: [WorkerMetrics],
 })
 export class WorkerModule {}

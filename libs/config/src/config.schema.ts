@@ -108,6 +108,14 @@ const settings = z.object({
    * per-instance rows; the lineage of their outputs stays. 0 keeps every job.
    */
   JOB_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
+  /**
+   * How often one worker of the deployment deletes the store's orphan objects: instance files that
+   * no index row points to (a process killed between writing a file and indexing it, an upload
+   * never sent again), which would otherwise keep patient data out of reach of DELETE. 0: never.
+   */
+  STORE_ORPHAN_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(24 * 60 * 60_000),
+  /** An unindexed object is an orphan only once no write touched it for this long (a write is indexed right after it). */
+  STORE_ORPHAN_MIN_AGE_MS: z.coerce.number().int().min(0).default(24 * 60 * 60_000),
   /** Run a worker inside the API process (the embedded default of `npm start`). */
   EMBEDDED_WORKER: bool.default(true),
   /** `s3` when S3_ENDPOINT is set, otherwise the embedded filesystem store. */

@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { BufferPool } from '@deidflow/common';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { InstanceStoreService } from './instance-store.service';
+import { OrphanObjectService } from './orphan-objects.service';
 import { ResourceDeletionService } from './resource-deletion.service';
 
 const MiB = 1024 * 1024;
@@ -12,6 +13,7 @@ const MiB = 1024 * 1024;
   providers: [
     InstanceStoreService,
     ResourceDeletionService,
+    OrphanObjectService,
     {
       // Memory for whole objects: uploads and instance-level answers in the API, sources and outputs
       // in a worker (two per instance in flight). Objects up to 4 MiB (a CT or MR slice): what is
@@ -26,6 +28,6 @@ const MiB = 1024 * 1024;
         new BufferPool({ maxBytes: config.HTTP_BODY_LIMIT, maxIdleBytes: Math.min(32, Math.max(8, 2 * config.WORKER_CONCURRENCY)) * MiB }),
     },
   ],
-  exports: [InstanceStoreService, ResourceDeletionService, BufferPool],
+  exports: [InstanceStoreService, ResourceDeletionService, OrphanObjectService, BufferPool],
 })
 export class CoreModule {}

@@ -1,5 +1,6 @@
 export * from './core.module';
 export * from './instance-store.service';
 export * from './resource-deletion.service';
+export * from './orphan-objects.service';
 export * from './logging';
 export * from './shutdown-deadline';

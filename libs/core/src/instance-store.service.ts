@@ -72,7 +72,8 @@ export class InstanceStoreService {
     const sha256 = objectDigest().update(bytes).digest('hex');
     if (!(await this.storage.putIfAbsent(objectKey, bytes, sha256))) {
       if (await this.deletions.withdraw(objectKey, id)) return null;
-      await this.storage.put(objectKey, bytes, sha256);
+      // Rare (an orphan, or a file whose deletion is queued): under the object's lock, which the orphan sweep takes too.
+      if (!(await this.deletions.replaceUnindexed(objectKey, id, () => this.storage.put(objectKey, bytes, sha256)))) return null;
     }
     return { objectKey, fileSize: bytes.length, sha256 };
   }

@@ -57,6 +57,11 @@ export function expandJobId(jobId: string): string {
   return `expand-${jobId}`;
 }
 
+/** Redis key by which one worker of the deployment claims a periodic maintenance task for its interval. */
+export function maintenanceClaimKey(prefix: string, task: 'orphan-sweep'): string {
+  return `${prefix}:maintenance:${task}`;
+}
+
 /** Redis pub/sub channel on which a job's end is announced (the API's synchronous calls wait on it). */
 export function jobEventsChannel(prefix: string): string {
   return `${prefix}:job-events`;

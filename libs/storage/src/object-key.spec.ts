@@ -1,5 +1,5 @@
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
-import { assertValidObjectKey, INSTANCE_KEY_DIRECTORIES, isValidObjectKey, objectKeyForInstance } from './object-key';
+import { assertValidObjectKey, INSTANCE_KEY_DIRECTORIES, instanceIdOfObjectKey, isValidObjectKey, objectKeyForInstance } from './object-key';
 
 const ID = '0a1b2c3d-4e5f6071-8293a4b5-c6d7e8f9-0a1b2c3d';
 
@@ -21,6 +21,20 @@ describe('objectKeyForInstance', () => {
     'refuses %j',
     (value) => {
       expect(() => objectKeyForInstance(value)).toThrow(OrthancError);
+    },
+  );
+});
+
+describe('instanceIdOfObjectKey', () => {
+  it('reads the instance ID back from the key of every layout', () => {
+    expect(instanceIdOfObjectKey(objectKeyForInstance(ID))).toBe(ID);
+    expect(instanceIdOfObjectKey(`instances/0a/1b/${ID}.dcm`)).toBe(ID); // the earlier two-level layout
+  });
+
+  it.each([`instances/${ID}.dcm`, `instances/0a1/${ID}.dcm.tmp`, `other/0a1/${ID}.dcm`, `instances/0a1/${ID.toUpperCase()}.dcm`, 'instances/0a1/x.dcm', `zip/${ID}.dcm`])(
+    'is undefined for another key: %j',
+    (key) => {
+      expect(instanceIdOfObjectKey(key)).toBeUndefined();
     },
   );
 });

@@ -47,3 +47,11 @@ export const INSTANCE_KEY_DIRECTORIES: readonly string[] = Array.from(
   { length: 16 ** INSTANCE_FANOUT_DIGITS },
   (_, i) => `instances/${i.toString(16).padStart(INSTANCE_FANOUT_DIGITS, '0')}`,
 );
+
+/** An instance's object under any key layout so far: `instances/<hex dirs>/<id>.dcm`. */
+const INSTANCE_OBJECT_KEY = /^instances\/(?:[0-9a-f]+\/)+([0-9a-f]{8}(?:-[0-9a-f]{8}){4})\.dcm$/;
+
+/** The instance ID of an instance object's key (objectKeyForInstance, or an earlier layout); undefined for any other key. */
+export function instanceIdOfObjectKey(key: string): string | undefined {
+  return INSTANCE_OBJECT_KEY.exec(key)?.[1];
+}

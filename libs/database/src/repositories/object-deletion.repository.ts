@@ -59,6 +59,44 @@ export class ObjectDeletionRepository {
     return row.n;
   }
 
+  /**
+   * withdraw() for an object found in the store without its instance's row: under the object's lock,
+   * withdrawn, then, unless the instance is indexed meanwhile, `write` replaces it. Resolves to
+   * whether it wrote. The lock keeps deleteIfOrphan() from deleting what `write` just wrote.
+   */
+  async replaceUnindexed(objectKey: string, instanceId: string, write: () => Promise<void>): Promise<boolean> {
+    return this.prisma.preparedTransaction(async (run) => {
+      await run(LOCK_OBJECT, [objectKey]);
+      const [row] = await run<{ indexed: boolean }>(WITHDRAW, [objectKey, instanceId]);
+      if (row.indexed) return false;
+      await write();
+      return true;
+    });
+  }
+
+  /** Of these objects found in the store, those that no instance row points to and no deletion has queued. */
+  async unindexed(objects: readonly { objectKey: string; instanceId: string }[]): Promise<string[]> {
+    if (objects.length === 0) return [];
+    const rows = await this.prisma.prepared<{ objectKey: string }>(UNINDEXED, [objects.map((o) => o.objectKey), objects.map((o) => o.instanceId)]);
+    return rows.map((row) => row.objectKey);
+  }
+
+  /**
+   * Deletes an object of the store that no instance row points to (left by a write whose indexing
+   * never came: a process killed between the two, a failed upload), under the object's lock: only
+   * if, once the lock is held, it is still unindexed, not queued for deletion, and `isStale` (its
+   * time) says no write touched it lately. Resolves to whether `remove` ran.
+   */
+  async deleteIfOrphan(objectKey: string, instanceId: string, isStale: () => Promise<boolean>, remove: () => Promise<void>): Promise<boolean> {
+    return this.prisma.preparedTransaction(async (run) => {
+      await run(LOCK_OBJECT, [objectKey]);
+      const unindexed = await run(UNINDEXED, [[objectKey], [instanceId]]);
+      if (unindexed.length === 0 || !(await isStale())) return false;
+      await remove();
+      return true;
+    });
+  }
+
   async pendingCount(): Promise<number> {
     const [row] = await this.prisma.prepared<{ n: number }>(PENDING_COUNT, []);
     return row.n;
@@ -79,6 +117,22 @@ const WITHDRAW: PreparedStatement = {
   name: 'deidflow_object_deletions_withdraw',
   text: `WITH withdrawn AS (DELETE FROM object_deletions WHERE object_key = $1)
          SELECT EXISTS (SELECT 1 FROM instances WHERE id = $2) AS indexed`,
+};
+
+/** "deob": the class of the objects' advisory locks, apart from the one-key locks (queue dispatch, migrations). */
+const OBJECT_LOCK_CLASS = 0x64656f62;
+
+/** Held until the transaction ends; two keys hashing alike only wait for each other. */
+const LOCK_OBJECT: PreparedStatement = {
+  name: 'deidflow_object_lock',
+  text: `SELECT pg_advisory_xact_lock(${OBJECT_LOCK_CLASS}, hashtext($1))`,
+};
+
+const UNINDEXED: PreparedStatement = {
+  name: 'deidflow_objects_unindexed',
+  text: `SELECT o.key AS "objectKey" FROM unnest($1::text[], $2::bpchar[]) AS o(key, instance_id)
+         WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = o.instance_id AND i.object_key = o.key)
+           AND NOT EXISTS (SELECT 1 FROM object_deletions d WHERE d.object_key = o.key)`,
 };
 
 const DONE: PreparedStatement = {
