@@ -19,6 +19,7 @@ const job = (output: JobSummary['output'], overrides: Partial<JobSummary> = {}):
   createdAt: new Date('2026-12-07T05:00:00Z'),
   startedAt: new Date('2026-12-07T05:00:01Z'),
   completedAt: new Date('2026-12-07T05:00:03Z'),
+  keepSource: true,
   ...overrides,
 });
 
@@ -26,6 +27,11 @@ const NOW = new Date('2026-12-07T06:00:00Z');
 const noResources: OutputResourcePages = () => {
   throw new Error('read the resources of a job that lists none');
 };
+
+function textSync(answer: JsonAnswer): string {
+  if (!(answer instanceof JsonText)) throw new Error('a job without listed resources answers in one piece');
+  return answer.text;
+}
 
 async function textOf(answer: JsonAnswer): Promise<string> {
   if (answer instanceof JsonText) return answer.text;
@@ -48,6 +54,19 @@ describe('job answers', () => {
     expect(answer).toMatchObject({ State: 'Running', Progress: 66, Content: { InstancesCount: 2 }, UserData: { a: 1 }, EffectiveRuntime: 4 });
     expect(answer).not.toHaveProperty('CompletionTime');
     expect(Object.keys(answer.Content)).toEqual(['Description', 'FailedInstancesCount', 'InstancesCount', 'IsAnonymization']);
+  });
+
+  it('counts the deletion of the sources as one more step (KeepSource: false), and estimates the arrival while running, as Orthanc', async () => {
+    const at = new Date('2026-12-07T05:00:05Z'); // 4 s after the start
+    const running = (overrides: Partial<JobSummary>) => JSON.parse(textSync(formatJob(job(null, { state: 'Running', completedAt: null, ...overrides }), noResources, at)));
+    // 2 of 3 steps, then 2 of 4.
+    expect(running({}).Progress).toBe(66);
+    expect(running({ keepSource: false }).Progress).toBe(50);
+    // Half done in 4 s: 4 s to go.
+    expect(running({ keepSource: false }).EstimatedTimeOfArrival).toBe('20261207T050009.000000');
+    // Nothing done yet, or not running: no estimate.
+    expect(running({ processedCount: 0 })).not.toHaveProperty('EstimatedTimeOfArrival');
+    expect(JSON.parse(textSync(formatJob(job(null), noResources, at)))).not.toHaveProperty('EstimatedTimeOfArrival');
   });
 
   it('writes a finished bulk job\'s resources in, a page at a time, read only when the answer gets to them', async () => {

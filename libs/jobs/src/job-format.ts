@@ -66,18 +66,22 @@ export function formatJob(job: JobSummary, resources: OutputResourcePages, now =
   const started = job.startedAt ?? job.createdAt;
   const end = job.completedAt ?? now;
   const done = job.processedCount + job.failedCount;
-  // Orthanc counts one more step for the final post-processing (TSIJ GetProgress).
-  const progress = finished && job.state === 'Success' ? 100 : Math.floor((100 * done) / (job.instancesCount + 1));
+  // Orthanc counts one more step for the final post-processing, and one for the deletion of the
+  // sources when KeepSource is false (TSIJ GetProgress).
+  const ratio = done / (job.instancesCount + 1 + (job.keepSource ? 0 : 1));
+  const progress = finished && job.state === 'Success' ? 100 : Math.floor(100 * ratio);
+  const runtime = job.startedAt ? Math.max(0, (end.getTime() - started.getTime()) / 1000) : 0;
   const { fields, listed } = outputFields(job);
   return answer(
     {
       ...(finished ? { CompletionTime: orthancTimestamp(end, true) } : {}),
       Content: content(job, fields),
       CreationTime: orthancTimestamp(job.createdAt, true),
-      EffectiveRuntime: job.startedAt ? Math.max(0, (end.getTime() - started.getTime()) / 1000) : 0,
+      EffectiveRuntime: runtime,
       ErrorCode: job.errorCode,
       ErrorDescription: job.errorCode === 0 ? 'Success' : orthancErrorMessage(job.errorCode as OrthancErrorCode),
       ErrorDetails: job.errorDetails,
+      ...(job.state === 'Running' ? estimatedTimeOfArrival(ratio, runtime, now) : {}),
       ID: job.id,
       Priority: job.priority,
       Progress: progress,
@@ -89,4 +93,14 @@ export function formatJob(job: JobSummary, resources: OutputResourcePages, now =
     listed,
     resources,
   );
+}
+
+/**
+ * Orthanc's JobInfo ETA, shown while the job runs: the remaining share of the work at the pace so
+ * far, once the job has done more than 1% and run more than 10 ms.
+ */
+function estimatedTimeOfArrival(ratio: number, runtimeSeconds: number, now: Date): { EstimatedTimeOfArrival?: string } {
+  if (ratio <= 0.01 || runtimeSeconds <= 0.01) return {};
+  const remainingMs = Math.round(((1 - ratio) / ratio) * runtimeSeconds * 1000);
+  return { EstimatedTimeOfArrival: orthancTimestamp(new Date(now.getTime() + remainingMs), true) };
 }

@@ -11,7 +11,7 @@ export type JobRow = Job;
 export type JobSummary = Pick<
   Job,
   | 'id' | 'type' | 'level' | 'state' | 'priority' | 'isAnonymization' | 'userData' | 'instancesCount' | 'processedCount' | 'failedCount'
-  | 'output' | 'errorCode' | 'errorDetails' | 'createdAt' | 'startedAt' | 'completedAt'
+  | 'output' | 'errorCode' | 'errorDetails' | 'createdAt' | 'startedAt' | 'completedAt' | 'keepSource'
 >;
 export { JobState };
 
@@ -89,11 +89,11 @@ const COUNTER_COLUMNS = `instances_count AS "instancesCount", processed_count AS
 const JOB_SUMMARY_COLUMNS = `id, type, level, state, priority, is_anonymization AS "isAnonymization", user_data AS "userData",
   instances_count AS "instancesCount", processed_count AS "processedCount", failed_count AS "failedCount",
   output, error_code AS "errorCode", error_details AS "errorDetails",
-  created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt"`;
+  created_at AS "createdAt", started_at AS "startedAt", completed_at AS "completedAt", keep_source AS "keepSource"`;
 
 /** Every column of a job: the listing's, and what the workers and the submission need. */
 const JOB_COLUMNS = `${JOB_SUMMARY_COLUMNS}, request, secret, source_resources AS "sourceResources",
-  keep_source AS "keepSource", permissive, patient_name AS "patientName", ready, expansion_queued AS "expansionQueued", generation`;
+  permissive, patient_name AS "patientName", ready, expansion_queued AS "expansionQueued", generation`;
 
 const OUTPUTS_OF_JOB = `SELECT ji.source_instance_id AS source, i.id AS instance, i.series_id AS series, s.study_id AS study, st.patient_id AS patient
          FROM job_instances ji
