@@ -8,7 +8,9 @@ import { InstanceStoreService, OrphanObjectService } from '@deidflow/core';
 import { ObjectDeletionRepository, PrismaService, ResourceRepository } from '@deidflow/database';
 import { generateSyntheticStudy, parseInstance } from '@deidflow/dicom';
 import { FsStorage, objectKeyForInstance, parseS3Endpoint, S3Storage, type ObjectStorage } from '@deidflow/storage';
+import { InstanceMemoryBudget } from '../../apps/worker/src/handlers/instance-memory-budget';
 import { OrphanObjectSweeper } from '../../apps/worker/src/handlers/orphan-object-sweeper';
+import { WorkerMetrics } from '../../apps/worker/src/metrics/worker-metrics';
 import { resetDatabase } from '../support/app-harness';
 import { testDatabase } from '../support/database';
 
@@ -135,9 +137,17 @@ describe('OrphanObjectSweeper: one sweep per interval across the workers', () =>
     const storage = new FsStorage(directory);
     await storage.init();
     const config = { ...loadConfig(process.env), QUEUE_PREFIX: prefix, STORE_ORPHAN_SWEEP_INTERVAL_MS: 1500, STORE_ORPHAN_MIN_AGE_MS: HOUR };
-    const sweeper = () => new OrphanObjectSweeper(config, new OrphanObjectService(new ObjectDeletionRepository(database()), storage));
+    const metrics = new WorkerMetrics(new InstanceMemoryBudget(config));
+    const sweeper = () => new OrphanObjectSweeper(config, new OrphanObjectService(new ObjectDeletionRepository(database()), storage), metrics);
     const [first, second] = [sweeper(), sweeper()];
+    // An orphan two hours old: the sweep that runs deletes it, and counts it.
+    const orphanKey = objectKeyForInstance('0a1b2c3d-4e5f6071-8293a4b5-c6d7e8f9-0a1b2c3d');
+    await storage.put(orphanKey, Buffer.from('DICM'));
+    const twoHoursAgo = new Date(Date.now() - 2 * HOUR);
+    await utimes(join(directory, orphanKey), twoHoursAgo, twoHoursAgo);
     expect(await first.sweepIfDue()).toBe(true);
+    expect(await storage.exists(orphanKey)).toBe(false);
+    expect(await metrics.registry.getSingleMetricAsString('deidflow_store_orphan_objects_deleted_total')).toMatch(/_total 1$/m);
     expect(await second.sweepIfDue()).toBe(false);
     expect(await first.sweepIfDue()).toBe(false);
     await new Promise((resolve) => setTimeout(resolve, 1600));

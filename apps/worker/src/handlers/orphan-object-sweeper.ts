@@ -3,6 +3,7 @@ import Redis from 'ioredis';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { OrphanObjectService } from '@deidflow/core';
 import { maintenanceClaimKey, redisOptionsFromUrl } from '@deidflow/queue';
+import { WorkerMetrics } from '../metrics/worker-metrics';
 import { runPeriodically } from './periodic';
 
 /** How often a worker asks whether the deployment's sweep is due. */
@@ -24,6 +25,7 @@ export class OrphanObjectSweeper implements OnApplicationBootstrap, OnModuleDest
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly orphans: OrphanObjectService,
+    private readonly metrics: WorkerMetrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -43,6 +45,7 @@ export class OrphanObjectSweeper implements OnApplicationBootstrap, OnModuleDest
       if (!(await this.claimInterval())) return false;
       const started = Date.now();
       const { examined, deleted } = await this.orphans.deleteOrphans(this.config.STORE_ORPHAN_MIN_AGE_MS, Date.now(), this.shutdown.signal);
+      this.metrics.orphansDeleted(deleted);
       const log = deleted > 0 ? this.logger.warn.bind(this.logger) : this.logger.log.bind(this.logger);
       log({ examined, deleted, ms: Date.now() - started }, 'store swept for orphan objects (files no index row points to)');
       return true;

@@ -35,6 +35,12 @@ export class WorkerMetrics {
     registers: [this.registry],
   });
 
+  private readonly orphans = new Counter({
+    name: 'deidflow_store_orphan_objects_deleted_total',
+    help: 'Instance files that no index row pointed to, deleted by this process\'s sweeps (STORE_ORPHAN_SWEEP_INTERVAL_MS): each one a write whose indexing never came',
+    registers: [this.registry],
+  });
+
   constructor(memory: InstanceMemoryBudget) {
     for (const outcome of ['processed', 'failed', 'retried', 'skipped'] as const) this.instances.inc({ outcome }, 0);
     const gauge = (name: string, help: string, value: () => number) =>
@@ -53,6 +59,10 @@ export class WorkerMetrics {
   instanceDone(outcome: InstanceOutcome, startedAt?: number): void {
     this.instances.inc({ outcome });
     if (startedAt !== undefined && outcome === 'processed') this.instanceSeconds.observe((performance.now() - startedAt) / 1000);
+  }
+
+  orphansDeleted(count: number): void {
+    this.orphans.inc(count);
   }
 
   completionsRecorded(batchSize: number): void {
