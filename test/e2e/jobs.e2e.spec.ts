@@ -327,7 +327,8 @@ describe('distributed jobs with separate worker processes', () => {
 
     it('fails a job whose source object is gone, naming the instance, and resubmits it once repaired', async () => {
       const failed = await waitForJob(failing);
-      expect(failed).toMatchObject({ State: 'Failure', Content: { InstancesCount: 10, FailedInstancesCount: 1 } });
+      // ErrorCode: the failed instance's, UnknownResource (its source is gone).
+      expect(failed).toMatchObject({ State: 'Failure', ErrorCode: 17, ErrorDescription: 'Unknown resource', Content: { InstancesCount: 10, FailedInstancesCount: 1 } });
       expect(failed.ErrorDetails).toContain(removedObject.source.id);
 
       await rename(removedObject.aside, removedObject.path);

@@ -93,7 +93,9 @@ describe('refused modification requests', () => {
 
   it('fails, naming each instance, a series modify whose results would overwrite their sources', async () => {
     const answer = await post(`/series/${series}/modify`, '{"Keep":["SeriesInstanceUID","SOPInstanceUID"],"Force":true,"Replace":{"SeriesDescription":"Y"}}');
-    expect(answer.status).toBe(500);
+    // The job's ErrorCode is its first failed instance's (BadRequest), and so is the answer's status, as Orthanc.
+    expect(answer.status).toBe(400);
+    expect(answer.body.OrthancStatus).toBe(8);
     expect(answer.body.Details).toMatch(/would overwrite the source/);
     expect(answer.body.Details).toContain(instance);
   });

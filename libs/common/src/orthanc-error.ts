@@ -101,3 +101,8 @@ export class OrthancError extends Error {
 export function orthancErrorMessage(code: OrthancErrorCode): string {
   return INFO[code]?.message ?? 'Internal error';
 }
+
+/** A code DeidFlow knows (a job's ErrorCode read back from the database is a plain number). */
+export function isOrthancErrorCode(code: number): code is OrthancErrorCode {
+  return Object.prototype.hasOwnProperty.call(INFO, code);
+}

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { BufferPool, LruCache, OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
+import { BufferPool, isOrthancErrorCode, LruCache, OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
 import { JobRepository, JobState } from '@deidflow/database';
 import { DicomModification, ModificationRequest, needsGeneratedPatientName, Operation, parseModificationRequest } from '@deidflow/dicom';
@@ -72,10 +72,9 @@ export class ModificationService {
     });
     const finished = await this.control.findOr404(jobId);
     if (finished.state === JobState.Failure) {
-      throw new OrthancError(
-        finished.errorCode === OrthancErrorCode.CanceledJob ? OrthancErrorCode.CanceledJob : OrthancErrorCode.InternalError,
-        finished.errorDetails || 'The job failed',
-      );
+      // As Orthanc (JobsRegistry::SubmitAndWait): the HTTP error of the job's ErrorCode.
+      const code = isOrthancErrorCode(finished.errorCode) ? finished.errorCode : OrthancErrorCode.InternalError;
+      throw new OrthancError(code, finished.errorDetails || 'The job failed');
     }
     return jobContent(finished, this.control.outputResources(finished.id));
   }

@@ -33,8 +33,11 @@ export class FinalizeJobHandler {
     const output = job.level === 'Bulk' ? 'bulk' : singleOutput(job.level as ResourceLevel, await this.jobs.anyOutput(job.id));
     const failed = job.failedCount > 0 && !job.permissive;
     let errorDetails = '';
+    let errorCode = 0;
     if (failed) {
       const failures = await this.jobs.failedInstances(job.id, ERROR_DETAILS_LIMIT);
+      // Orthanc's job takes the error of its first failed instance.
+      errorCode = failures[0]?.errorCode ?? OrthancErrorCode.InternalError;
       errorDetails =
         `${job.failedCount} of ${job.instancesCount} instances failed: ` +
         failures.map((f) => `${f.sourceInstanceId} (${f.error ?? 'unknown error'})`).join('; ') +
@@ -44,7 +47,7 @@ export class FinalizeJobHandler {
     const finished = await this.jobs.finish(job.id, {
       state: failed ? JobState.Failure : JobState.Success,
       output,
-      errorCode: failed ? OrthancErrorCode.InternalError : 0,
+      errorCode,
       errorDetails,
     });
     if (finished) {

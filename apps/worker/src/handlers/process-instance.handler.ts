@@ -73,8 +73,9 @@ export class ProcessInstanceHandler {
         throw err;
       }
       const reason = err instanceof OrthancError ? (err.details ?? err.message) : 'Internal error';
-      this.logger.warn({ jobId, sourceInstanceId, reason, permanent }, 'instance failed');
-      counters = await this.jobs.completeInstance(jobId, sourceInstanceId, { error: reason });
+      const errorCode = err instanceof OrthancError ? err.code : OrthancErrorCode.InternalError;
+      this.logger.warn({ jobId, sourceInstanceId, reason, errorCode, permanent }, 'instance failed');
+      counters = await this.jobs.completeInstance(jobId, sourceInstanceId, { error: reason, errorCode });
       this.metrics.instanceDone(counters ? 'failed' : 'skipped');
     }
     await this.afterInstance(jobId, counters, context.priority);
@@ -86,6 +87,7 @@ export class ProcessInstanceHandler {
     if (!context || context.generation !== payload.generation) return;
     const counters = await this.jobs.completeInstance(payload.jobId, payload.sourceInstanceId, {
       error: `Processing failed: ${reason.slice(0, 200)}`,
+      errorCode: OrthancErrorCode.InternalError,
     });
     if (counters) this.metrics.instanceDone('failed');
     await this.afterInstance(payload.jobId, counters, context.priority);

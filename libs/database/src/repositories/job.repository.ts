@@ -163,7 +163,7 @@ const RESET_JOB: PreparedStatement = {
                            output = NULL, completed_at = NULL, started_at = NULL, generation = generation + 1
            WHERE id = $1::uuid AND state = 'Failure' RETURNING id
          ), instances AS (
-           UPDATE job_instances SET state = 'PENDING', output_instance_id = NULL, error = NULL, updated_at = now()
+           UPDATE job_instances SET state = 'PENDING', output_instance_id = NULL, error = NULL, error_code = NULL, updated_at = now()
            WHERE job_id IN (SELECT id FROM job)
          ), outputs AS (
            DELETE FROM job_outputs WHERE job_id IN (SELECT id FROM job)
@@ -200,7 +200,7 @@ const COMPLETE_INSTANCE: PreparedStatement = {
   name: 'deidflow_complete_instance',
   text: `WITH moved AS (
       UPDATE job_instances SET state = $3::job_instance_state, output_instance_id = COALESCE($4::text, output_instance_id),
-             error = COALESCE($5::text, error), attempts = attempts + 1, updated_at = now()
+             error = COALESCE($5::text, error), error_code = COALESCE($6::int, error_code), attempts = attempts + 1, updated_at = now()
       WHERE job_id = $1::uuid AND source_instance_id = $2 AND state = 'PENDING'
       RETURNING state
     )
@@ -293,8 +293,8 @@ const RESTART_QUEUE_PASSES: PreparedStatement = {
 
 const FAILED_INSTANCES: PreparedStatement = {
   name: 'deidflow_failed_instances',
-  text: `SELECT source_instance_id AS "sourceInstanceId", error FROM job_instances
-         WHERE job_id = $1::uuid AND state = 'FAILED' ORDER BY source_instance_id LIMIT $2`,
+  text: `SELECT source_instance_id AS "sourceInstanceId", error, error_code AS "errorCode" FROM job_instances
+         WHERE job_id = $1::uuid AND state = 'FAILED' ORDER BY updated_at, source_instance_id LIMIT $2`,
 };
 
 const FINISH_COLUMNS = `state = $2::job_state, error_code = $3, error_details = $4, completed_at = now()`;
@@ -700,7 +700,7 @@ export class JobRepository {
   async completeInstance(
     jobId: string,
     sourceInstanceId: string,
-    outcome: { outputInstanceId: string } | { error: string },
+    outcome: { outputInstanceId: string } | { error: string; errorCode: number },
   ): Promise<JobCounters | null> {
     const failed = 'error' in outcome;
     const [r] = await this.prisma.prepared<JobCounters>(COMPLETE_INSTANCE, [
@@ -709,6 +709,7 @@ export class JobRepository {
       failed ? JobInstanceState.FAILED : JobInstanceState.DONE,
       failed ? null : outcome.outputInstanceId,
       failed ? outcome.error : null,
+      failed ? outcome.errorCode : null,
     ]);
     return r ?? null;
   }
@@ -778,7 +779,8 @@ export class JobRepository {
   }
 
 
-  async failedInstances(jobId: string, limit = 20): Promise<{ sourceInstanceId: string; error: string | null }[]> {
+  /** The job's failed instances, first failed first. */
+  async failedInstances(jobId: string, limit = 20): Promise<{ sourceInstanceId: string; error: string | null; errorCode: number | null }[]> {
     return this.prisma.prepared(FAILED_INSTANCES, [jobId, limit]);
   }
 
