@@ -108,6 +108,9 @@ export class BenchStack {
       ...(options.queueWindow ? { QUEUE_WINDOW_PER_JOB: String(options.queueWindow) } : {}),
       ...(options.queueMaxTasks ? { QUEUE_MAX_TASKS: String(options.queueMaxTasks) } : {}),
       LOG_LEVEL: 'info',
+      // The daily sweep for orphan files starts with the first worker: a listing of the store at a
+      // moment unrelated to the scenarios, which measure the steady state.
+      STORE_ORPHAN_SWEEP_INTERVAL_MS: '0',
     };
     let s3rver: ServiceProcess | undefined;
     if (storage === 'fs') {
