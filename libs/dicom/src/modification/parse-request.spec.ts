@@ -355,6 +355,9 @@ describe('needsGeneratedPatientName', () => {
     expect(needsGeneratedPatientName(parseModificationRequest({}, ANONYMIZE_STUDY))).toBe(true);
     expect(needsGeneratedPatientName(parseModificationRequest({ Replace: { PatientName: 'x' } }, ANONYMIZE_STUDY))).toBe(false);
     expect(needsGeneratedPatientName(parseModificationRequest({ Keep: ['PatientName'] }, ANONYMIZE_STUDY))).toBe(false);
+    // Removed: overridden too, no number used up (Orthanc's patientNameOverridden).
+    expect(needsGeneratedPatientName(parseModificationRequest({ Remove: ['PatientName'] }, ANONYMIZE_STUDY))).toBe(false);
+    expect(needsGeneratedPatientName(parseModificationRequest({ Remove: ['PatientBirthDate'] }, ANONYMIZE_STUDY))).toBe(true);
     expect(needsGeneratedPatientName(parseModificationRequest({}, MODIFY_STUDY))).toBe(false);
   });
 });

@@ -312,9 +312,12 @@ export function parseModificationRequest(body: unknown, context: RequestContext)
   };
 }
 
-/** True when the caller must allocate Orthanc's "AnonymizedN" (anonymization without PatientName in Replace or Keep). */
+/**
+ * True when the caller must allocate Orthanc's "AnonymizedN": an anonymization that does not
+ * replace, keep or remove PatientName itself (DicomModification's `patientNameOverridden`).
+ */
 export function needsGeneratedPatientName(request: ModificationRequest): boolean {
   if (request.operation !== 'anonymize') return false;
   const mentions = (path: TagPath) => path.steps.length === 0 && tagFromKey(path.tag) === TAGS.PatientName;
-  return !request.replace.some((entry) => mentions(entry.path)) && !request.keep.some(mentions);
+  return !request.replace.some((entry) => mentions(entry.path)) && !request.keep.some(mentions) && !request.remove.some(mentions);
 }
