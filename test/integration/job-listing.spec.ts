@@ -36,7 +36,7 @@ describe('JobRepository.summaryPages (real Postgres)', () => {
     );
     const [[job]] = await collect(jobs.summaryPages());
     expect(Object.keys(job).sort()).toEqual(
-      ['completedAt', 'createdAt', 'errorCode', 'errorDetails', 'failedCount', 'id', 'instancesCount', 'isAnonymization', 'level', 'output', 'priority', 'processedCount', 'startedAt', 'state', 'type', 'userData'].sort(),
+      ['completedAt', 'createdAt', 'errorCode', 'errorDetails', 'failedCount', 'id', 'instancesCount', 'isAnonymization', 'keepSource', 'level', 'output', 'priority', 'processedCount', 'startedAt', 'state', 'type', 'userData'].sort(),
     );
     expect(job.createdAt).toBeInstanceOf(Date);
   });
