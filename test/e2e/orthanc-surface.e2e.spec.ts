@@ -309,6 +309,14 @@ describe('Orthanc REST surface: tags, content, create-dicom, bulk-delete, lineag
       const [instance] = ok(await get(`/studies/${anonymized}/instances`));
       expect(instance.AnonymizedFrom).toBe(DUMMY_CT.instance);
       expect(ok(await get(`/instances/${instance.ID}/metadata/AnonymizedFrom`))).toBe(DUMMY_CT.instance);
+      // Orthanc's automatic metadata (orthanc-reference/browse/13-*), but RemoteIP and HttpUsername (not recorded).
+      const metadata = ok(await get(`/instances/${instance.ID}/metadata?expand`));
+      expect(Object.keys(metadata)).toEqual(['AnonymizedFrom', 'IndexInSeries', 'Origin', 'ReceptionDate', 'RemoteAET', 'SopClassUid', 'TransferSyntax']);
+      expect(metadata).toMatchObject({ IndexInSeries: '1', Origin: 'RestApi', RemoteAET: '', SopClassUid: '1.2.840.10008.5.1.4.1.1.4', TransferSyntax: '1.2.840.10008.1.2.4.70' });
+      expect(metadata.ReceptionDate).toMatch(/^\d{8}T\d{6}$/);
+      expect(ok(await get(`/instances/${DUMMY_CT.instance}/metadata`))).toEqual(['IndexInSeries', 'Origin', 'ReceptionDate', 'RemoteAET', 'SopClassUid', 'TransferSyntax']);
+      expect(ok(await get(`/instances/${DUMMY_CT.instance}/metadata/TransferSyntax`))).toBe('1.2.840.10008.1.2.4.70');
+      expect(Object.keys(ok(await get(`/series/${DUMMY_CT.series}/metadata?expand`)))).toEqual(['LastUpdate']);
 
       // A study modify keeps PatientID: the patient is the source's own, without ModifiedFrom.
       const modified = ok(await post(`/studies/${DUMMY_CT.study}/modify`, { Replace: { StudyDescription: 'Modified' } })).ID;

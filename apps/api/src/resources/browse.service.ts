@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { CHILD_LEVEL, LEVEL_PATH, OrthancError, PARENT_LEVEL, ResourceLevel, isOrthancId } from '@deidflow/common';
+import { CHILD_LEVEL, LEVEL_PATH, OrthancError, orthancTimestamp, PARENT_LEVEL, ResourceLevel, isOrthancId } from '@deidflow/common';
 import { ResourceDeletionService } from '@deidflow/core';
-import { instanceResource, MetadataRepository, ResourceRepository, ResourceRow } from '@deidflow/database';
-import { formatResource } from './resource-formatter';
+import { InstanceRow, instanceResource, MetadataRepository, ResourceRepository, ResourceRow } from '@deidflow/database';
+import { formatResource, sortKeys } from './resource-formatter';
 
 /** Resources expanded per batch of queries (bounds each query's list of IDs). */
 const EXPAND_PAGE = 500;
@@ -117,9 +117,11 @@ export class BrowseService {
     };
   }
 
+  /** What the index knows of the resource as Orthanc's automatic metadata, with the metadata jobs recorded (AnonymizedFrom, ModifiedFrom). */
   async metadataOf(level: ResourceLevel, id: string): Promise<Record<string, string>> {
-    await existingResource(this.resources, level, id);
-    return this.metadata.get(id);
+    const row = await existingResource(this.resources, level, id);
+    const instance = level === 'Instance' ? await this.resources.findInstance(id) : null;
+    return sortKeys({ ...automaticMetadata(row, instance), ...(await this.metadata.get(id)) });
   }
 
   /** Patients, studies and series have no attachment (Orthanc's user attachments are not supported): [] when they exist. */
@@ -171,6 +173,24 @@ export function assertId(id: string): void {
 }
 
 /** The resource's index row; Orthanc's 404 (UnknownResource) for a malformed or unknown ID. */
+/**
+ * Orthanc's automatic metadata, from what the index records: LastUpdate of a patient, study or
+ * series; of an instance its reception (an upload, or a job's output: both arrive through the
+ * REST API, Origin "RestApi"), its index in the series and its SOP class and transfer syntax.
+ * RemoteIP and HttpUsername are not recorded, so not shown.
+ */
+function automaticMetadata(row: ResourceRow, instance: InstanceRow | null): Record<string, string> {
+  if (!instance) return { LastUpdate: orthancTimestamp(row.lastUpdate) };
+  return {
+    ...(instance.indexInSeries !== null ? { IndexInSeries: String(instance.indexInSeries) } : {}),
+    Origin: 'RestApi',
+    ReceptionDate: orthancTimestamp(instance.receivedAt),
+    RemoteAET: '',
+    SopClassUid: instance.sopClassUid,
+    TransferSyntax: instance.transferSyntaxUid,
+  };
+}
+
 export async function existingResource(resources: ResourceRepository, level: ResourceLevel, id: string): Promise<ResourceRow> {
   assertId(id);
   const row = await resources.findResource(level, id);
