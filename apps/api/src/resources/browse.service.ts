@@ -136,7 +136,7 @@ export class BrowseService {
     const s = await this.resources.resourceStatistics(level, id);
     const size = s.totalSize.toString();
     const mb = Number(s.totalSize / 1048576n);
-    return {
+    return sortKeys({
       ...(level === 'Patient' ? { CountStudies: s.studies } : {}),
       ...(level === 'Patient' || level === 'Study' ? { CountSeries: s.series } : {}),
       ...(level !== 'Instance' ? { CountInstances: s.instances } : {}),
@@ -148,7 +148,7 @@ export class BrowseService {
       DiskSizeMB: mb,
       UncompressedSize: size,
       UncompressedSizeMB: mb,
-    };
+    });
   }
 
   async statistics(): Promise<Record<string, unknown>> {

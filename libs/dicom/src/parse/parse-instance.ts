@@ -28,6 +28,7 @@ export interface ParsedInstance {
 }
 
 const INSTANCE_NUMBER: Tag = 0x00200013;
+const IMAGE_INDEX: Tag = 0x00541330;
 
 /** The main DICOM tags of one level as [tag, keyword] pairs, decoded once (every instance goes through pick()). */
 type MainTagList = readonly (readonly [Tag, string])[];
@@ -83,7 +84,9 @@ export function indexRecord(text: TextOf, transferSyntaxUid: string, metaSopClas
     seriesInstanceUid: requiredUid(text, TAGS.SeriesInstanceUID, 'SeriesInstanceUID'),
     sopInstanceUid: requiredUid(text, TAGS.SOPInstanceUID, 'SOPInstanceUID'),
   };
-  const instanceNumber = Number.parseInt(text(INSTANCE_NUMBER) ?? '', 10);
+  // Orthanc (ServerIndex::Store): InstanceNumber, else ImageIndex; an integer, or nothing ("1.0" is not one).
+  const index = (text(INSTANCE_NUMBER) ?? text(IMAGE_INDEX))?.trim();
+  const indexInSeries = index !== undefined && /^[+-]?\d{1,9}$/.test(index) ? Number(index) : undefined;
   return {
     identifiers,
     ids: computeOrthancIds(identifiers),
@@ -95,6 +98,6 @@ export function indexRecord(text: TextOf, transferSyntaxUid: string, metaSopClas
       series: pick(text, MAIN_TAGS.series),
       instance: pick(text, MAIN_TAGS.instance),
     },
-    indexInSeries: Number.isFinite(instanceNumber) ? instanceNumber : undefined,
+    indexInSeries,
   };
 }
