@@ -758,7 +758,10 @@ describe('Orthanc REST surface: tags, content, create-dicom, bulk-delete, lineag
       expect(ok(await get(base))).toEqual(['dicom']);
       expect(ok(await get(`${base}?full`))).toEqual({ dicom: 1 });
       expect(ok(await get(`${base}/dicom`))).toEqual(['compressed-data', 'compressed-size', 'data', 'info', 'is-compressed', 'sha256', 'size', 'verify-sha256']);
-      expect(ok(await get(`${base}/dicom/info`))).toEqual({ CompressedSize: bytes.length, ContentType: 1, SHA256: sha256, UncompressedSize: bytes.length });
+      // Uuid: Orthanc's attachment UUID (8-4-4-4-12), the instance's FileUuid.
+      const fileUuid = ok(await get(`/instances/${DUMMY_CT.instance}`)).FileUuid;
+      expect(fileUuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      expect(ok(await get(`${base}/dicom/info`))).toEqual({ CompressedSize: bytes.length, ContentType: 1, SHA256: sha256, UncompressedSize: bytes.length, Uuid: fileUuid });
       expect(ok(await get(`${base}/dicom/size`))).toBe(String(bytes.length));
       expect(ok(await get(`${base}/1/compressed-size`))).toBe(String(bytes.length));
       expect(ok(await get(`${base}/dicom/is-compressed`))).toBe('0');

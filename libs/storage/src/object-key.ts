@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { OrthancError, OrthancErrorCode, isOrthancId } from '@deidflow/common';
 
 // Relative, slash-separated segments of safe characters; no `.`/`..` segments, no empty segment.
@@ -54,4 +55,16 @@ const INSTANCE_OBJECT_KEY = /^instances\/(?:[0-9a-f]+\/)+([0-9a-f]{8}(?:-[0-9a-f
 /** The instance ID of an instance object's key (objectKeyForInstance, or an earlier layout); undefined for any other key. */
 export function instanceIdOfObjectKey(key: string): string | undefined {
   return INSTANCE_OBJECT_KEY.exec(key)?.[1];
+}
+
+/**
+ * Orthanc's FileUuid of a stored object: a UUID (name-based, version 5 layout, from the object's
+ * key), the same at every call, as Orthanc's is its storage file's name.
+ */
+export function fileUuidOf(objectKey: string): string {
+  const hash = createHash('sha1').update(`deidflow-object:${objectKey}`).digest();
+  hash[6] = (hash[6] & 0x0f) | 0x50;
+  hash[8] = (hash[8] & 0x3f) | 0x80;
+  const hex = hash.subarray(0, 16).toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }

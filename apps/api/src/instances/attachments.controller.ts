@@ -4,6 +4,7 @@ import type { FastifyReply } from 'fastify';
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
 import type { InstanceRow } from '@deidflow/database';
+import { fileUuidOf } from '@deidflow/storage';
 import { queryFlag } from '../http/json-body';
 import { assertId } from '../resources/browse.service';
 import { sendInstanceFile } from './send-instance-file';
@@ -45,6 +46,7 @@ export class AttachmentsController {
       ContentType: DICOM.contentType,
       ...(instance.sha256 ? { SHA256: instance.sha256 } : {}),
       UncompressedSize: Number(instance.fileSize),
+      Uuid: fileUuidOf(instance.objectKey),
     };
   }
 

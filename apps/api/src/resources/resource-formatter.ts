@@ -1,5 +1,6 @@
 import { orthancTimestamp, ResourceLevel } from '@deidflow/common';
 import type { InstanceRow, ResourceRow } from '@deidflow/database';
+import { fileUuidOf } from '@deidflow/storage';
 
 /** Orthanc considers a resource stable once nothing arrived in it for StableAge seconds (default 60). */
 export const STABLE_AGE_MS = 60_000;
@@ -59,7 +60,7 @@ function formatByLevel(
       return {
         ...common,
         FileSize: Number(row.fileSize),
-        FileUuid: row.id,
+        FileUuid: fileUuidOf(row.objectKey),
         IndexInSeries: row.indexInSeries,
         ParentSeries: resource.parentId,
       };
