@@ -31,7 +31,7 @@ export interface BenchOptions {
   /** QUEUE_MAX_TASKS of the stack; the product's default when absent. */
   queueMaxTasks?: number;
   seed: number;
-  /** Profile the worker(s) and the API during scenarios 2 and 5 (.cpuprofile files + top self times). */
+  /** Profile the worker(s) and the API during scenarios 1, 2, 5, 6 and 10 (.cpuprofile files + top self times). */
   cpuProf: boolean;
   /** Sample the allocations of the worker(s) and the API during scenario 2 (.heapprofile files + KB per instance). */
   heapProf: boolean;

@@ -40,7 +40,8 @@ export type PreparedRunner = <R extends QueryResultRow = any>(statement: Prepare
  * the index (BENCHMARKS.md): a primary-key read costs 0.63 ms as `findUnique`, 0.39 ms as
  * `$queryRaw` and 0.07 ms prepared; and a process that never queries through Prisma never loads
  * its query compiler (~65 MB), which keeps a worker's memory down.
- * (Named statements need session-level pooling: PgBouncer in transaction mode would break them.)
+ * (Named statements need session pooling, or PgBouncer 1.21+ in transaction mode with
+ * max_prepared_statements set: README.md.)
  */
 @Injectable()
 export class PrismaService extends PrismaClient implements OnModuleDestroy {

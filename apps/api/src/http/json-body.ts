@@ -1,7 +1,7 @@
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
 
 /**
- * Every route receives its body raw (see main.ts): Orthanc accepts JSON whatever the Content-Type,
+ * Every route receives its body raw (see bootstrap.ts, pooledBodyParser): Orthanc accepts JSON whatever the Content-Type,
  * and curl's `-d` sends application/x-www-form-urlencoded. An empty body counts as `{}`.
  */
 export function parseJsonBody(body: unknown): unknown {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InstanceCompletion, JobCounters, JobRepository, retryOnRace } from '@deidflow/database';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 
-/** At most this many instances per completion statement (its arrays grow with it; 64 is far above a worker's concurrency). */
+/** At most this many instances per completion statement (its arrays grow with it; a batch is ~8 at the default concurrency of 32). */
 const MAX_BATCH = 64;
 
 interface Waiting {

@@ -314,7 +314,7 @@ export function parseModificationRequest(body: unknown, context: RequestContext)
 
 /**
  * True when the caller must allocate Orthanc's "AnonymizedN": an anonymization that does not
- * replace, keep or remove PatientName itself (DicomModification's `patientNameOverridden`).
+ * replace, keep or remove PatientName itself (`patientNameOverridden` of Orthanc's C++ DicomModification).
  */
 export function needsGeneratedPatientName(request: ModificationRequest): boolean {
   if (request.operation !== 'anonymize') return false;

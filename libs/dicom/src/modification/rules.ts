@@ -171,7 +171,7 @@ export function compileRules(request: ModificationRequest, patientName: string):
   }
 
   if (request.operation === 'anonymize') {
-    // RAM ParseAnonymizationRequest: "AnonymizedN" unless the user replaced or kept PatientName.
+    // RAM ParseAnonymizationRequest: "AnonymizedN" unless the user replaced, kept or removed PatientName.
     if (sets.uids.delete(TAGS.PatientName)) {
       sets.replacements.set(TAGS.PatientName, internalReplacement(TAGS.PatientName, 'PatientName', patientName));
     }
