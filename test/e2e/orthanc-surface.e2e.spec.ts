@@ -326,6 +326,15 @@ describe('Orthanc REST surface: tags, content, create-dicom, bulk-delete, lineag
       const patient = ok(await get(`/patients/${DUMMY_CT.patient}`));
       expect(patient.ModifiedFrom).toBeUndefined();
       expect(patient.AnonymizedFrom).toBeUndefined();
+
+      // A new PatientName, the same PatientID: the same patient, whose tags stay its first instance's;
+      // the new study shows the name its instances carry (Orthanc's study keeps its copy).
+      const renamed = ok(await post(`/studies/${DUMMY_CT.study}/modify`, { Replace: { PatientName: 'RENAMED^PATIENT', StudyDescription: 'Renamed' } })).ID;
+      const renamedStudy = ok(await get(`/studies/${renamed}`));
+      expect(renamedStudy.ParentPatient).toBe(DUMMY_CT.patient);
+      expect(renamedStudy.PatientMainDicomTags.PatientName).toBe('RENAMED^PATIENT');
+      expect(ok(await get(`/patients/${DUMMY_CT.patient}`)).MainDicomTags.PatientName).toBe(patient.MainDicomTags.PatientName);
+      expect(ok(await get(`/studies/${DUMMY_CT.study}`)).PatientMainDicomTags.PatientName).toBe(patient.MainDicomTags.PatientName);
       expect(ok(await get(`/series/${modifiedStudy.Series[0]}`)).ModifiedFrom).toBe(DUMMY_CT.series);
       // The source stays as it was.
       expect(Object.keys(ok(await get(`/studies/${DUMMY_CT.study}`)))).not.toContain('ModifiedFrom');

@@ -55,7 +55,8 @@ export class BrowseService {
     const byId = new Map<string, ResourceRow>(rows.map((r) => [r.id, r]));
     const present = ids.filter((id) => byId.has(id));
     if (present.length === 0) return [];
-    const patientIds = level === 'Study' ? [...new Set(present.map((id) => byId.get(id)!.parentId!))] : [];
+    // A study shows its own copy of its patient's tags (Orthanc's); one indexed before it was kept, its patient's.
+    const patientIds = level === 'Study' ? [...new Set(present.map((id) => byId.get(id)!).filter((r) => !r.patientMainDicomTags).map((r) => r.parentId!))] : [];
     const [children, metadata, patients] = await Promise.all([
       this.resources.childIdsOf(level, present),
       this.metadata.getMany(present),
@@ -69,7 +70,7 @@ export class BrowseService {
         children: children.get(id) ?? [],
         metadata: metadata.get(id) ?? {},
         instance: instanceById.get(id),
-        patientMainDicomTags: resource.parentId ? patientTags.get(resource.parentId) : undefined,
+        patientMainDicomTags: resource.patientMainDicomTags ?? (resource.parentId ? patientTags.get(resource.parentId) : undefined),
       });
     });
   }

@@ -49,8 +49,8 @@ export function hierarchyInsertCtes(first: number): string {
       SELECT id, pid, tags FROM ROWS FROM (unnest(${$(1)}::bpchar[]), unnest(${$(2)}::text[]), jsonb_array_elements(${$(3)}::jsonb)) AS t(id, pid, tags)
       ON CONFLICT (id) DO NOTHING
     ), st AS (
-      INSERT INTO studies (id, patient_id, study_instance_uid, main_dicom_tags)
-      SELECT id, pid, uid, tags
+      INSERT INTO studies (id, patient_id, study_instance_uid, main_dicom_tags, patient_main_dicom_tags)
+      SELECT id, pid, uid, tags -> 0, tags -> 1
       FROM ROWS FROM (unnest(${$(4)}::bpchar[]), unnest(${$(5)}::bpchar[]), unnest(${$(6)}::text[]), jsonb_array_elements(${$(7)}::jsonb)) AS t(id, pid, uid, tags)
       ON CONFLICT (id) DO NOTHING
     ), se AS (
@@ -103,7 +103,8 @@ export function hierarchyInsertValues(instances: readonly IndexedInstance[]): un
     st.map((x) => x.ids.study),
     st.map((x) => x.ids.patient),
     st.map((x) => x.identifiers.studyInstanceUid),
-    JSON.stringify(st.map((x) => x.mainDicomTags.study)),
+    // A study's own tags, and its patient's as this instance has them (Orthanc's study keeps a copy).
+    JSON.stringify(st.map((x) => [x.mainDicomTags.study, x.mainDicomTags.patient])),
     se.map((x) => x.ids.series),
     se.map((x) => x.ids.study),
     se.map((x) => x.identifiers.seriesInstanceUid),

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { RESOURCE_LEVELS, type ResourceLevel } from '@deidflow/common';
 import type { FindRequest, ParsedInstance } from '@deidflow/dicom';
 import { PreparedStatement, PrismaService } from '../prisma.service';
-import { Prisma } from '../generated/client';
+import { Prisma, type Study } from '../generated/client';
 import { FIND_PAGE, FindCursor, findIdsSql, FindPage } from './find-sql';
 import { SinceLimitPage, sinceLimitPages } from './keyset-pages';
 import { hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance, StoredObject } from './hierarchy-sql';
@@ -22,6 +22,8 @@ export interface ResourceRow {
   parentId: string | null;
   mainDicomTags: Record<string, string>;
   lastUpdate: Date;
+  /** Of a study: its patient's main tags as its first instance had them (absent for studies indexed before they were kept). */
+  patientMainDicomTags?: Record<string, string>;
 }
 
 export interface InstanceRow {
@@ -108,7 +110,7 @@ export class ResourceRepository {
       }
       case 'Study': {
         const r = await this.prisma.study.findUnique({ where: { id } });
-        return r && { id: r.id, level, parentId: r.patientId, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate };
+        return r && studyResource(r);
       }
       case 'Series': {
         const r = await this.prisma.series.findUnique({ where: { id } });
@@ -130,9 +132,7 @@ export class ResourceRepository {
           id: r.id, level, parentId: null, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate,
         }));
       case 'Study':
-        return (await this.prisma.study.findMany({ where })).map((r) => ({
-          id: r.id, level, parentId: r.patientId, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate,
-        }));
+        return (await this.prisma.study.findMany({ where })).map(studyResource);
       case 'Series':
         return (await this.prisma.series.findMany({ where })).map((r) => ({
           id: r.id, level, parentId: r.studyId, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate,
@@ -303,6 +303,17 @@ function tags(value: unknown): Record<string, string> {
 }
 
 /** An instance as a resource: its series is its parent, its reception its last update. */
+function studyResource(r: Study): ResourceRow {
+  return {
+    id: r.id,
+    level: 'Study',
+    parentId: r.patientId,
+    mainDicomTags: tags(r.mainDicomTags),
+    lastUpdate: r.lastUpdate,
+    ...(r.patientMainDicomTags !== null ? { patientMainDicomTags: tags(r.patientMainDicomTags) } : {}),
+  };
+}
+
 export function instanceResource(r: InstanceRow): ResourceRow {
   return { id: r.id, level: 'Instance', parentId: r.seriesId, mainDicomTags: r.mainDicomTags, lastUpdate: r.receivedAt };
 }
