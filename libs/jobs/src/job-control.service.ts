@@ -46,7 +46,7 @@ export class JobControlService {
   /** Pending/Retry/Paused/Running → Failure (CanceledJob). Finished jobs: nothing happens, `{}` all the same. */
   async cancel(id: string): Promise<void> {
     const job = await this.findForAction(id);
-    const canceled = await this.jobs.failUnfinished(job.id, OrthancErrorCode.CanceledJob, 'The job was canceled');
+    const canceled = await this.jobs.cancel(job.id);
     if (canceled) await this.events.publishEnded({ jobId: job.id, state: JobState.Failure });
   }
 

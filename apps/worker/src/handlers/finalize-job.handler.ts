@@ -44,7 +44,7 @@ export class FinalizeJobHandler {
         (job.failedCount > failures.length ? '; ...' : '');
     }
     if (!failed && !job.keepSource) await this.deleteSources(job.id);
-    const finished = await this.jobs.finish(job.id, {
+    const finished = await this.jobs.finish(job.id, job.generation, {
       state: failed ? JobState.Failure : JobState.Success,
       output,
       errorCode,

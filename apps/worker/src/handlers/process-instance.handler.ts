@@ -75,7 +75,7 @@ export class ProcessInstanceHandler {
       const reason = err instanceof OrthancError ? (err.details ?? err.message) : 'Internal error';
       const errorCode = err instanceof OrthancError ? err.code : OrthancErrorCode.InternalError;
       this.logger.warn({ jobId, sourceInstanceId, reason, errorCode, permanent }, 'instance failed');
-      counters = await this.jobs.completeInstance(jobId, sourceInstanceId, { error: reason, errorCode });
+      counters = await this.jobs.completeInstance(jobId, sourceInstanceId, payload.generation, { error: reason, errorCode });
       this.metrics.instanceDone(counters ? 'failed' : 'skipped');
     }
     await this.afterInstance(jobId, counters, context.priority);
@@ -85,7 +85,7 @@ export class ProcessInstanceHandler {
   async recordFailure(payload: ProcessInstancePayload, reason: string): Promise<void> {
     const context = await this.jobs.instanceContext(payload.jobId, payload.sourceInstanceId);
     if (!context || context.generation !== payload.generation) return;
-    const counters = await this.jobs.completeInstance(payload.jobId, payload.sourceInstanceId, {
+    const counters = await this.jobs.completeInstance(payload.jobId, payload.sourceInstanceId, payload.generation, {
       error: `Processing failed: ${reason.slice(0, 200)}`,
       errorCode: OrthancErrorCode.InternalError,
     });

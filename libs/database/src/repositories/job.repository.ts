@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { PreparedStatement, PrismaService } from '../prisma.service';
 import { HIERARCHY_PARAMETERS, hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance } from './hierarchy-sql';
-import { RESOURCE_LEVELS, type ResourceLevel } from '@deidflow/common';
+import { OrthancErrorCode, RESOURCE_LEVELS, type ResourceLevel } from '@deidflow/common';
 import { Job, JobInstanceState, JobState, Prisma } from '../generated/client';
 import { instanceJoin, levelColumn } from './instance-scope';
 import { keysetPages } from './keyset-pages';
@@ -202,6 +202,9 @@ const COMPLETE_INSTANCE: PreparedStatement = {
       UPDATE job_instances SET state = $3::job_instance_state, output_instance_id = COALESCE($4::text, output_instance_id),
              error = COALESCE($5::text, error), error_code = COALESCE($6::int, error_code), attempts = attempts + 1, updated_at = now()
       WHERE job_id = $1::uuid AND source_instance_id = $2 AND state = 'PENDING'
+        -- The outcome of the generation that is running: an earlier one's (a task still in hand at a
+        -- resubmit or a resume) must not fail the rows its successor reset.
+        AND EXISTS (SELECT 1 FROM jobs WHERE id = $1::uuid AND generation = $7)
       RETURNING state
     )
     UPDATE jobs SET processed_count = processed_count + (SELECT count(*) FROM moved WHERE state = 'DONE'),
@@ -299,17 +302,19 @@ const FAILED_INSTANCES: PreparedStatement = {
 
 const FINISH_COLUMNS = `state = $2::job_state, error_code = $3, error_details = $4, completed_at = now()`;
 const FINISH_WHERE = `WHERE id = $1::uuid AND ${UNFINISHED} RETURNING id`;
+/** The end of the generation $5 that finalized: a finalize that was still running at a cancel then a resubmit must not end the new pass. */
+const FINISH_GENERATION_WHERE = `WHERE id = $1::uuid AND generation = $5 AND ${UNFINISHED} RETURNING id`;
 
 const FINISH: PreparedStatement = {
   name: 'deidflow_finish_job',
-  text: `UPDATE jobs SET ${FINISH_COLUMNS}, output = $5::jsonb ${FINISH_WHERE}`,
+  text: `UPDATE jobs SET ${FINISH_COLUMNS}, output = $6::jsonb ${FINISH_GENERATION_WHERE}`,
 };
 
 /** A bulk job's end: its output's resources listed in job_outputs, once (only by the UPDATE that finishes the job). */
 const FINISH_BULK: PreparedStatement = {
   name: 'deidflow_finish_bulk_job',
   long: true,
-  text: `WITH finished AS (UPDATE jobs SET ${FINISH_COLUMNS}, output = '${BULK_JOB_OUTPUT}'::jsonb ${FINISH_WHERE}),
+  text: `WITH finished AS (UPDATE jobs SET ${FINISH_COLUMNS}, output = '${BULK_JOB_OUTPUT}'::jsonb ${FINISH_GENERATION_WHERE}),
          ${BULK_RESOURCES},
          listed AS (
            INSERT INTO job_outputs (job_id, position, resource_id, type)
@@ -350,6 +355,14 @@ const UNEXPANDED_JOBS: PreparedStatement = {
 const FINISH_WITHOUT_OUTPUT: PreparedStatement = {
   name: 'deidflow_finish_without_output',
   text: `UPDATE jobs SET ${FINISH_COLUMNS} ${FINISH_WHERE}`,
+};
+
+const CANCEL: PreparedStatement = {
+  name: 'deidflow_cancel_job',
+  text: `UPDATE jobs SET state = 'Failure', error_code = ${OrthancErrorCode.CanceledJob}, error_details = 'The job was canceled', completed_at = now()
+         WHERE id = $1::uuid AND ${UNFINISHED}
+           AND NOT (ready AND state IN ('Pending', 'Running', 'Retry') AND processed_count + failed_count >= instances_count)
+         RETURNING id`,
 };
 
 const QUEUE_EXPANSION: PreparedStatement = {
@@ -586,6 +599,16 @@ export class JobRepository {
     return row;
   }
 
+  /**
+   * Cancel (Orthanc's CanceledJob): an unfinished job ends in Failure; false when it had ended, or
+   * when every instance is done and the job is in its final step (the finalize may be deleting the
+   * sources of KeepSource: false): as in Orthanc, a cancel does not interrupt a step under way, and
+   * the job ends as that step ends it.
+   */
+  async cancel(jobId: string): Promise<boolean> {
+    return (await this.prisma.prepared(CANCEL, [jobId])).length > 0;
+  }
+
   /** An unfinished job ends in Failure with this error; false when it had ended already. */
   async failUnfinished(jobId: string, errorCode: number, errorDetails: string): Promise<boolean> {
     return (await this.prisma.prepared(FINISH_WITHOUT_OUTPUT, [jobId, JobState.Failure, errorCode, errorDetails])).length > 0;
@@ -700,6 +723,7 @@ export class JobRepository {
   async completeInstance(
     jobId: string,
     sourceInstanceId: string,
+    generation: number,
     outcome: { outputInstanceId: string } | { error: string; errorCode: number },
   ): Promise<JobCounters | null> {
     const failed = 'error' in outcome;
@@ -710,6 +734,7 @@ export class JobRepository {
       failed ? null : outcome.outputInstanceId,
       failed ? outcome.error : null,
       failed ? outcome.errorCode : null,
+      generation,
     ]);
     return r ?? null;
   }
@@ -794,8 +819,12 @@ export class JobRepository {
    * Ends a job once (a second finalize of the same job changes nothing). `output: 'bulk'` has
    * Postgres list Orthanc's MultipleOutputs from the job's outputs in job_outputs (BULK_RESOURCES).
    */
-  async finish(jobId: string, result: { state: JobState; output: Prisma.InputJsonValue | 'bulk'; errorCode: number; errorDetails: string }): Promise<boolean> {
-    const values = [jobId, result.state, result.errorCode, result.errorDetails];
+  async finish(
+    jobId: string,
+    generation: number,
+    result: { state: JobState; output: Prisma.InputJsonValue | 'bulk'; errorCode: number; errorDetails: string },
+  ): Promise<boolean> {
+    const values = [jobId, result.state, result.errorCode, result.errorDetails, generation];
     const rows =
       result.output === 'bulk'
         ? await this.prisma.prepared(FINISH_BULK, values)
