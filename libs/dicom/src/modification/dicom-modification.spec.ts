@@ -227,6 +227,12 @@ describe('anonymize', () => {
 describe('modify', () => {
   const input = build(ct());
 
+  it('replaces a main identifier also named in Remove (Replace takes it out of the removals, as Orthanc)', () => {
+    const output = modifyPlan({ Remove: ['PatientID', 'InstitutionName'], Replace: { PatientID: 'NEW-ID' }, Force: true }, 'Study').apply(input);
+    expect(value(output, '(0010,0020)')).toBe('NEW-ID');
+    expect(elements(output).has('(0008,0080)')).toBe(false);
+  });
+
   it('instance: only SOPInstanceUID is new; the rest, nested references included, is untouched', () => {
     const output = modifyPlan({ Replace: { InstitutionName: 'X' } }, 'Instance').apply(input);
     expect(value(output, '(0008,0080)')).toBe('X');

@@ -101,6 +101,13 @@ describe('Force rules (Orthanc DicomModification::ParseModifyRequest, references
     expectFailure({ Remove: ['SOPInstanceUID'], Force: true }, MODIFY_STUDY, OrthancErrorCode.BadRequest, 'It is forbidden to remove one of the main Dicom identifiers');
   });
 
+  it('lets Replace or Keep of a main identifier take it out of the removals, as Orthanc (no removal left)', () => {
+    const replaced = parseModificationRequest({ Remove: ['PatientID'], Replace: { PatientID: 'X' }, Force: true }, MODIFY_STUDY);
+    expect(replaced.replace.map((r) => r.path.tag)).toEqual(['00100020']);
+    expect(() => parseModificationRequest({ Remove: ['SOPInstanceUID'], Keep: ['SOPInstanceUID'], Force: true }, MODIFY_STUDY)).not.toThrow();
+    expectFailure({ Remove: ['SOPInstanceUID', 'PatientID'], Replace: { PatientID: 'X' }, Force: true }, MODIFY_STUDY, OrthancErrorCode.BadRequest, 'It is forbidden to remove one of the main Dicom identifiers');
+  });
+
   it('keeping a main UID needs Force', () => {
     expectFailure(
       { Keep: ['SeriesInstanceUID'] },

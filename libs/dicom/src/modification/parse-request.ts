@@ -135,12 +135,21 @@ function parsePaths(names: readonly string[] | undefined, verb: 'removed' | 'kep
     const path = parseTagPath(name);
     const tag = tagFromKey(path.tag);
     rejectMetaTag(path, name);
-    if (path.steps.length === 0 && isDatabaseKey(tag)) {
-      if (!force) throw forceError(name, verb);
-      if (verb === 'removed') throw OrthancError.badRequest('It is forbidden to remove one of the main Dicom identifiers');
-    }
+    if (path.steps.length === 0 && isDatabaseKey(tag) && !force) throw forceError(name, verb);
     return path;
   });
+}
+
+/**
+ * A main identifier may not be removed, even with Force (DM Apply). Replace and Keep of the same tag
+ * take it out of the removals first (DM Replace/Keep erase it): that is no removal.
+ */
+function rejectIdentifierRemoval(remove: readonly TagPath[], replace: readonly Replacement[], keep: readonly TagPath[]): void {
+  const topLevel = (paths: readonly TagPath[]) => paths.filter((path) => path.steps.length === 0).map((path) => tagFromKey(path.tag));
+  const overridden = new Set([...topLevel(replace.map((entry) => entry.path)), ...topLevel(keep)]);
+  if (topLevel(remove).some((tag) => isDatabaseKey(tag) && !overridden.has(tag))) {
+    throw OrthancError.badRequest('It is forbidden to remove one of the main Dicom identifiers');
+  }
 }
 
 function rejectMetaTag(path: TagPath, name: string): void {
@@ -276,6 +285,7 @@ export function parseModificationRequest(body: unknown, context: RequestContext)
   const remove = parsePaths(options.Remove, 'removed', force);
   const replace = parseReplacements(options.Replace as Record<string, JsonValue> | undefined, force, context, routeLevel, options.PrivateCreator);
   const keep = parsePaths(options.Keep, 'kept', force);
+  rejectIdentifierRemoval(remove, replace, keep);
 
   let level: Level = 'Patient';
   let dicomVersion: DicomVersion | undefined;
