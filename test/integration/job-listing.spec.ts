@@ -1,6 +1,9 @@
-import { JobRepository, PrismaService } from '@deidflow/database';
+import type { JsonText } from '@deidflow/common';
+import { JobRepository, PrismaService, ResourceRepository } from '@deidflow/database';
+import { generateSyntheticStudy, parseInstance } from '@deidflow/dicom';
+import { JobControlService, JobEnqueuer, JobEventsService } from '@deidflow/jobs';
 import { resetDatabase } from '../support/app-harness';
-import { testDatabase } from '../support/database';
+import { bareSourceId, createSubmittedJob, testDatabase } from '../support/database';
 
 /** The jobs' history read in pages (GET /jobs?expand), against the real Postgres. */
 describe('JobRepository.summaryPages (real Postgres)', () => {
@@ -51,3 +54,38 @@ async function collect<T>(pages: AsyncIterable<T>): Promise<T[]> {
   for await (const page of pages) all.push(page);
   return all;
 }
+
+/** GET /jobs/{id} of a single-resource job under way (real Postgres): its new resource once one instance is done. */
+describe('JobControlService.get: a running job\'s output so far (real Postgres)', () => {
+  const database = testDatabase();
+  let prisma: PrismaService;
+  let jobs: JobRepository;
+
+  beforeAll(() => {
+    prisma = database();
+    jobs = new JobRepository(prisma);
+  });
+  beforeEach(() => resetDatabase());
+
+  // The enqueuer and the events are not used by reads.
+  const control = () => new JobControlService(jobs, {} as JobEnqueuer, {} as JobEventsService);
+  const content = async (id: string) => (JSON.parse((await control().get(id) as JsonText).text) as { Content: Record<string, unknown> }).Content;
+
+  it('shows ID, Path, PatientID and Type as soon as one instance is done, as Orthanc\'s SingleOutput', async () => {
+    const id = await createSubmittedJob(prisma, jobs, 2);
+    await prisma.$executeRawUnsafe(`UPDATE jobs SET state = 'Running' WHERE id = $1::uuid`, id);
+    expect(await content(id)).not.toHaveProperty('ID');
+
+    // One output indexed and its instance row done.
+    const output = parseInstance(generateSyntheticStudy({ instances: 1, imageSize: 8, seed: 5 })[0].bytes);
+    await new ResourceRepository(prisma).storeInstance(output, { objectKey: 'instances/x/y.dcm', fileSize: 1, sha256: 'a'.repeat(64) });
+    await prisma.$executeRawUnsafe(
+      `UPDATE job_instances SET state = 'DONE', output_instance_id = $3 WHERE job_id = $1::uuid AND source_instance_id = $2`,
+      id,
+      bareSourceId(1),
+      output.ids.instance,
+    );
+    await prisma.$executeRawUnsafe(`UPDATE jobs SET processed_count = 1 WHERE id = $1::uuid`, id);
+    expect(await content(id)).toMatchObject({ ID: output.ids.study, Path: `/studies/${output.ids.study}`, PatientID: output.ids.patient, Type: 'Study' });
+  });
+});

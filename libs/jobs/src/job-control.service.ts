@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { JsonAnswer, OrthancError, OrthancErrorCode } from '@deidflow/common';
+import { JsonAnswer, OrthancError, OrthancErrorCode, type ResourceLevel } from '@deidflow/common';
 import { JobRepository, JobRow, JobState } from '@deidflow/database';
 import { JobEnqueuer } from './job-enqueuer.service';
 import { JobEventsService } from './job-events.service';
-import { formatJob, OutputResourcePages } from './job-format';
+import { formatJob, OutputResourcePages, singleOutput } from './job-format';
 
 /**
  * Orthanc's jobs API (JobsRegistry): reads, and the transitions it allows. A refused transition or
@@ -29,7 +29,17 @@ export class JobControlService {
 
   async get(id: string): Promise<JsonAnswer> {
     const job = await this.findOr404(id);
-    return formatJob(job, this.outputResources(job.id));
+    return formatJob(await this.withOutputSoFar(job), this.outputResources(job.id));
+  }
+
+  /**
+   * A single-resource job shows its new resource as soon as one instance is done, as Orthanc's
+   * (SingleOutput is filled by the first instance); the job row gets it only at the end.
+   */
+  private async withOutputSoFar(job: JobRow): Promise<JobRow> {
+    const finished = job.state === JobState.Success || job.state === JobState.Failure;
+    if (finished || job.level === 'Bulk' || job.output !== null || job.processedCount === 0) return job;
+    return { ...job, output: singleOutput(job.level as ResourceLevel, await this.jobs.anyOutput(job.id)) };
   }
 
   /** Where a finished bulk job's new resources are read from, when its answer gets to them. */

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { JsonAnswer, JsonPieces, JsonText, LEVEL_PATH, orthancErrorMessage, OrthancErrorCode, orthancTimestamp } from '@deidflow/common';
-import type { JobSummary, OutputResource } from '@deidflow/database';
+import { JsonAnswer, JsonPieces, JsonText, LEVEL_PATH, orthancErrorMessage, OrthancErrorCode, orthancTimestamp, type ResourceLevel } from '@deidflow/common';
+import type { JobOutput, JobSummary, OutputResource } from '@deidflow/database';
 
 /** A finished bulk job's new resources, a page at a time (JobRepository.outputResourcePages). */
 export type OutputResourcePages = () => AsyncIterable<OutputResource[]>;
@@ -103,4 +103,11 @@ function estimatedTimeOfArrival(ratio: number, runtimeSeconds: number, now: Date
   if (ratio <= 0.01 || runtimeSeconds <= 0.01) return {};
   const remainingMs = Math.round(((1 - ratio) / ratio) * runtimeSeconds * 1000);
   return { EstimatedTimeOfArrival: orthancTimestamp(new Date(now.getTime() + remainingMs), true) };
+}
+
+/** Orthanc's SingleOutput: the new resource at the level of the route, and its patient (one output instance tells them all). */
+export function singleOutput(level: ResourceLevel, any: JobOutput | undefined): { ID: string; Path: string; PatientID: string; Type: ResourceLevel } | Record<string, never> {
+  if (!any) return {};
+  const id = { Patient: any.patient, Study: any.study, Series: any.series, Instance: any.instance }[level];
+  return { ID: id, Path: `/${LEVEL_PATH[level]}/${id}`, PatientID: any.patient, Type: level };
 }

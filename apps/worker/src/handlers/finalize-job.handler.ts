@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { LEVEL_PATH, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
+import { OrthancErrorCode, ResourceLevel } from '@deidflow/common';
 import { ResourceDeletionService } from '@deidflow/core';
-import { JobOutput, JobRepository, JobState, Prisma } from '@deidflow/database';
-import { JobEventsService } from '@deidflow/jobs';
+import { JobRepository, JobState } from '@deidflow/database';
+import { JobEventsService, singleOutput } from '@deidflow/jobs';
 import type { FinalizeJobPayload } from '@deidflow/queue';
 
 const ERROR_DETAILS_LIMIT = 20;
@@ -64,11 +64,4 @@ export class FinalizeJobHandler {
   private async deleteSources(jobId: string): Promise<void> {
     for await (const sources of this.jobs.sourcesToDelete(jobId)) await this.deletion.deleteResources('Instance', sources);
   }
-}
-
-/** Orthanc's SingleOutput: the new resource at the level of the route, and its patient. */
-function singleOutput(level: ResourceLevel, any: JobOutput | undefined): Prisma.InputJsonValue {
-  if (!any) return {};
-  const id = { Patient: any.patient, Study: any.study, Series: any.series, Instance: any.instance }[level];
-  return { ID: id, Path: `/${LEVEL_PATH[level]}/${id}`, PatientID: any.patient, Type: level };
 }
