@@ -3,8 +3,8 @@
  *
  * Source: Orthanc, OrthancFramework/Sources/DicomParsing/DicomModification.cpp,
  * SetupAnonymization2008() (a hand-written list, not generated from part15.xml) and
- * SetupUidsFromOrthanc_1_9_3() (read from the jodogne/OrthancMirror copy at commit
- * 890fdd4b66b3a77d965081228aecc9cabf0f5ad9).
+ * SetupUidsFromOrthanc_1_9_3() (as in the jodogne/OrthancMirror copy at commit
+ * 021497be7bce33a976ba14511f01e14ba2c41a5c; compared tag by tag in the seventeenth session).
  *
  * Orthanc does not follow the 2008 action codes: every row it keeps from the table is removed
  * (action 'X' here), and the UIDs are the fixed list of SetupUidsFromOrthanc_1_9_3 (action 'U').
