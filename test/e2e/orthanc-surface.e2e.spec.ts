@@ -583,6 +583,21 @@ describe('Orthanc REST surface: tags, content, create-dicom, bulk-delete, lineag
     });
   });
 
+  describe('a series\' ExpectedNumberOfInstances and Status (Orthanc\'s GetSeriesStatus)', () => {
+    it('counts the instances the series announces against their indexes', async () => {
+      const first = ok(await post('/tools/create-dicom', { Tags: { PatientID: 'SERIES-STATUS', PatientName: 'Status', Modality: 'MR', CardiacNumberOfImages: '2', InstanceNumber: '1' } }));
+      const series = first.ParentSeries;
+      expect(ok(await get(`/series/${series}`))).toMatchObject({ ExpectedNumberOfInstances: 2, Status: 'Missing' });
+      ok(await post('/tools/create-dicom', { Parent: series, Tags: { InstanceNumber: '2' } }));
+      expect(ok(await get(`/series/${series}`))).toMatchObject({ ExpectedNumberOfInstances: 2, Status: 'Complete' });
+      ok(await post('/tools/create-dicom', { Parent: series, Tags: { InstanceNumber: '2' } }));
+      expect(ok(await get(`/series/${series}`))).toMatchObject({ Status: 'Inconsistent' });
+      // DummyCT announces nothing (CardiacNumberOfImages 0): browse/02-series.txt.
+      await upload('DummyCT.dcm');
+      expect(ok(await get(`/series/${DUMMY_CT.series}`))).toMatchObject({ ExpectedNumberOfInstances: null, Status: 'Unknown' });
+    });
+  });
+
   describe('GET /{level}/{id}/statistics', () => {
     it('counts what is below the resource and sums its files, as Orthanc 1.10 answers', async () => {
       await upload('DummyCT.dcm');

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { CHILD_LEVEL, LEVEL_PATH, OrthancError, orthancTimestamp, PARENT_LEVEL, ResourceLevel, isOrthancId } from '@deidflow/common';
 import { ResourceDeletionService } from '@deidflow/core';
 import { InstanceRow, instanceResource, MetadataRepository, ResourceRepository, ResourceRow } from '@deidflow/database';
+import { expectedInstancesOfSeries, seriesStatus } from '@deidflow/dicom';
 import { formatResource, sortKeys } from './resource-formatter';
 
 /** Resources expanded per batch of queries (bounds each query's list of IDs). */
@@ -57,10 +58,14 @@ export class BrowseService {
     if (present.length === 0) return [];
     // A study shows its own copy of its patient's tags (Orthanc's); one indexed before it was kept, its patient's.
     const patientIds = level === 'Study' ? [...new Set(present.map((id) => byId.get(id)!).filter((r) => !r.patientMainDicomTags).map((r) => r.parentId!))] : [];
-    const [children, metadata, patients] = await Promise.all([
+    // A series that announces its count of instances is checked against their indexes (Orthanc's Status).
+    const expected = new Map(level === 'Series' ? present.map((id) => [id, expectedInstancesOfSeries(byId.get(id)!.mainDicomTags)]) : []);
+    const announcing = [...expected].filter(([, count]) => count !== undefined).map(([id]) => id);
+    const [children, metadata, patients, indexes] = await Promise.all([
       this.resources.childIdsOf(level, present),
       this.metadata.getMany(present),
       patientIds.length > 0 ? this.resources.findResources('Patient', patientIds) : [],
+      this.resources.indexesInSeries(announcing),
     ]);
     const instanceById = new Map(instances.map((row) => [row.id, row]));
     const patientTags = new Map(patients.map((p) => [p.id, p.mainDicomTags]));
@@ -70,6 +75,7 @@ export class BrowseService {
         children: children.get(id) ?? [],
         metadata: metadata.get(id) ?? {},
         instance: instanceById.get(id),
+        ...(level === 'Series' ? { series: { expected: expected.get(id), status: seriesStatus(expected.get(id), indexes.get(id) ?? []) } } : {}),
         patientMainDicomTags: resource.patientMainDicomTags ?? (resource.parentId ? patientTags.get(resource.parentId) : undefined),
       });
     });

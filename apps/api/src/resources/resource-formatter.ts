@@ -1,5 +1,6 @@
 import { orthancTimestamp, ResourceLevel } from '@deidflow/common';
 import type { InstanceRow, ResourceRow } from '@deidflow/database';
+import type { SeriesStatus } from '@deidflow/dicom';
 import { fileUuidOf } from '@deidflow/storage';
 
 /** Orthanc considers a resource stable once nothing arrived in it for StableAge seconds (default 60). */
@@ -14,6 +15,8 @@ export interface FormatContext {
   /** Study answers carry the patient's main tags (PatientMainDicomTags). */
   patientMainDicomTags?: Record<string, string>;
   instance?: InstanceRow;
+  /** Series answers: the instances announced and the completeness (Orthanc's ExpectedNumberOfInstances, Status). */
+  series?: { expected: number | undefined; status: SeriesStatus };
   now?: number;
 }
 
@@ -48,12 +51,12 @@ function formatByLevel(
     case 'Series':
       return {
         ...common,
-        ExpectedNumberOfInstances: null,
+        ExpectedNumberOfInstances: ctx.series?.expected ?? null,
         Instances: ctx.children,
         IsStable: isStable,
         LastUpdate: orthancTimestamp(resource.lastUpdate),
         ParentStudy: resource.parentId,
-        Status: 'Unknown',
+        Status: ctx.series?.status ?? 'Unknown',
       };
     case 'Instance': {
       const row = ctx.instance!;

@@ -152,6 +152,15 @@ export class ResourceRepository {
    * The direct children of many resources of one level, in one query: parent ID → its children's
    * IDs, in a stable order (by ID; instances by their index in the series, then ID).
    */
+  /** The IndexInSeries of every instance of these series (null where an instance has none): a series' completeness. */
+  async indexesInSeries(seriesIds: readonly string[]): Promise<Map<string, (number | null)[]>> {
+    const indexes = new Map<string, (number | null)[]>(seriesIds.map((id) => [id, []]));
+    if (seriesIds.length === 0) return indexes;
+    const rows = await this.prisma.prepared<{ seriesId: string; index: number | null }>(INDEXES_IN_SERIES, [[...seriesIds]]);
+    for (const { seriesId, index } of rows) indexes.get(seriesId)?.push(index);
+    return indexes;
+  }
+
   async childIdsOf(level: ResourceLevel, ids: readonly string[]): Promise<Map<string, string[]>> {
     const children = new Map<string, string[]>(ids.map((id) => [id, []]));
     const parents = [...ids];
@@ -303,6 +312,11 @@ function tags(value: unknown): Record<string, string> {
 }
 
 /** An instance as a resource: its series is its parent, its reception its last update. */
+const INDEXES_IN_SERIES: PreparedStatement = {
+  name: 'deidflow_indexes_in_series',
+  text: `SELECT series_id AS "seriesId", index_in_series AS index FROM instances WHERE series_id = ANY($1::bpchar[])`,
+};
+
 function studyResource(r: Study): ResourceRow {
   return {
     id: r.id,
