@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PreparedStatement, PrismaService } from '../prisma.service';
+import { retryOnRace } from '../errors';
 import { HIERARCHY_PARAMETERS, hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance } from './hierarchy-sql';
 import { OrthancErrorCode, RESOURCE_LEVELS, type ResourceLevel } from '@deidflow/common';
 import { Job, JobInstanceState, JobState, Prisma } from '../generated/client';
@@ -834,10 +835,12 @@ export class JobRepository {
 
   /**
    * Resubmit: every instance is done again (Orthanc's Reset); outputs already stored are found
-   * again. One statement, whatever the number of instances.
+   * again. One statement, whatever the number of instances. It locks the job's row, then its instance
+   * rows; a completion of the canceled pass still in flight takes them the other way round: a
+   * deadlock Postgres breaks by failing one of them, and the reset is tried again.
    */
   async reset(jobId: string): Promise<boolean> {
-    const [row] = await this.prisma.prepared<{ n: number }>(RESET_JOB, [jobId]);
+    const [row] = await retryOnRace(() => this.prisma.prepared<{ n: number }>(RESET_JOB, [jobId]));
     return row.n > 0;
   }
 
