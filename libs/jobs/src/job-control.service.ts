@@ -53,7 +53,10 @@ export class JobControlService {
     return job;
   }
 
-  /** Pending/Retry/Paused/Running → Failure (CanceledJob). Finished jobs: nothing happens, `{}` all the same. */
+  /**
+   * Pending/Retry/Paused/Running → Failure (CanceledJob), but for a job in its final step, which ends
+   * as its finalize ends it (JobRepository.cancel). Finished jobs: nothing happens, `{}` all the same.
+   */
   async cancel(id: string): Promise<void> {
     const job = await this.findForAction(id);
     const canceled = await this.jobs.cancel(job.id);
