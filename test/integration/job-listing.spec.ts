@@ -2,20 +2,13 @@ import type { JsonText } from '@deidflow/common';
 import { JobRepository, PrismaService, ResourceRepository } from '@deidflow/database';
 import { generateSyntheticStudy, parseInstance } from '@deidflow/dicom';
 import { JobControlService, JobEnqueuer, JobEventsService } from '@deidflow/jobs';
-import { resetDatabase } from '../support/app-harness';
-import { bareSourceId, createSubmittedJob, testDatabase } from '../support/database';
+import { bareSourceId, createSubmittedJob, onJobsDatabase } from '../support/database';
 
 /** The jobs' history read in pages (GET /jobs?expand), against the real Postgres. */
 describe('JobRepository.summaryPages (real Postgres)', () => {
-  const database = testDatabase();
   let prisma: PrismaService;
   let jobs: JobRepository;
-
-  beforeAll(() => {
-    prisma = database();
-    jobs = new JobRepository(prisma);
-  });
-  beforeEach(() => resetDatabase());
+  onJobsDatabase((db) => ({ prisma, jobs } = db));
 
   it('gives every job once, oldest first, across pages whose edges fall inside runs of equal creation times', async () => {
     // 1,203 jobs, three per millisecond: page edges (every 100) land between jobs created together.
@@ -57,15 +50,9 @@ async function collect<T>(pages: AsyncIterable<T>): Promise<T[]> {
 
 /** GET /jobs/{id} of a single-resource job under way (real Postgres): its new resource once one instance is done. */
 describe('JobControlService.get: a running job\'s output so far (real Postgres)', () => {
-  const database = testDatabase();
   let prisma: PrismaService;
   let jobs: JobRepository;
-
-  beforeAll(() => {
-    prisma = database();
-    jobs = new JobRepository(prisma);
-  });
-  beforeEach(() => resetDatabase());
+  onJobsDatabase((db) => ({ prisma, jobs } = db));
 
   // The enqueuer and the events are not used by reads.
   const control = () => new JobControlService(jobs, {} as JobEnqueuer, {} as JobEventsService);

@@ -1,7 +1,6 @@
 import { OrthancErrorCode } from '@deidflow/common';
 import { JobRepository, JobState, PrismaService } from '@deidflow/database';
-import { resetDatabase } from '../support/app-harness';
-import { bareSourceId, createSubmittedJob, testDatabase } from '../support/database';
+import { bareSourceId, createSubmittedJob, onJobsDatabase } from '../support/database';
 
 /**
  * What a worker's late step does to a job that moved on meanwhile (real Postgres): a cancel, a
@@ -9,15 +8,9 @@ import { bareSourceId, createSubmittedJob, testDatabase } from '../support/datab
  * belongs to, and a cancel spares a job in its final step.
  */
 describe('JobRepository: late steps of a job that moved on (real Postgres)', () => {
-  const database = testDatabase();
   let prisma: PrismaService;
   let jobs: JobRepository;
-
-  beforeAll(() => {
-    prisma = database();
-    jobs = new JobRepository(prisma);
-  });
-  beforeEach(() => resetDatabase());
+  onJobsDatabase((db) => ({ prisma, jobs } = db));
 
   const job = async (id: string) => (await jobs.find(id))!;
   const failure = { error: 'x', errorCode: OrthancErrorCode.BadFileFormat };

@@ -1,21 +1,14 @@
 import { loadConfig } from '@deidflow/config';
 import { JobRepository, PrismaService } from '@deidflow/database';
 import { JobRetentionService } from '../../apps/worker/src/handlers/job-retention.service';
-import { resetDatabase } from '../support/app-harness';
-import { createBareJob, testDatabase } from '../support/database';
+import { createBareJob, onJobsDatabase } from '../support/database';
 
 /** JOB_RETENTION_DAYS against the real Postgres: what goes, and what must stay. */
 describe('JobRetentionService (real Postgres)', () => {
   const DAY = 24 * 60 * 60_000;
-  const database = testDatabase();
   let prisma: PrismaService;
   let jobs: JobRepository;
-
-  beforeAll(() => {
-    prisma = database();
-    jobs = new JobRepository(prisma);
-  });
-  beforeEach(() => resetDatabase());
+  onJobsDatabase((db) => ({ prisma, jobs } = db));
 
   const retention = (days: number) => new JobRetentionService({ ...loadConfig(process.env), JOB_RETENTION_DAYS: days }, jobs);
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '@deidflow/config';
 import { JobRepository, PrismaService } from '@deidflow/database';
+import { resetDatabase } from './app-harness';
 
 /**
  * For a suite of repository tests: a PrismaService on the run's test database, opened before the
@@ -16,6 +17,19 @@ export function testDatabase(): () => PrismaService {
     if (!prisma) throw new Error('testDatabase(): the suite has not started');
     return prisma;
   };
+}
+
+/**
+ * For a suite of job repository tests: the run's database, reset before each test, handed to
+ * `opened` (a PrismaService and a JobRepository on it) before the suite.
+ */
+export function onJobsDatabase(opened: (db: { prisma: PrismaService; jobs: JobRepository }) => void): void {
+  const database = testDatabase();
+  beforeAll(() => {
+    const prisma = database();
+    opened({ prisma, jobs: new JobRepository(prisma) });
+  });
+  beforeEach(() => resetDatabase());
 }
 
 /** A new job row with the fewest settings (a study anonymization, nothing to process yet); its ID. Tests set the columns they care about. */
