@@ -113,19 +113,11 @@ export class FsStorage implements ObjectStorage {
   async sweepAbandonedTemporaries(olderThanMs = ABANDONED_AFTER_MS): Promise<number> {
     const cutoff = Date.now() - olderThanMs;
     let removed = 0;
-    const walk = async (directory: string): Promise<void> => {
-      // One directory at a time, letting the requests and jobs of this process run in between.
-      await new Promise(setImmediate);
-      for await (const entry of await opendir(directory)) {
-        const path = join(directory, entry.name);
-        if (entry.isDirectory()) await walk(path);
-        else if (entry.isFile() && TEMPORARY_NAME.test(entry.name)) {
-          const info = await stat(path).catch(() => undefined);
-          if (info && info.mtimeMs < cutoff && (await unlink(path).then(() => true, () => false))) removed++;
-        }
-      }
-    };
-    await walk(this.root);
+    for await (const { name, path } of filesUnder(this.root, '')) {
+      if (!TEMPORARY_NAME.test(name)) continue;
+      const info = await stat(path).catch(() => undefined);
+      if (info && info.mtimeMs < cutoff && (await unlink(path).then(() => true, () => false))) removed++;
+    }
     return removed;
   }
 
@@ -212,34 +204,22 @@ export class FsStorage implements ObjectStorage {
     return existsByStat(() => this.stat(key));
   }
 
-  /** One directory at a time, depth first; temporary files of writes in progress are not objects. */
+  /** Temporary files of writes in progress are not objects. */
   async *list(prefix: string): AsyncIterable<ObjectStat> {
     // The deepest directory the prefix names whole: `instances/0a` of `instances/0a1`.
     const slash = prefix.lastIndexOf('/');
     const start = slash < 0 ? '' : prefix.slice(0, slash);
     if (start !== '') assertValidObjectKey(start);
-    const walk = async function* (directory: string, keyPrefix: string): AsyncGenerator<ObjectStat> {
-      let entries;
-      try {
-        entries = await opendir(directory);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-        throw fsError(err, 'list', keyPrefix || '/');
+    const files = filesUnder(start === '' ? this.root : join(this.root, start), start === '' ? '' : `${start}/`, (key) => key.startsWith(prefix) || prefix.startsWith(key + '/'));
+    try {
+      for await (const { key, name, path } of files) {
+        if (!key.startsWith(prefix) || TEMPORARY_NAME.test(name) || key === SWEEP_MARKER) continue;
+        const info = await stat(path).catch(() => undefined); // deleted meanwhile
+        if (info) yield { key, size: info.size, modifiedAt: info.mtime };
       }
-      const subdirectories: string[] = [];
-      for await (const entry of entries) {
-        const key = keyPrefix + entry.name;
-        if (entry.isDirectory()) {
-          if (key.startsWith(prefix) || prefix.startsWith(key + '/')) subdirectories.push(entry.name);
-        } else if (entry.isFile() && key.startsWith(prefix) && !TEMPORARY_NAME.test(entry.name) && key !== SWEEP_MARKER) {
-          const info = await stat(join(directory, entry.name)).catch(() => undefined); // deleted meanwhile
-          if (info) yield { key, size: info.size, modifiedAt: info.mtime };
-        }
-      }
-      // Subdirectories once this one is closed: one directory handle open at a time.
-      for (const name of subdirectories) yield* walk(join(directory, name), `${keyPrefix}${name}/`);
-    };
-    yield* walk(start === '' ? this.root : join(this.root, start), start === '' ? '' : `${start}/`);
+    } catch (err) {
+      throw fsError(err, 'list', prefix || '/');
+    }
   }
 
   async delete(key: string): Promise<void> {
@@ -359,6 +339,35 @@ export class FsStorage implements ObjectStorage {
       throw fsError(err, 'sync the directory of', key);
     });
   }
+}
+
+/**
+ * The regular files under `directory` (keys from `keyPrefix`), in the subdirectories `enter` accepts,
+ * depth first. A directory is read, then closed, before its subdirectories: one directory handle
+ * open at a time. The requests and jobs of this process run between two directories. A directory
+ * deleted meanwhile is skipped.
+ */
+async function* filesUnder(
+  directory: string,
+  keyPrefix: string,
+  enter: (key: string) => boolean = () => true,
+): AsyncGenerator<{ key: string; name: string; path: string }> {
+  await new Promise(setImmediate);
+  let entries;
+  try {
+    entries = await opendir(directory);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  const subdirectories: string[] = [];
+  for await (const entry of entries) {
+    const key = keyPrefix + entry.name;
+    if (entry.isDirectory()) {
+      if (enter(key)) subdirectories.push(entry.name);
+    } else if (entry.isFile()) yield { key, name: entry.name, path: join(directory, entry.name) };
+  }
+  for (const name of subdirectories) yield* filesUnder(join(directory, name), `${keyPrefix}${name}/`, enter);
 }
 
 /** The whole file when it is at most `maxBytes` long, otherwise undefined (read it asynchronously). */
