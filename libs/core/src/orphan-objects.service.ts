@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { ObjectDeletionRepository } from '@deidflow/database';
+import { ObjectDeletionRepository, type StoreObject } from '@deidflow/database';
 import { instanceIdOfObjectKey, isInexistentObject, OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
 
 /** Objects checked against the index per statement. */
@@ -34,14 +34,13 @@ export class OrphanObjectService {
   async deleteOrphans(minAgeMs: number, now = Date.now(), signal?: AbortSignal): Promise<OrphanSweepResult> {
     const writtenBefore = now - minAgeMs;
     const result: OrphanSweepResult = { examined: 0, deleted: 0 };
-    let batch: { objectKey: string; instanceId: string }[] = [];
+    let batch: StoreObject[] = [];
     const check = async () => {
       result.examined += batch.length;
-      const instanceOf = new Map(batch.map((o) => [o.objectKey, o.instanceId]));
-      for (const objectKey of await this.deletions.unindexed(batch)) {
+      for (const orphan of await this.deletions.unindexed(batch)) {
         if (signal?.aborted) return;
-        const isStale = () => this.writtenBefore(objectKey, writtenBefore);
-        if (await this.deletions.deleteIfOrphan(objectKey, instanceOf.get(objectKey)!, isStale, () => this.storage.delete(objectKey))) result.deleted++;
+        const isStale = () => this.writtenBefore(orphan.objectKey, writtenBefore);
+        if (await this.deletions.deleteIfOrphan(orphan, isStale, () => this.storage.delete(orphan.objectKey))) result.deleted++;
       }
       batch = [];
     };

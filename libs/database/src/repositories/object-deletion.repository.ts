@@ -9,6 +9,12 @@ export interface QueuedDeletion {
   stored: boolean;
 }
 
+/** An instance's object found in the store, and the instance its key names. */
+export interface StoreObject {
+  objectKey: string;
+  instanceId: string;
+}
+
 /**
  * Files still to delete from the object store (table object_deletions), each under the ID of the
  * deletion that queued it with the deletion of its rows (ResourceRepository.deleteResources); done
@@ -75,10 +81,9 @@ export class ObjectDeletionRepository {
   }
 
   /** Of these objects found in the store, those that no instance row points to and no deletion has queued. */
-  async unindexed(objects: readonly { objectKey: string; instanceId: string }[]): Promise<string[]> {
+  async unindexed(objects: readonly StoreObject[]): Promise<StoreObject[]> {
     if (objects.length === 0) return [];
-    const rows = await this.prisma.prepared<{ objectKey: string }>(UNINDEXED, [objects.map((o) => o.objectKey), objects.map((o) => o.instanceId)]);
-    return rows.map((row) => row.objectKey);
+    return this.prisma.prepared<StoreObject>(UNINDEXED, [objects.map((o) => o.objectKey), objects.map((o) => o.instanceId)]);
   }
 
   /**
@@ -87,7 +92,7 @@ export class ObjectDeletionRepository {
    * if, once the lock is held, it is still unindexed, not queued for deletion, and `isStale` (its
    * time) says no write touched it lately. Resolves to whether `remove` ran.
    */
-  async deleteIfOrphan(objectKey: string, instanceId: string, isStale: () => Promise<boolean>, remove: () => Promise<void>): Promise<boolean> {
+  async deleteIfOrphan({ objectKey, instanceId }: StoreObject, isStale: () => Promise<boolean>, remove: () => Promise<void>): Promise<boolean> {
     return this.prisma.preparedTransaction(async (run) => {
       await run(LOCK_OBJECT, [objectKey]);
       const unindexed = await run(UNINDEXED, [[objectKey], [instanceId]]);
@@ -130,7 +135,7 @@ const LOCK_OBJECT: PreparedStatement = {
 
 const UNINDEXED: PreparedStatement = {
   name: 'deidflow_objects_unindexed',
-  text: `SELECT o.key AS "objectKey" FROM unnest($1::text[], $2::bpchar[]) AS o(key, instance_id)
+  text: `SELECT o.key AS "objectKey", o.instance_id AS "instanceId" FROM unnest($1::text[], $2::bpchar[]) AS o(key, instance_id)
          WHERE NOT EXISTS (SELECT 1 FROM instances i WHERE i.id = o.instance_id AND i.object_key = o.key)
            AND NOT EXISTS (SELECT 1 FROM object_deletions d WHERE d.object_key = o.key)`,
 };
