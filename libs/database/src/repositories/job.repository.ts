@@ -358,11 +358,11 @@ const FINISH_WITHOUT_OUTPUT: PreparedStatement = {
   text: `UPDATE jobs SET ${FINISH_COLUMNS} ${FINISH_WHERE}`,
 };
 
+/** FINISH_WITHOUT_OUTPUT, but for a queueable job whose instances are all done: its finalize is its final step. */
 const CANCEL: PreparedStatement = {
   name: 'deidflow_cancel_job',
-  text: `UPDATE jobs SET state = 'Failure', error_code = ${OrthancErrorCode.CanceledJob}, error_details = 'The job was canceled', completed_at = now()
-         WHERE id = $1::uuid AND ${UNFINISHED}
-           AND NOT (ready AND state IN ('Pending', 'Running', 'Retry') AND processed_count + failed_count >= instances_count)
+  text: `UPDATE jobs SET ${FINISH_COLUMNS}
+         WHERE id = $1::uuid AND ${UNFINISHED} AND NOT (${QUEUEABLE} AND processed_count + failed_count >= instances_count)
          RETURNING id`,
 };
 
@@ -607,7 +607,7 @@ export class JobRepository {
    * the job ends as that step ends it.
    */
   async cancel(jobId: string): Promise<boolean> {
-    return (await this.prisma.prepared(CANCEL, [jobId])).length > 0;
+    return (await this.prisma.prepared(CANCEL, [jobId, JobState.Failure, OrthancErrorCode.CanceledJob, 'The job was canceled'])).length > 0;
   }
 
   /** An unfinished job ends in Failure with this error; false when it had ended already. */
