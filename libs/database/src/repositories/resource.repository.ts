@@ -148,10 +148,6 @@ export class ResourceRepository {
     return rows.map((r) => ({ ...r, mainDicomTags: tags(r.mainDicomTags) }));
   }
 
-  /**
-   * The direct children of many resources of one level, in one query: parent ID → its children's
-   * IDs, in a stable order (by ID; instances by their index in the series, then ID).
-   */
   /** The IndexInSeries of every instance of these series (null where an instance has none): a series' completeness. */
   async indexesInSeries(seriesIds: readonly string[]): Promise<Map<string, (number | null)[]>> {
     const indexes = new Map<string, (number | null)[]>(seriesIds.map((id) => [id, []]));
@@ -161,6 +157,10 @@ export class ResourceRepository {
     return indexes;
   }
 
+  /**
+   * The direct children of many resources of one level, in one query: parent ID → its children's
+   * IDs, in a stable order (by ID; instances by their index in the series, then ID).
+   */
   async childIdsOf(level: ResourceLevel, ids: readonly string[]): Promise<Map<string, string[]>> {
     const children = new Map<string, string[]>(ids.map((id) => [id, []]));
     const parents = [...ids];
