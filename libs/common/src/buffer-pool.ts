@@ -86,6 +86,14 @@ export class BufferPool {
   }
 
   /**
+   * The memory a rewrite of an object of `size` bytes holds at its peak: the source and the result,
+   * each whole in this pool's memory (the result is about the source's size).
+   */
+  rewriteMemory(size: number): number {
+    return 2 * this.capacityFor(size);
+  }
+
+  /**
    * Hands a buffer back: once, by its owner. A no-op for buffers of other origins; a repeated release
    * is ignored while the memory is still free, but would corrupt its next owner's data after that.
    */

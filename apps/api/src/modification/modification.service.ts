@@ -38,7 +38,7 @@ export class ModificationService {
     const patientName = needsGeneratedPatientName(request) ? await this.patientNames.nextName() : undefined;
     // A fresh secret per call: like Orthanc, every call gives new UIDs.
     const modification = DicomModification.fromRequest(request, { secret: randomBytes(32).toString('hex'), patientName });
-    if (!(await reserveMemory(2 * this.buffers.capacityFor(Number(instance.fileSize))))) return null;
+    if (!(await reserveMemory(this.buffers.rewriteMemory(Number(instance.fileSize))))) return null;
     const source = await this.store.readFile(instance, this.buffers.acquire);
     try {
       const file = modification.apply(source, this.buffers.acquire);

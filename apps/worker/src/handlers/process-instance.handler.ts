@@ -119,11 +119,10 @@ export class ProcessInstanceHandler {
   }
 
   /**
-   * rewrite(), once the memory of its source and result fits within WORKER_INSTANCES_MEMORY_LIMIT
-   * (both are held whole, in pooled memory; the result is about the source's size).
+   * rewrite(), once the memory of its source and result fits within WORKER_INSTANCES_MEMORY_LIMIT.
    */
   private async rewriteWithinBudget(plan: JobPlan, source: NonNullable<InstanceContext['source']>, sourceInstanceId: string) {
-    const reserved = await this.memory.reserve(2 * this.buffers.capacityFor(source.fileSize));
+    const reserved = await this.memory.reserve(this.buffers.rewriteMemory(source.fileSize));
     try {
       return await this.rewrite(plan, source.objectKey, sourceInstanceId);
     } finally {
