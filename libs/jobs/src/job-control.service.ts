@@ -3,7 +3,7 @@ import { JsonAnswer, OrthancError, OrthancErrorCode, type ResourceLevel } from '
 import { JobRepository, JobRow, JobState } from '@deidflow/database';
 import { JobEnqueuer } from './job-enqueuer.service';
 import { JobEventsService } from './job-events.service';
-import { formatJob, OutputResourcePages, singleOutput } from './job-format';
+import { formatJob, isFinished, OutputResourcePages, singleOutput } from './job-format';
 
 /**
  * Orthanc's jobs API (JobsRegistry): reads, and the transitions it allows. A refused transition or
@@ -37,8 +37,7 @@ export class JobControlService {
    * (SingleOutput is filled by the first instance); the job row gets it only at the end.
    */
   private async withOutputSoFar(job: JobRow): Promise<JobRow> {
-    const finished = job.state === JobState.Success || job.state === JobState.Failure;
-    if (finished || job.level === 'Bulk' || job.output !== null || job.processedCount === 0) return job;
+    if (isFinished(job.state) || job.level === 'Bulk' || job.output !== null || job.processedCount === 0) return job;
     return { ...job, output: singleOutput(job.level as ResourceLevel, await this.jobs.anyOutput(job.id)) };
   }
 

@@ -60,9 +60,14 @@ export function jobContent(job: JobSummary, resources: OutputResourcePages): Jso
   return answer(content(job, fields), listed, resources);
 }
 
+/** Success and Failure are final (a resubmit starts a failed job over). */
+export function isFinished(state: JobSummary['state']): boolean {
+  return state === 'Success' || state === 'Failure';
+}
+
 /** Orthanc's JobInfo::Format (GET /jobs/{id}); see orthanc-reference/04-job-after-success.txt. */
 export function formatJob(job: JobSummary, resources: OutputResourcePages, now = new Date()): JsonAnswer {
-  const finished = job.state === 'Success' || job.state === 'Failure';
+  const finished = isFinished(job.state);
   const started = job.startedAt ?? job.createdAt;
   const end = job.completedAt ?? now;
   const done = job.processedCount + job.failedCount;

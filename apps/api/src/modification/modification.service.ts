@@ -4,7 +4,7 @@ import { BufferPool, isOrthancErrorCode, LruCache, OrthancError, OrthancErrorCod
 import { InstanceStoreService } from '@deidflow/core';
 import { JobRepository, JobState } from '@deidflow/database';
 import { DicomModification, ModificationRequest, needsGeneratedPatientName, Operation, parseModificationRequest } from '@deidflow/dicom';
-import { JobControlService, JobEventsService, JobSubmissionService, jobContent, PatientNamesService } from '@deidflow/jobs';
+import { isFinished, JobControlService, JobEventsService, JobSubmissionService, jobContent, PatientNamesService } from '@deidflow/jobs';
 import { assertId } from '../resources/browse.service';
 
 /**
@@ -68,7 +68,7 @@ export class ModificationService {
     if (!request.synchronous) return { ID: jobId, Path: `/jobs/${jobId}` };
     await this.events.waitFor(jobId, async () => {
       const state = (await this.jobs.counters(jobId))?.state;
-      return state === JobState.Success || state === JobState.Failure;
+      return state !== undefined && isFinished(state);
     });
     const finished = await this.control.findOr404(jobId);
     if (finished.state === JobState.Failure) {
