@@ -126,8 +126,10 @@ export class BrowseService {
 
   /** What the index knows of the resource as Orthanc's automatic metadata, with the metadata jobs recorded (AnonymizedFrom, ModifiedFrom). */
   async metadataOf(level: ResourceLevel, id: string): Promise<Record<string, string>> {
-    const row = await existingResource(this.resources, level, id);
+    assertId(id);
+    // An instance's row has what its metadata needs: one read, not its resource row and then it.
     const instance = level === 'Instance' ? await this.resources.findInstance(id) : null;
+    const row = instance ? instanceResource(instance) : await existingResource(this.resources, level, id);
     return sortKeys({ ...automaticMetadata(row, instance), ...(await this.metadata.get(id)) });
   }
 
