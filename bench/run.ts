@@ -84,22 +84,21 @@ async function main(): Promise<void> {
   const generation = process.hrtime.bigint();
   const study = generateMainStudy(options.instances, options.seed);
   log(`generated ${study.files.length} instances (${(study.bytes / 1e6).toFixed(0)} MB, seed ${options.seed}) in ${(elapsedMs(generation) / 1000).toFixed(1)} s`);
-  let bulk: Promise<BulkDataset> | undefined;
-  const bulkDataset = () => {
-    if (!bulk) {
-      log(`  preparing ${options.bulkStudies} x ${options.instances} instances in ${options.dataDir} (cached between runs)`);
-      bulk = prepareBulkDataset(options.dataDir, options.bulkStudies, options.instances, options.seed, options.bulkImageSize);
-    }
-    return bulk;
+  /** A dataset prepared (and cached on disk) on its first use only. */
+  const onFirstUse = (what: string, prepare: () => Promise<BulkDataset>) => {
+    let dataset: Promise<BulkDataset> | undefined;
+    return () => {
+      if (!dataset) {
+        log(`  preparing ${what} in ${options.dataDir} (cached between runs)`);
+        dataset = prepare();
+      }
+      return dataset;
+    };
   };
-  let large: Promise<BulkDataset> | undefined;
-  const largeDataset = () => {
-    if (!large) {
-      log(`  preparing ${options.largeInstances} large instances in ${options.dataDir} (cached between runs)`);
-      large = prepareLargeDataset(options.dataDir, options.largeInstances, options.seed);
-    }
-    return large;
-  };
+  const bulkDataset = onFirstUse(`${options.bulkStudies} x ${options.instances} instances`, () =>
+    prepareBulkDataset(options.dataDir, options.bulkStudies, options.instances, options.seed, options.bulkImageSize),
+  );
+  const largeDataset = onFirstUse(`${options.largeInstances} large instances`, () => prepareLargeDataset(options.dataDir, options.largeInstances, options.seed));
 
   /** The page-cache fills made so far (removed at the end), the first at the start. */
   const fills: PageCacheFill[] = [];
