@@ -62,9 +62,9 @@ function expectedSqlType(field: DmmfField): string {
 
 /**
  * Expression and partial indexes, which a Prisma schema cannot declare: created by migrations
- * 20261129060000_find_indexes and 20261207130000_job_dispatch_indexes.
+ * 20261129060000_find_indexes, 20261207130000_job_dispatch_indexes and 20261208000000_change_log.
  */
-const SQL_ONLY_INDEXES = ['patients_patient_name_lower_idx', 'studies_study_date_idx', 'jobs_queueable_order_idx', 'jobs_claimed_idx', 'jobs_unready_idx'];
+const SQL_ONLY_INDEXES = ['patients_patient_name_lower_idx', 'studies_study_date_idx', 'jobs_queueable_order_idx', 'jobs_claimed_idx', 'jobs_unready_idx', 'patients_unstable_idx', 'studies_unstable_idx', 'series_unstable_idx'];
 
 describe('schema.prisma and the migrations agree', () => {
   let client: Client;

@@ -110,7 +110,7 @@ export async function resetDatabase(): Promise<void> {
   await client.connect();
   try {
     await client.query(
-      'TRUNCATE patients, studies, series, instances, resource_metadata, object_deletions, jobs, job_instances, lineage CASCADE',
+      'TRUNCATE patients, studies, series, instances, resource_metadata, object_deletions, jobs, job_instances, lineage, pending_changes, changes CASCADE',
     );
   } finally {
     await client.end();

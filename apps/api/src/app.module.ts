@@ -8,6 +8,8 @@ import { JobsModule } from '@deidflow/jobs';
 import { QueueModule } from '@deidflow/queue';
 import { StorageModule } from '@deidflow/storage';
 import { WorkerModule } from '../../worker/src/worker.module';
+import { ChangesController } from './changes/changes.controller';
+import { ChangeLogService } from './changes/change-log.service';
 import { HealthController } from './health/health.controller';
 import { OrthancExceptionFilter } from './http/orthanc-exception.filter';
 import { RequestBodyBudget } from './http/request-body-budget';
@@ -48,8 +50,8 @@ export class AppModule {
         ...(config.EMBEDDED_WORKER ? [WorkerModule] : []),
       ],
       // Order matters: static routes of InstancesController before the generic ones.
-      controllers: [InstancesController, AttachmentsController, ArchiveController, ModificationController, ResourcesController, JobsController, SystemController, HealthController, ToolsController],
-      providers: [BrowseService, MetricsService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, FindService, ArchiveService, IntegrityService,
+      controllers: [InstancesController, AttachmentsController, ArchiveController, ModificationController, ChangesController, ResourcesController, JobsController, SystemController, HealthController, ToolsController],
+      providers: [BrowseService, ChangeLogService, MetricsService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, FindService, ArchiveService, IntegrityService,
         { provide: APP_FILTER, useClass: OrthancExceptionFilter },
         { provide: RequestBodyBudget, useFactory: (c: AppConfig) => new RequestBodyBudget(c.HTTP_BODIES_MEMORY_LIMIT), inject: [APP_CONFIG] },
       ],

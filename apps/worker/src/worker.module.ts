@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ChangeLogMonitor } from './handlers/change-log-monitor';
 import { CompletionBatcher } from './handlers/completion-batcher';
 import { FinalizeJobHandler } from './handlers/finalize-job.handler';
 import { InstanceMemoryBudget } from './handlers/instance-memory-budget';
@@ -17,7 +18,7 @@ import { ModificationProcessor } from './modification.processor';
  * core, jobs) from the importing application.
  */
 @Module({
-  providers: [ModificationProcessor, ProcessInstanceHandler, CompletionBatcher, InstanceMemoryBudget, FinalizeJobHandler, PlanCache, JobRecoveryService, JobRetentionService, ObjectDeletionSweeper, OrphanObjectSweeper, WorkerMetrics],
+  providers: [ModificationProcessor, ProcessInstanceHandler, CompletionBatcher, InstanceMemoryBudget, FinalizeJobHandler, PlanCache, JobRecoveryService, JobRetentionService, ObjectDeletionSweeper, OrphanObjectSweeper, ChangeLogMonitor, WorkerMetrics],
   exports: [WorkerMetrics],
 })
 export class WorkerModule {}

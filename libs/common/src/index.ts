@@ -1,6 +1,7 @@
 export * from './orthanc-error';
 export * from './orthanc-time';
 export * from './resource-level';
+export * from './change-type';
 export * from './product';
 export * from './lru-cache';
 export * from './buffer-pool';

@@ -116,6 +116,13 @@ const settings = z.object({
   STORE_ORPHAN_SWEEP_INTERVAL_MS: z.coerce.number().int().min(0).default(24 * 60 * 60_000),
   /** An unindexed object is an orphan only once no write touched it for this long (a write is indexed right after it). */
   STORE_ORPHAN_MIN_AGE_MS: z.coerce.number().int().min(0).default(24 * 60 * 60_000),
+  /**
+   * Orthanc's StableAge: a patient, study or series is stable (IsStable, and StablePatient /
+   * StableStudy / StableSeries in GET /changes) once no instance arrived in it for this many seconds.
+   */
+  STABLE_AGE_SECONDS: z.coerce.number().int().min(1).default(60),
+  /** How often workers look for resources that became complete or stable, and number the changes logged since (GET /changes). */
+  CHANGE_LOG_INTERVAL_MS: z.coerce.number().int().min(100).default(1_000),
   /** Run a worker inside the API process (the embedded default of `npm start`). */
   EMBEDDED_WORKER: bool.default(true),
   /** `s3` when S3_ENDPOINT is set, otherwise the embedded filesystem store. */

@@ -5,8 +5,9 @@ import { MetadataRepository } from './repositories/metadata.repository';
 import { JobRepository } from './repositories/job.repository';
 import { LineageRepository } from './repositories/lineage.repository';
 import { ObjectDeletionRepository } from './repositories/object-deletion.repository';
+import { ChangeRepository } from './repositories/change.repository';
 
-const REPOSITORIES = [ResourceRepository, MetadataRepository, JobRepository, LineageRepository, ObjectDeletionRepository];
+const REPOSITORIES = [ResourceRepository, MetadataRepository, JobRepository, LineageRepository, ObjectDeletionRepository, ChangeRepository];
 
 @Global()
 @Module({

@@ -6,5 +6,6 @@ export * from './repositories/metadata.repository';
 export * from './repositories/job.repository';
 export * from './repositories/lineage.repository';
 export * from './repositories/object-deletion.repository';
+export * from './repositories/change.repository';
 export { Prisma } from './generated/client';
 export * from './errors';

@@ -3,9 +3,6 @@ import type { InstanceRow, ResourceRow } from '@deidflow/database';
 import type { SeriesStatus } from '@deidflow/dicom';
 import { fileUuidOf } from '@deidflow/storage';
 
-/** Orthanc considers a resource stable once nothing arrived in it for StableAge seconds (default 60). */
-export const STABLE_AGE_MS = 60_000;
-
 /** Metadata Orthanc also shows as top-level fields of GET /{level}/{id}. */
 const TOP_LEVEL_METADATA = ['AnonymizedFrom', 'ModifiedFrom'];
 
@@ -17,7 +14,6 @@ export interface FormatContext {
   instance?: InstanceRow;
   /** Series answers: the instances announced and the completeness (Orthanc's ExpectedNumberOfInstances, Status). */
   series?: { expected: number | undefined; status: SeriesStatus };
-  now?: number;
 }
 
 /** A resource in the exact shape of Orthanc's GET /{level}/{id} (see orthanc-reference/browse/01..04). */
@@ -25,7 +21,8 @@ export function formatResource(resource: ResourceRow, ctx: FormatContext): Recor
   const lineage = Object.fromEntries(
     TOP_LEVEL_METADATA.filter((name) => ctx.metadata[name] !== undefined).map((name) => [name, ctx.metadata[name]]),
   );
-  const isStable = (ctx.now ?? Date.now()) - resource.lastUpdate.getTime() > STABLE_AGE_MS;
+  // Orthanc's IsStable: nothing arrived for StableAge seconds (the worker's ChangeLogMonitor decides it).
+  const isStable = resource.isStable;
   const common = { ID: resource.id, MainDicomTags: sortKeys(resource.mainDicomTags), Type: resource.level, ...lineage };
   return sortKeys(formatByLevel(resource, ctx, common, isStable));
 }

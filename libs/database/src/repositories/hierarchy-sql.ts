@@ -1,4 +1,5 @@
-import type { ParsedInstance } from '@deidflow/dicom';
+import { ChangeType, RESOURCE_TYPE } from '@deidflow/common';
+import { expectedInstancesOfSeries, type ParsedInstance } from '@deidflow/dicom';
 
 // The SQL that indexes instances and the missing parts of their hierarchy, shared by the upload
 // statement (ResourceRepository.storeInstance, one instance) and the worker's completion statement
@@ -20,11 +21,11 @@ export interface IndexedInstance {
 }
 
 /** How many parameters hierarchyInsertCtes() uses, numbered from its `first`. */
-export const HIERARCHY_PARAMETERS = 23;
+export const HIERARCHY_PARAMETERS = 24;
 
 /**
- * CTEs `p`, `st`, `se`, `inp` (the instances' values), `i` (RETURNING id of the instance rows that
- * are new), `u1`-`u3`; no leading WITH.
+ * CTEs `p`, `st`, `se` (RETURNING id of the rows that are new), `inp` (the instances' values), `i`
+ * (RETURNING id of the instance rows that are new), `u1`-`u3`, `ch`; no leading WITH.
  * Idempotent: inserts that meet an existing row do nothing, so concurrent uploads of one patient,
  * study or series, or a retried job writing the same output, converge on the same rows. Foreign
  * keys are checked at the end of the statement, so parents can be inserted in sibling CTEs. A new
@@ -33,7 +34,9 @@ export const HIERARCHY_PARAMETERS = 23;
  * YYYYMMDDTHHMMSS), so an ancestor already updated within the current second is left alone: a job
  * writing hundreds of instances of one series per second updates that series' row once a second,
  * not once per batch (every UPDATE of a row is a new row version, and two workers would queue on
- * it). Rows come sorted by ID (hierarchyInsertValues), so concurrent statements take their locks in
+ * it); unless the ancestor was stable (or its completion logged): a new instance makes it unstable
+ * again, as in Orthanc, whatever the second. `ch` logs what is new (Orthanc's order: NewInstance,
+ * then NewSeries, NewStudy, NewPatient of the instance that created them; ChangeRepository). Rows come sorted by ID (hierarchyInsertValues), so concurrent statements take their locks in
  * the same order.
  *
  * Joins with unnest() are planned for 100 rows of unknown values: a prepared statement's generic
@@ -48,21 +51,25 @@ export function hierarchyInsertCtes(first: number): string {
       INSERT INTO patients (id, patient_id, main_dicom_tags)
       SELECT id, pid, tags FROM ROWS FROM (unnest(${$(1)}::bpchar[]), unnest(${$(2)}::text[]), jsonb_array_elements(${$(3)}::jsonb)) AS t(id, pid, tags)
       ON CONFLICT (id) DO NOTHING
+      RETURNING id
     ), st AS (
       INSERT INTO studies (id, patient_id, study_instance_uid, main_dicom_tags, patient_main_dicom_tags)
       SELECT id, pid, uid, tags -> 0, tags -> 1
       FROM ROWS FROM (unnest(${$(4)}::bpchar[]), unnest(${$(5)}::bpchar[]), unnest(${$(6)}::text[]), jsonb_array_elements(${$(7)}::jsonb)) AS t(id, pid, uid, tags)
       ON CONFLICT (id) DO NOTHING
+      RETURNING id
     ), se AS (
-      INSERT INTO series (id, study_id, series_instance_uid, main_dicom_tags)
-      SELECT id, sid, uid, tags
-      FROM ROWS FROM (unnest(${$(8)}::bpchar[]), unnest(${$(9)}::bpchar[]), unnest(${$(10)}::text[]), jsonb_array_elements(${$(11)}::jsonb)) AS t(id, sid, uid, tags)
+      INSERT INTO series (id, study_id, series_instance_uid, main_dicom_tags, expected_instances)
+      SELECT id, sid, uid, tags, expected
+      FROM ROWS FROM (unnest(${$(8)}::bpchar[]), unnest(${$(9)}::bpchar[]), unnest(${$(10)}::text[]), jsonb_array_elements(${$(11)}::jsonb), unnest(${$(24)}::int[]))
+        AS t(id, sid, uid, tags, expected)
       ON CONFLICT (id) DO NOTHING
+      RETURNING id
     ), inp AS (
       SELECT * FROM ROWS FROM (unnest(${$(12)}::bpchar[]), unnest(${$(13)}::bpchar[]), unnest(${$(14)}::text[]), unnest(${$(15)}::text[]),
                                unnest(${$(16)}::text[]), jsonb_array_elements(${$(17)}::jsonb), unnest(${$(18)}::int[]), unnest(${$(19)}::text[]),
                                unnest(${$(20)}::bigint[]), unnest(${$(21)}::text[]), unnest(${$(22)}::bpchar[]), unnest(${$(23)}::bpchar[]))
-        AS t(id, series_id, sop, cls, ts, tags, idx, object_key, file_size, sha256, study_id, patient_id)
+        WITH ORDINALITY AS t(id, series_id, sop, cls, ts, tags, idx, object_key, file_size, sha256, study_id, patient_id, ord)
     ), i AS (
       INSERT INTO instances (id, series_id, sop_instance_uid, sop_class_uid, transfer_syntax_uid, main_dicom_tags,
                              index_in_series, object_key, file_size, sha256)
@@ -70,14 +77,25 @@ export function hierarchyInsertCtes(first: number): string {
       ON CONFLICT (id) DO NOTHING
       RETURNING id
     ), u1 AS (
-      UPDATE series SET last_update = now()
-      WHERE id = ANY(${$(8)}::bpchar[]) AND last_update < date_trunc('second', now()) AND id IN (SELECT inp.series_id FROM inp JOIN i USING (id))
+      UPDATE series SET last_update = now(), is_stable = false, completion_logged = false
+      WHERE id = ANY(${$(8)}::bpchar[]) AND (last_update < date_trunc('second', now()) OR is_stable OR completion_logged)
+        AND id IN (SELECT inp.series_id FROM inp JOIN i USING (id))
     ), u2 AS (
-      UPDATE studies SET last_update = now()
-      WHERE id = ANY(${$(4)}::bpchar[]) AND last_update < date_trunc('second', now()) AND id IN (SELECT inp.study_id FROM inp JOIN i USING (id))
+      UPDATE studies SET last_update = now(), is_stable = false
+      WHERE id = ANY(${$(4)}::bpchar[]) AND (last_update < date_trunc('second', now()) OR is_stable)
+        AND id IN (SELECT inp.study_id FROM inp JOIN i USING (id))
     ), u3 AS (
-      UPDATE patients SET last_update = now()
-      WHERE id = ANY(${$(1)}::bpchar[]) AND last_update < date_trunc('second', now()) AND id IN (SELECT inp.patient_id FROM inp JOIN i USING (id))
+      UPDATE patients SET last_update = now(), is_stable = false
+      WHERE id = ANY(${$(1)}::bpchar[]) AND (last_update < date_trunc('second', now()) OR is_stable)
+        AND id IN (SELECT inp.patient_id FROM inp JOIN i USING (id))
+    ), ch AS (
+      INSERT INTO pending_changes (change_type, resource_type, resource_id)
+      SELECT change_type, resource_type, id FROM (
+        SELECT ${ChangeType.NewInstance} AS change_type, ${RESOURCE_TYPE.Instance} AS resource_type, inp.id, inp.ord * 4 AS o FROM inp JOIN i USING (id)
+        UNION ALL SELECT ${ChangeType.NewSeries}, ${RESOURCE_TYPE.Series}, se.id, (SELECT min(ord) FROM inp WHERE inp.series_id = se.id) * 4 + 1 FROM se
+        UNION ALL SELECT ${ChangeType.NewStudy}, ${RESOURCE_TYPE.Study}, st.id, (SELECT min(ord) FROM inp WHERE inp.study_id = st.id) * 4 + 2 FROM st
+        UNION ALL SELECT ${ChangeType.NewPatient}, ${RESOURCE_TYPE.Patient}, p.id, (SELECT min(ord) FROM inp WHERE inp.patient_id = p.id) * 4 + 3 FROM p
+      ) AS new_resources ORDER BY o
     )`;
 }
 
@@ -121,6 +139,7 @@ export function hierarchyInsertValues(instances: readonly IndexedInstance[]): un
     sorted.map((x) => x.object.sha256),
     sorted.map((x) => x.parsed.ids.study),
     sorted.map((x) => x.parsed.ids.patient),
+    se.map((x) => expectedInstancesOfSeries(x.mainDicomTags.series) ?? null),
   ];
 }
 

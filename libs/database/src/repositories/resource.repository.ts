@@ -8,6 +8,7 @@ import { SinceLimitPage, sinceLimitPages } from './keyset-pages';
 import { hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance, StoredObject } from './hierarchy-sql';
 import { instanceJoin, LEVEL_ARRIVAL, LEVEL_TABLE, levelColumn, LISTED_IDS } from './instance-scope';
 import { INSTANCE_COLUMNS, InstanceRecord, instanceRow } from './instance-row-sql';
+import { LOCK_CHANGE_SEQUENCER } from './change.repository';
 import { DELETE_RESOURCES, DeletedRow, LOCK_RELATED, remainingAncestor } from './deletion-sql';
 import { retryOnRace } from '../errors';
 
@@ -22,6 +23,8 @@ export interface ResourceRow {
   parentId: string | null;
   mainDicomTags: Record<string, string>;
   lastUpdate: Date;
+  /** Nothing arrived in it for STABLE_AGE_SECONDS (its Stable* change logged); instances: always. */
+  isStable: boolean;
   /** Of a study: its patient's main tags as its first instance had them (absent for studies indexed before they were kept). */
   patientMainDicomTags?: Record<string, string>;
 }
@@ -106,7 +109,7 @@ export class ResourceRepository {
     switch (level) {
       case 'Patient': {
         const r = await this.prisma.patient.findUnique({ where: { id } });
-        return r && { id: r.id, level, parentId: null, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate };
+        return r && { id: r.id, level, parentId: null, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate, isStable: r.isStable };
       }
       case 'Study': {
         const r = await this.prisma.study.findUnique({ where: { id } });
@@ -114,7 +117,7 @@ export class ResourceRepository {
       }
       case 'Series': {
         const r = await this.prisma.series.findUnique({ where: { id } });
-        return r && { id: r.id, level, parentId: r.studyId, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate };
+        return r && { id: r.id, level, parentId: r.studyId, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate, isStable: r.isStable };
       }
       case 'Instance': {
         const r = await this.prisma.instance.findUnique({ where: { id } });
@@ -129,13 +132,13 @@ export class ResourceRepository {
     switch (level) {
       case 'Patient':
         return (await this.prisma.patient.findMany({ where })).map((r) => ({
-          id: r.id, level, parentId: null, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate,
+          id: r.id, level, parentId: null, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate, isStable: r.isStable,
         }));
       case 'Study':
         return (await this.prisma.study.findMany({ where })).map(studyResource);
       case 'Series':
         return (await this.prisma.series.findMany({ where })).map((r) => ({
-          id: r.id, level, parentId: r.studyId, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate,
+          id: r.id, level, parentId: r.studyId, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate, isStable: r.isStable,
         }));
       case 'Instance':
         return (await this.findInstances(ids)).map(instanceResource);
@@ -262,7 +265,7 @@ export class ResourceRepository {
 
   /**
    * Deletes resources of one level, everything below them, every ancestor they leave without
-   * children (Orthanc's cascade) and the metadata of all of these, in one statement that also
+   * children (Orthanc's cascade) and the metadata and logged changes of all of these, in one statement that also
    * queues their instances' files under `deletionId` (ObjectDeletionRepository): the caller deletes
    * the files next. IDs not in the index are skipped, so a repeated call is harmless. The patients,
    * studies and series involved are locked first (LOCK_RELATED): an upload into one of them under
@@ -272,6 +275,8 @@ export class ResourceRepository {
     const rows = await retryOnRace(() =>
       this.prisma.preparedTransaction(async (run) => {
         for (const lock of LOCK_RELATED[level]) await run(lock, [ids]);
+        // No change of theirs is being numbered meanwhile (it would escape the purge, committing after its snapshot).
+        await run(LOCK_CHANGE_SEQUENCER, []);
         return run<DeletedRow>(DELETE_RESOURCES[level], [ids, deletionId]);
       }),
     );
@@ -324,12 +329,13 @@ function studyResource(r: Study): ResourceRow {
     parentId: r.patientId,
     mainDicomTags: tags(r.mainDicomTags),
     lastUpdate: r.lastUpdate,
+    isStable: r.isStable,
     ...(r.patientMainDicomTags !== null ? { patientMainDicomTags: tags(r.patientMainDicomTags) } : {}),
   };
 }
 
 export function instanceResource(r: InstanceRow): ResourceRow {
-  return { id: r.id, level: 'Instance', parentId: r.seriesId, mainDicomTags: r.mainDicomTags, lastUpdate: r.receivedAt };
+  return { id: r.id, level: 'Instance', parentId: r.seriesId, mainDicomTags: r.mainDicomTags, lastUpdate: r.receivedAt, isStable: true };
 }
 
 const FIND_INSTANCE: PreparedStatement = {

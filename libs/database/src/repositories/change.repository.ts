@@ -1,0 +1,197 @@
+import { Injectable } from '@nestjs/common';
+import { ChangeType, RESOURCE_TYPE } from '@deidflow/common';
+import { PreparedStatement, PrismaService } from '../prisma.service';
+
+/** A logged change, as Orthanc numbers its fields (ChangeType, RESOURCE_TYPE). */
+export interface ChangeRow {
+  seq: number;
+  changeType: ChangeType;
+  resourceType: number;
+  resourceId: string;
+  date: Date;
+}
+
+/** What one pass of markCompletedAndStable() logged. */
+export interface MarkedResources {
+  completedSeries: number;
+  stable: number;
+}
+
+/**
+ * Orthanc's change log. Index writes append their changes to pending_changes as they commit
+ * (hierarchy-sql.ts), in any order between writers; sequence() numbers the committed ones into
+ * `changes`, one sequencer at a time, so that `changes` grows by a prefix in Seq order: a client
+ * reading from its last Seq (GET /changes?since=) never misses a change that committed after a
+ * later-numbered one, as it could if Seq were taken at insert time.
+ */
+@Injectable()
+export class ChangeRepository {
+  constructor(private readonly prisma: PrismaService) {}
+
+  /**
+   * Numbers the pending changes committed so far, in the order they were appended. `wait`: behind
+   * a sequencer at work (a reader must see what committed before its request); otherwise a
+   * sequencer at work is left to it. Resolves to how many were numbered.
+   */
+  async sequence(wait: boolean): Promise<number> {
+    let moved = 0;
+    for (;;) {
+      const batch = await this.prisma.preparedTransaction(async (run) => {
+        const [lock] = await run<{ locked: boolean }>(wait ? LOCK_CHANGE_SEQUENCER : TRY_LOCK_SEQUENCER, []);
+        if (!lock.locked) return 0;
+        const [row] = await run<{ moved: number }>(SEQUENCE, [SEQUENCE_BATCH]);
+        return row.moved;
+      });
+      moved += batch;
+      if (batch < SEQUENCE_BATCH) return moved;
+    }
+  }
+
+  /** Up to `limit` changes after `since`, in Seq order. */
+  async page(since: number, limit: number): Promise<ChangeRow[]> {
+    return (await this.prisma.prepared<ChangeRecord>(PAGE, [since, limit])).map(changeRow);
+  }
+
+  /** The newest change, if any. */
+  async newest(): Promise<ChangeRow | null> {
+    const [row] = await this.prisma.prepared<ChangeRecord>(NEWEST, []);
+    return row ? changeRow(row) : null;
+  }
+
+  /** The highest Seq ever given (0 before the first), which a clear() does not reset: Orthanc's Last of an empty page. */
+  async lastSeq(): Promise<number> {
+    const [row] = await this.prisma.prepared<{ last: string }>(LAST_SEQ, []);
+    return Number(row.last);
+  }
+
+  /** Orthanc's DELETE /changes: the log is emptied, pending changes included; Seq goes on from where it was. */
+  async clear(): Promise<void> {
+    await this.prisma.preparedTransaction(async (run) => {
+      await run(LOCK_CHANGE_SEQUENCER, []);
+      await run(CLEAR_PENDING, []);
+      await run(CLEAR, []);
+    });
+  }
+
+  /**
+   * Logs CompletedSeries for the unstable series that hold every instance they announce (Orthanc's
+   * GetSeriesStatus: Complete), then StableSeries / StableStudy / StablePatient for the resources
+   * in which nothing arrived for `stableAgeSeconds` (in that order, as Orthanc's monitor finds
+   * them). Each resource is marked in the statement that logs it: two workers at it log it once.
+   */
+  async markCompletedAndStable(stableAgeSeconds: number): Promise<MarkedResources> {
+    const [completed] = await this.prisma.prepared<{ n: number }>(LOG_COMPLETED_SERIES, []);
+    const [stable] = await this.prisma.prepared<{ n: number }>(LOG_STABLE, [stableAgeSeconds]);
+    return { completedSeries: completed.n, stable: stable.n };
+  }
+}
+
+/** Changes numbered per transaction of the sequencer: bounded, whatever backlog it meets. */
+const SEQUENCE_BATCH = 10_000;
+
+/** "deidch": the advisory lock of the change log's sequencer (see job.repository.ts and migrate.ts for the others). */
+const SEQUENCER_LOCK_KEY = 0x646569646368;
+
+interface ChangeRecord {
+  seq: string;
+  changeType: number;
+  resourceType: number;
+  resourceId: string;
+  date: Date;
+}
+
+function changeRow(r: ChangeRecord): ChangeRow {
+  return { seq: Number(r.seq), changeType: r.changeType, resourceType: r.resourceType, resourceId: r.resourceId, date: r.date };
+}
+
+const CHANGE_COLUMNS = `seq, change_type AS "changeType", resource_type AS "resourceType", resource_id AS "resourceId", date`;
+
+/** Held until the transaction ends; also taken by deletions, which purge the changes of what they delete. */
+export const LOCK_CHANGE_SEQUENCER: PreparedStatement = {
+  name: 'deidflow_change_sequencer_lock',
+  text: `SELECT true AS locked FROM pg_advisory_xact_lock(${SEQUENCER_LOCK_KEY})`,
+};
+
+const TRY_LOCK_SEQUENCER: PreparedStatement = {
+  name: 'deidflow_change_sequencer_try_lock',
+  text: `SELECT pg_try_advisory_xact_lock(${SEQUENCER_LOCK_KEY}) AS locked`,
+};
+
+/**
+ * The oldest pending changes that committed, numbered in the order they were appended. Run under
+ * the sequencer's lock, taken before this statement's snapshot: the previous sequencer committed,
+ * so its numbers are all below these.
+ */
+const SEQUENCE: PreparedStatement = {
+  name: 'deidflow_change_sequence',
+  text: `WITH moved AS (
+      DELETE FROM pending_changes WHERE id IN (SELECT id FROM pending_changes ORDER BY id LIMIT $1)
+      RETURNING id, change_type, resource_type, resource_id, date
+    ), numbered AS (
+      INSERT INTO changes (change_type, resource_type, resource_id, date)
+      SELECT change_type, resource_type, resource_id, date FROM moved ORDER BY id
+      RETURNING seq
+    )
+    SELECT count(*)::int AS moved FROM numbered`,
+};
+
+const PAGE: PreparedStatement = {
+  name: 'deidflow_change_page',
+  text: `SELECT ${CHANGE_COLUMNS} FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2`,
+};
+
+const NEWEST: PreparedStatement = {
+  name: 'deidflow_change_newest',
+  text: `SELECT ${CHANGE_COLUMNS} FROM changes ORDER BY seq DESC LIMIT 1`,
+};
+
+const LAST_SEQ: PreparedStatement = {
+  name: 'deidflow_change_last_seq',
+  text: `SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS last FROM changes_seq_seq`,
+};
+
+const CLEAR_PENDING: PreparedStatement = { name: 'deidflow_change_clear_pending', text: `DELETE FROM pending_changes` };
+const CLEAR: PreparedStatement = { name: 'deidflow_change_clear', text: `DELETE FROM changes` };
+
+/**
+ * Complete: as many instances as announced, their IndexInSeries 1..N each once (seriesStatus() of
+ * libs/dicom, in SQL). Only unstable series are looked at: a series is unstable from its last new
+ * instance until the stable sweep, which runs after this one.
+ */
+const LOG_COMPLETED_SERIES: PreparedStatement = {
+  name: 'deidflow_change_completed_series',
+  text: `WITH done AS (
+      UPDATE series s SET completion_logged = true
+      WHERE NOT s.is_stable AND NOT s.completion_logged AND s.expected_instances IS NOT NULL
+        AND (SELECT count(*) = s.expected_instances AND count(DISTINCT i.index_in_series) = s.expected_instances
+                    AND coalesce(bool_and(i.index_in_series BETWEEN 1 AND s.expected_instances), false)
+             FROM instances i WHERE i.series_id = s.id)
+      RETURNING s.id
+    ), logged AS (
+      INSERT INTO pending_changes (change_type, resource_type, resource_id)
+      SELECT ${ChangeType.CompletedSeries}, ${RESOURCE_TYPE.Series}, id FROM done
+      RETURNING 1
+    )
+    SELECT count(*)::int AS n FROM logged`,
+};
+
+/** Resources whose last new instance is `$1` seconds old: stable, logged oldest first, series before study before patient. */
+const LOG_STABLE: PreparedStatement = {
+  name: 'deidflow_change_stable',
+  text: `WITH se AS (
+      UPDATE series SET is_stable = true WHERE NOT is_stable AND last_update < now() - make_interval(secs => $1) RETURNING id, last_update
+    ), st AS (
+      UPDATE studies SET is_stable = true WHERE NOT is_stable AND last_update < now() - make_interval(secs => $1) RETURNING id, last_update
+    ), pa AS (
+      UPDATE patients SET is_stable = true WHERE NOT is_stable AND last_update < now() - make_interval(secs => $1) RETURNING id, last_update
+    ), logged AS (
+      INSERT INTO pending_changes (change_type, resource_type, resource_id)
+      SELECT change_type, resource_type, id FROM (
+        SELECT ${ChangeType.StableSeries} AS change_type, ${RESOURCE_TYPE.Series} AS resource_type, id, last_update, 0 AS o FROM se
+        UNION ALL SELECT ${ChangeType.StableStudy}, ${RESOURCE_TYPE.Study}, id, last_update, 1 FROM st
+        UNION ALL SELECT ${ChangeType.StablePatient}, ${RESOURCE_TYPE.Patient}, id, last_update, 2 FROM pa
+      ) AS stable ORDER BY last_update, o
+      RETURNING 1
+    )
+    SELECT count(*)::int AS n FROM logged`,
+};

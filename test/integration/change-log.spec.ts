@@ -1,0 +1,151 @@
+import { Client } from 'pg';
+import { ChangeRepository, ChangeRow, PrismaService, ResourceRepository } from '@deidflow/database';
+import { ChangeType, RESOURCE_TYPE } from '@deidflow/common';
+import { generateSyntheticStudy, parseInstance, ParsedInstance } from '@deidflow/dicom';
+import { resetDatabase } from '../support/app-harness';
+import { testDatabase } from '../support/database';
+
+const object = (p: ParsedInstance) => ({ objectKey: `k/${p.ids.instance}`, fileSize: 1, sha256: '0'.repeat(64) });
+
+/**
+ * The change log on the real Postgres: numbered in the order changes commit, whatever order their
+ * writers took, so that a reader going on from its last Seq misses none; the monitor's marks
+ * (CompletedSeries, Stable*) logged once with two monitors at work.
+ */
+describe('change log (real Postgres)', () => {
+  const database = testDatabase();
+  let prisma: PrismaService;
+  let changes: ChangeRepository;
+  let resources: ResourceRepository;
+  let instances: ParsedInstance[];
+  const clients: Client[] = [];
+
+  const client = async () => {
+    const c = new Client({ connectionString: process.env.DATABASE_URL });
+    await c.connect();
+    clients.push(c);
+    return c;
+  };
+  const appendPending = (c: Client, id: string) =>
+    c.query('INSERT INTO pending_changes (change_type, resource_type, resource_id) VALUES ($1, $2, $3)', [ChangeType.NewInstance, RESOURCE_TYPE.Instance, id.padEnd(44, '0')]);
+  const read = async (since = 0): Promise<ChangeRow[]> => {
+    await changes.sequence(true);
+    return changes.page(since, 1000);
+  };
+  /** Makes every resource look as if its last instance arrived `seconds` ago (one statement: one now(), as an index write). */
+  const age = (seconds: number) =>
+    prisma.$executeRawUnsafe(
+      `WITH p AS (UPDATE patients SET last_update = now() - make_interval(secs => $1)),
+            st AS (UPDATE studies SET last_update = now() - make_interval(secs => $1))
+       UPDATE series SET last_update = now() - make_interval(secs => $1)`,
+      seconds,
+    );
+
+  beforeAll(() => {
+    prisma = database();
+    changes = new ChangeRepository(prisma);
+    resources = new ResourceRepository(prisma);
+    instances = generateSyntheticStudy({ instances: 3, imageSize: 8, seed: 21 }).map((i) => parseInstance(i.bytes));
+  });
+  beforeEach(() => resetDatabase());
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.end()));
+  });
+
+  it('numbers a change that commits late after the ones that committed before it, never before them', async () => {
+    const slow = await client();
+    const fast = await client();
+    await slow.query('BEGIN');
+    await appendPending(slow, 'slow'); // appended first (lower id), committed last
+    await appendPending(fast, 'fast');
+
+    const firstRead = await read();
+    expect(firstRead.map((c) => c.resourceId.replace(/0+$/, ''))).toEqual(['fast']);
+
+    await slow.query('COMMIT');
+    const secondRead = await read(firstRead[firstRead.length - 1].seq);
+    // A reader going on from its Last finds it: numbered after what it saw.
+    expect(secondRead.map((c) => c.resourceId.replace(/0+$/, ''))).toEqual(['slow']);
+    expect(secondRead[0].seq).toBeGreaterThan(firstRead[0].seq);
+  });
+
+  it('leaves the numbering to a sequencer at work, or waits for it when asked to', async () => {
+    await appendPending(await client(), 'one');
+    const holder = await client();
+    await holder.query('BEGIN');
+    await holder.query('SELECT pg_advisory_xact_lock(x\'646569646368\'::bigint)');
+    expect(await changes.sequence(false)).toBe(0);
+
+    let waited = false;
+    const waiting = changes.sequence(true).then((n) => {
+      waited = true;
+      return n;
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(waited).toBe(false);
+    await holder.query('COMMIT');
+    expect(await waiting).toBe(1);
+  });
+
+  it('logs what the index statement creates: NewInstance, then the new ancestors of the instance that created them', async () => {
+    for (const parsed of instances) await resources.storeInstance(parsed, object(parsed));
+    await resources.storeInstance(instances[0], object(instances[0])); // already stored: nothing
+    const [first, second, third] = instances;
+    expect((await read()).map((c) => [ChangeType[c.changeType], c.resourceId])).toEqual([
+      ['NewInstance', first.ids.instance],
+      ['NewSeries', first.ids.series],
+      ['NewStudy', first.ids.study],
+      ['NewPatient', first.ids.patient],
+      ['NewInstance', second.ids.instance],
+      ['NewInstance', third.ids.instance],
+    ]);
+  });
+
+  it('logs each resource stable once, with two monitors at it, and again after a new instance', async () => {
+    const [first, second] = instances;
+    await resources.storeInstance(first, object(first));
+    await age(120);
+    const marked = await Promise.all([changes.markCompletedAndStable(60), changes.markCompletedAndStable(60)]);
+    expect(marked.reduce((n, m) => n + m.stable, 0)).toBe(3);
+    const stable = (await read()).filter((c) => ChangeType[c.changeType].startsWith('Stable'));
+    expect(stable.map((c) => [ChangeType[c.changeType], c.resourceId])).toEqual([
+      ['StableSeries', first.ids.series],
+      ['StableStudy', first.ids.study],
+      ['StablePatient', first.ids.patient],
+    ]);
+
+    // Not yet StableAge old: nothing; a new instance makes its ancestors unstable again, whatever the second.
+    await resources.storeInstance(second, object(second));
+    const unstable = await prisma.$queryRawUnsafe<{ is_stable: boolean }[]>('SELECT is_stable FROM series WHERE id = $1', first.ids.series);
+    expect(unstable).toEqual([{ is_stable: false }]);
+    expect((await changes.markCompletedAndStable(60)).stable).toBe(0);
+    await age(120);
+    expect((await changes.markCompletedAndStable(60)).stable).toBe(3);
+  });
+
+  it('logs CompletedSeries once the series holds the instances it announces, once, before it is stable', async () => {
+    const [first, second] = instances;
+    await resources.storeInstance(first, object(first));
+    // Announces 2 instances, as IndexInSeries 1 and 2 (the synthetic instances' InstanceNumber).
+    await prisma.$executeRawUnsafe('UPDATE series SET expected_instances = 2 WHERE id = $1', first.ids.series);
+    expect((await changes.markCompletedAndStable(60)).completedSeries).toBe(0);
+    await resources.storeInstance(second, object(second));
+    const marked = await Promise.all([changes.markCompletedAndStable(60), changes.markCompletedAndStable(60)]);
+    expect(marked.reduce((n, m) => n + m.completedSeries, 0)).toBe(1);
+    await age(120);
+    await changes.markCompletedAndStable(60);
+    const logged = (await read()).map((c) => ChangeType[c.changeType]).filter((t) => !t.startsWith('New'));
+    expect(logged).toEqual(['CompletedSeries', 'StableSeries', 'StableStudy', 'StablePatient']);
+  });
+
+  it('DELETE empties the log and the pending changes; Seq goes on', async () => {
+    await resources.storeInstance(instances[0], object(instances[0]));
+    const before = await read();
+    await appendPending(await client(), 'pending');
+    await changes.clear();
+    expect(await read()).toEqual([]);
+    expect(await changes.lastSeq()).toBe(before[before.length - 1].seq);
+    await resources.storeInstance(instances[1], object(instances[1]));
+    expect((await read())[0].seq).toBe(before[before.length - 1].seq + 1);
+  });
+});
