@@ -131,6 +131,28 @@ describe('GET /changes', () => {
     expect(changes.map((c) => c.ID)).not.toContain(study);
   });
 
+  it('serves the polling loop of Orthanc\'s book: anonymize each StableStudy that is not itself an output', async () => {
+    let current = (await get('/changes?last')).Last;
+    const source = await upload('orthanc-tests/DummyCT.dcm');
+    const anonymized = new Map<string, string>(); // source study -> its anonymized copy
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+      const page = await get(`/changes?since=${current}&limit=4`);
+      for (const change of page.Changes) {
+        if (change.ChangeType !== 'StableStudy') continue;
+        const study = (await http(api.baseUrl, 'GET', `/studies/${change.ID}`)).body;
+        if (study.AnonymizedFrom || anonymized.has(change.ID)) continue;
+        const answer = await http(api.baseUrl, 'POST', `/studies/${change.ID}/anonymize`, '{}');
+        anonymized.set(change.ID, answer.body.ID);
+      }
+      current = page.Last;
+      if (anonymized.has(source.ParentStudy)) break;
+      if (page.Done) await new Promise((r) => setTimeout(r, 100));
+    }
+    const copy = anonymized.get(source.ParentStudy);
+    expect(copy).toBeDefined();
+    expect((await http(api.baseUrl, 'GET', `/studies/${copy}`)).body.AnonymizedFrom).toBe(source.ParentStudy);
+  });
+
   it('pages with since and limit (Done, Last), and answers the newest alone with `last`', async () => {
     const everything = await all();
     expect(everything.length).toBeGreaterThan(4);
