@@ -21,10 +21,9 @@ export function formatResource(resource: ResourceRow, ctx: FormatContext): Recor
   const lineage = Object.fromEntries(
     TOP_LEVEL_METADATA.filter((name) => ctx.metadata[name] !== undefined).map((name) => [name, ctx.metadata[name]]),
   );
-  // Orthanc's IsStable: nothing arrived for StableAge seconds (the worker's ChangeLogMonitor decides it).
-  const isStable = resource.isStable;
   const common = { ID: resource.id, MainDicomTags: sortKeys(resource.mainDicomTags), Type: resource.level, ...lineage };
-  return sortKeys(formatByLevel(resource, ctx, common, isStable));
+  // Orthanc's IsStable: nothing arrived for StableAge seconds (the workers' ChangeLogMonitor decides it).
+  return sortKeys(formatByLevel(resource, ctx, common, resource.isStable));
 }
 
 function formatByLevel(

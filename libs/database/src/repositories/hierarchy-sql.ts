@@ -36,8 +36,9 @@ export const HIERARCHY_PARAMETERS = 24;
  * not once per batch (every UPDATE of a row is a new row version, and two workers would queue on
  * it); unless the ancestor was stable (or its completion logged): a new instance makes it unstable
  * again, as in Orthanc, whatever the second. `ch` logs what is new (Orthanc's order: NewInstance,
- * then NewSeries, NewStudy, NewPatient of the instance that created them; ChangeRepository). Rows come sorted by ID (hierarchyInsertValues), so concurrent statements take their locks in
- * the same order.
+ * then NewSeries, NewStudy, NewPatient of the instance that created them; ChangeRepository). Rows
+ * come sorted by ID (hierarchyInsertValues), so concurrent statements take their locks in the same
+ * order.
  *
  * Joins with unnest() are planned for 100 rows of unknown values: a prepared statement's generic
  * plan then prefers a sequential scan of the table. Every UPDATE therefore also names its rows

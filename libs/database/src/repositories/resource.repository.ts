@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { RESOURCE_LEVELS, type ResourceLevel } from '@deidflow/common';
 import type { FindRequest, ParsedInstance } from '@deidflow/dicom';
 import { PreparedStatement, PrismaService } from '../prisma.service';
-import { Prisma, type Study } from '../generated/client';
+import { Prisma, type Patient, type Series, type Study } from '../generated/client';
 import { FIND_PAGE, FindCursor, findIdsSql, FindPage } from './find-sql';
 import { SinceLimitPage, sinceLimitPages } from './keyset-pages';
 import { hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance, StoredObject } from './hierarchy-sql';
@@ -109,7 +109,7 @@ export class ResourceRepository {
     switch (level) {
       case 'Patient': {
         const r = await this.prisma.patient.findUnique({ where: { id } });
-        return r && { id: r.id, level, parentId: null, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate, isStable: r.isStable };
+        return r && patientResource(r);
       }
       case 'Study': {
         const r = await this.prisma.study.findUnique({ where: { id } });
@@ -117,7 +117,7 @@ export class ResourceRepository {
       }
       case 'Series': {
         const r = await this.prisma.series.findUnique({ where: { id } });
-        return r && { id: r.id, level, parentId: r.studyId, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate, isStable: r.isStable };
+        return r && seriesResource(r);
       }
       case 'Instance': {
         const r = await this.prisma.instance.findUnique({ where: { id } });
@@ -131,15 +131,11 @@ export class ResourceRepository {
     const where = { id: { in: [...ids] } };
     switch (level) {
       case 'Patient':
-        return (await this.prisma.patient.findMany({ where })).map((r) => ({
-          id: r.id, level, parentId: null, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate, isStable: r.isStable,
-        }));
+        return (await this.prisma.patient.findMany({ where })).map(patientResource);
       case 'Study':
         return (await this.prisma.study.findMany({ where })).map(studyResource);
       case 'Series':
-        return (await this.prisma.series.findMany({ where })).map((r) => ({
-          id: r.id, level, parentId: r.studyId, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate, isStable: r.isStable,
-        }));
+        return (await this.prisma.series.findMany({ where })).map(seriesResource);
       case 'Instance':
         return (await this.findInstances(ids)).map(instanceResource);
     }
@@ -321,6 +317,14 @@ const INDEXES_IN_SERIES: PreparedStatement = {
   name: 'deidflow_indexes_in_series',
   text: `SELECT series_id AS "seriesId", index_in_series AS index FROM instances WHERE series_id = ANY($1::bpchar[])`,
 };
+
+function patientResource(r: Patient): ResourceRow {
+  return { id: r.id, level: 'Patient', parentId: null, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate, isStable: r.isStable };
+}
+
+function seriesResource(r: Series): ResourceRow {
+  return { id: r.id, level: 'Series', parentId: r.studyId, mainDicomTags: tags(r.mainDicomTags), lastUpdate: r.lastUpdate, isStable: r.isStable };
+}
 
 function studyResource(r: Study): ResourceRow {
   return {
