@@ -33,7 +33,7 @@ export class ChangeLogMonitor implements OnApplicationBootstrap, OnModuleDestroy
   async tick(): Promise<void> {
     try {
       await this.changes.markCompletedAndStable(this.config.STABLE_AGE_SECONDS);
-      await this.changes.sequence(false);
+      await this.changes.sequence();
       if (this.failing) this.logger.log('the change log is kept again');
       this.failing = false;
     } catch (err) {

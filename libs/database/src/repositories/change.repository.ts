@@ -29,19 +29,26 @@ export class ChangeRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   /**
-   * Numbers the pending changes committed so far, in the order they were appended. `wait`: behind
-   * a sequencer at work (a reader must see what committed before its request); otherwise a
-   * sequencer at work is left to it. Resolves to how many were numbered.
+   * Numbers the pending changes committed so far, in the order they were appended. `waitMs`: how
+   * long to wait behind a sequencer at work (a reader must see what committed before its request;
+   * a deletion holds the lock for as long as it runs, so a reader gives up after a while and reads
+   * what is numbered); 0: a sequencer at work is left to it. Resolves to how many were numbered.
    */
-  async sequence(wait: boolean): Promise<number> {
+  async sequence(waitMs = 0): Promise<number> {
+    const deadline = Date.now() + waitMs;
     let moved = 0;
     for (;;) {
       const batch = await this.prisma.preparedTransaction(async (run) => {
-        const [lock] = await run<{ locked: boolean }>(wait ? LOCK_CHANGE_SEQUENCER : TRY_LOCK_SEQUENCER, []);
-        if (!lock.locked) return 0;
+        const [lock] = await run<{ locked: boolean }>(TRY_LOCK_SEQUENCER, []);
+        if (!lock.locked) return null;
         const [row] = await run<{ moved: number }>(SEQUENCE, [SEQUENCE_BATCH]);
         return row.moved;
       });
+      if (batch === null) {
+        if (Date.now() >= deadline) return moved;
+        await new Promise((resolve) => setTimeout(resolve, SEQUENCER_POLL_MS));
+        continue;
+      }
       moved += batch;
       if (batch < SEQUENCE_BATCH) return moved;
     }
@@ -88,6 +95,8 @@ export class ChangeRepository {
 
 /** Changes numbered per transaction of the sequencer: bounded, whatever backlog it meets. */
 const SEQUENCE_BATCH = 10_000;
+/** How often a reader waiting for the sequencer's lock asks for it again. */
+const SEQUENCER_POLL_MS = 20;
 
 /** "deidch": the advisory lock of the change log's sequencer (see job.repository.ts and migrate.ts for the others). */
 const SEQUENCER_LOCK_KEY = 0x646569646368;
@@ -106,7 +115,7 @@ function changeRow(r: ChangeRecord): ChangeRow {
 
 const CHANGE_COLUMNS = `seq, change_type AS "changeType", resource_type AS "resourceType", resource_id AS "resourceId", date`;
 
-/** Held until the transaction ends; also taken by deletions, which purge the changes of what they delete. */
+/** Held until the transaction ends; taken by deletions (which purge the changes of what they delete) and clear(). */
 export const LOCK_CHANGE_SEQUENCER: PreparedStatement = {
   name: 'deidflow_change_sequencer_lock',
   text: `SELECT true AS locked FROM pg_advisory_xact_lock(${SEQUENCER_LOCK_KEY})`,
