@@ -14,6 +14,7 @@ interface Change {
 interface ChangePage {
   Changes: Change[];
   Done: boolean;
+  First?: number;
   Last: number;
 }
 
@@ -163,14 +164,42 @@ describe('GET /changes', () => {
     const next = await get(`/changes?since=${page.Last}&limit=2`);
     expect(next.Changes).toEqual(everything.slice(2, 4));
 
+    expect(page.First).toBe(everything[0].Seq);
     const newest = await get('/changes?last');
-    expect(newest).toEqual({ Changes: [everything[everything.length - 1]], Done: true, Last: everything[everything.length - 1].Seq });
+    const last = everything[everything.length - 1];
+    expect(newest).toEqual({ Changes: [last], Done: true, First: last.Seq, Last: last.Seq });
     // Past the end: nothing, Done, and Last the highest Seq given (Orthanc's).
     expect(await get(`/changes?since=${newest.Last + 100}`)).toEqual({ Changes: [], Done: true, Last: newest.Last });
   });
 
+  it('filters by type and reads backwards from `to` (Orthanc\'s ExtendedChanges, as Orthanc Explorer 2 lists the latest studies)', async () => {
+    const everything = await all();
+    const studies = everything.filter((c) => c.ChangeType === 'NewStudy' || c.ChangeType === 'StableStudy');
+    expect(studies.length).toBeGreaterThan(2);
+    expect((await get('/changes?type=NewStudy;StableStudy&limit=1000')).Changes).toEqual(studies);
+    expect((await get('/changes?type=all&limit=1000')).Changes).toEqual(everything);
+
+    // `to` alone: the last ones up to it (inclusive), in Seq order; Done: nothing more before them.
+    const to = studies[studies.length - 1].Seq;
+    const latest = await get(`/changes?to=${to}&limit=2&type=NewStudy;StableStudy`);
+    expect(latest).toEqual({ Changes: studies.slice(-2), Done: false, First: studies[studies.length - 2].Seq, Last: to });
+    const before = await get(`/changes?to=${latest.First! - 1}&limit=1000&type=NewStudy;StableStudy`);
+    expect(before).toMatchObject({ Changes: studies.slice(0, -2), Done: true });
+    // `since` and `to`: the first ones of the range.
+    const range = await get(`/changes?since=${everything[0].Seq}&to=${everything[3].Seq}&limit=1000`);
+    expect(range.Changes).toEqual(everything.slice(1, 4));
+  });
+
+  it('refuses an unknown change type, as Orthanc does (400, even with `last`)', async () => {
+    for (const query of ['type=Bogus', 'type=NewStudy;newstudy', 'last&type=Bogus']) {
+      const answer = await http(api.baseUrl, 'GET', `/changes?${query}`);
+      expect(answer.status).toBe(400);
+      expect(answer.body.Details).toMatch(/^Invalid value for a change: (Bogus|newstudy)$/);
+    }
+  });
+
   it('refuses a since or limit that is not a non-negative integer (400; Orthanc silently reads 0 and 100)', async () => {
-    for (const query of ['since=abc', 'limit=-1', 'since=1.5']) {
+    for (const query of ['since=abc', 'limit=-1', 'since=1.5', 'to=x']) {
       const answer = await http(api.baseUrl, 'GET', `/changes?${query}`);
       expect(answer.status).toBe(400);
       expect(answer.body).toMatchObject({ HttpStatus: 400, Method: 'GET', Uri: '/changes' });

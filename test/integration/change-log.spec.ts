@@ -30,7 +30,7 @@ describe('change log (real Postgres)', () => {
     c.query('INSERT INTO pending_changes (change_type, resource_type, resource_id) VALUES ($1, $2, $3)', [ChangeType.NewInstance, RESOURCE_TYPE.Instance, id.padEnd(44, '0')]);
   const read = async (since = 0): Promise<ChangeRow[]> => {
     await changes.sequence(5_000);
-    return changes.page(since, 1000);
+    return changes.page({ since, limit: 1000 });
   };
   /** Makes every resource look as if its last instance arrived `seconds` ago (one statement: one now(), as an index write). */
   const age = (seconds: number) =>

@@ -30,6 +30,8 @@ CREATE TABLE "changes" (
 -- A deletion purges the changes of what it deletes, as Orthanc's cascade does (pending_changes,
 -- emptied every second by the workers, is read whole).
 CREATE INDEX "changes_resource_id_idx" ON "changes"("resource_id");
+-- GET /changes?type=StableStudy (Orthanc's ExtendedChanges) on a long log.
+CREATE INDEX "changes_change_type_seq_idx" ON "changes"("change_type", "seq");
 
 -- Stability: a new instance makes its series, study and patient unstable; a worker's sweep marks
 -- them stable (and logs Stable*) once their last_update is STABLE_AGE_SECONDS old. The resources

@@ -16,7 +16,17 @@ export const MAX_CHANGES_LIMIT = 10_000;
 export interface ChangePage {
   Changes: Record<string, unknown>[];
   Done: boolean;
+  /** The smallest Seq of the page (Orthanc >= 1.12.5), absent when it is empty. */
+  First?: number;
   Last: number;
+}
+
+/** GET /changes's parameters: Orthanc's `since` (default 0), `limit` (default 100), and its ExtendedChanges `to` and `type`. */
+export interface ChangeLogQuery {
+  since?: number;
+  limit?: number;
+  to?: number;
+  types?: ChangeType[];
 }
 
 /**
@@ -27,26 +37,37 @@ export interface ChangePage {
 export class ChangeLogService {
   constructor(private readonly changes: ChangeRepository) {}
 
-  /** The changes after `since`, `limit` at most; `Last`: the last one's Seq, or the highest Seq given when there is none. */
-  async page(since = 0, limit = DEFAULT_CHANGES_LIMIT): Promise<ChangePage> {
+  /**
+   * The first changes after `since` (up to `to`), or with `to` alone the last ones up to it, in Seq
+   * order either way; `Done`: nothing more that way. `Last`: the page's last Seq, or the highest Seq
+   * given when the page is empty (Orthanc's, whatever the filters).
+   */
+  async page(query: ChangeLogQuery = {}): Promise<ChangePage> {
     await this.changes.sequence(SEQUENCER_WAIT_MS);
-    const shown = Math.min(limit, MAX_CHANGES_LIMIT);
-    // One more than shown tells whether the page is the last (Orthanc's Done).
-    const rows = await this.changes.page(since, shown + 1);
-    const page = rows.slice(0, shown);
-    const last = page.length > 0 ? page[page.length - 1].seq : await this.changes.lastSeq();
-    return { Changes: page.map(formatChange), Done: rows.length <= shown, Last: last };
+    const limit = Math.min(query.limit ?? DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT);
+    const since = query.since ?? 0;
+    const backwards = query.to !== undefined && since === 0;
+    // One more than asked tells whether there is more that way (Orthanc's Done).
+    const rows = await this.changes.page({ since, to: query.to, limit: limit + 1, types: query.types });
+    const done = rows.length <= limit;
+    const page = done ? rows : backwards ? rows.slice(1) : rows.slice(0, limit);
+    return this.answer(page, done);
   }
 
   /** `GET /changes?last`: the newest change alone. */
   async newest(): Promise<ChangePage> {
     await this.changes.sequence(SEQUENCER_WAIT_MS);
     const row = await this.changes.newest();
-    return { Changes: row ? [formatChange(row)] : [], Done: true, Last: row ? row.seq : await this.changes.lastSeq() };
+    return this.answer(row ? [row] : [], true);
   }
 
   async clear(): Promise<void> {
     await this.changes.clear();
+  }
+
+  private async answer(page: ChangeRow[], done: boolean): Promise<ChangePage> {
+    if (page.length === 0) return { Changes: [], Done: done, Last: await this.changes.lastSeq() };
+    return { Changes: page.map(formatChange), Done: done, First: page[0].seq, Last: page[page.length - 1].seq };
   }
 }
 

@@ -26,17 +26,28 @@ export class SystemController {
   system() {
     return {
       ApiVersion: ORTHANC_COMPATIBLE_API_VERSION,
+      // Orthanc >= 1.12.5 tells clients what its database backend supports (Orthanc Explorer 2 reads
+      // HasExtendedChanges before it lists the latest studies with GET /changes?to=&type=).
+      Capabilities: {
+        HasExtendedChanges: true,
+        HasExtendedFind: false,
+        HasKeyValueStores: false,
+        HasQueues: false,
+        HasReserveQueueValue: false,
+      },
       CheckRevisions: false,
       DatabaseBackendPlugin: null,
       DatabaseVersion: 6,
       DicomAet: 'DEIDFLOW',
       DicomPort: 0,
+      HasLabels: false,
       HttpPort: this.config.HTTP_PORT,
       IsHttpServerSecure: this.config.AUTHENTICATION_ENABLED ?? false,
       Name: this.config.SERVER_NAME,
       PluginsEnabled: false,
       Product: PRODUCT_NAME,
       ProductVersion: PRODUCT_VERSION,
+      ReadOnly: false,
       StorageAreaPlugin: null,
       StorageDriver: this.config.STORAGE_DRIVER,
       Version: ORTHANC_COMPATIBLE_VERSION,

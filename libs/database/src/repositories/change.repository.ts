@@ -11,6 +11,14 @@ export interface ChangeRow {
   date: Date;
 }
 
+/** A page of the log (ChangeRepository.page). */
+export interface ChangeQuery {
+  since: number;
+  to?: number;
+  limit: number;
+  types?: ChangeType[];
+}
+
 /** What one pass of markCompletedAndStable() logged. */
 export interface MarkedResources {
   completedSeries: number;
@@ -54,9 +62,20 @@ export class ChangeRepository {
     }
   }
 
-  /** Up to `limit` changes after `since`, in Seq order. */
-  async page(since: number, limit: number): Promise<ChangeRow[]> {
-    return (await this.prisma.prepared<ChangeRecord>(PAGE, [since, limit])).map(changeRow);
+  /**
+   * Up to `limit` changes in Seq order: the first ones after `since` (up to `to` when given), or,
+   * with `to` and no `since`, the last ones up to `to` (Orthanc's ExtendedChanges, read backwards).
+   * `types`: only those (none: every type).
+   */
+  async page(query: ChangeQuery): Promise<ChangeRow[]> {
+    const { since, to, limit, types } = query;
+    let rows: ChangeRecord[];
+    if (to !== undefined && since === 0) {
+      rows = types ? await this.prisma.prepared(LAST_PAGE_OF_TYPES, [to, types, limit]) : await this.prisma.prepared(LAST_PAGE, [to, limit]);
+    } else {
+      rows = types ? await this.prisma.prepared(PAGE_OF_TYPES, [since, to ?? null, types, limit]) : await this.prisma.prepared(PAGE, [since, to ?? null, limit]);
+    }
+    return rows.map(changeRow);
   }
 
   /** The newest change, if any. */
@@ -144,9 +163,31 @@ const SEQUENCE: PreparedStatement = {
     SELECT count(*)::int AS moved FROM numbered`,
 };
 
+/** The largest Seq: "no `to`". */
+const MAX_SEQ = '9223372036854775807';
+
+/** `$2`: the last Seq wanted (null: none). */
 const PAGE: PreparedStatement = {
   name: 'deidflow_change_page',
-  text: `SELECT ${CHANGE_COLUMNS} FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2`,
+  text: `SELECT ${CHANGE_COLUMNS} FROM changes WHERE seq > $1 AND seq <= coalesce($2::bigint, ${MAX_SEQ}) ORDER BY seq LIMIT $3`,
+};
+
+const PAGE_OF_TYPES: PreparedStatement = {
+  name: 'deidflow_change_page_of_types',
+  text: `SELECT ${CHANGE_COLUMNS} FROM changes
+    WHERE seq > $1 AND seq <= coalesce($2::bigint, ${MAX_SEQ}) AND change_type = ANY($3::int[]) ORDER BY seq LIMIT $4`,
+};
+
+/** The last `$2` changes up to Seq `$1`, in Seq order. */
+const LAST_PAGE: PreparedStatement = {
+  name: 'deidflow_change_last_page',
+  text: `SELECT * FROM (SELECT ${CHANGE_COLUMNS} FROM changes WHERE seq <= $1 ORDER BY seq DESC LIMIT $2) AS last_ones ORDER BY seq`,
+};
+
+const LAST_PAGE_OF_TYPES: PreparedStatement = {
+  name: 'deidflow_change_last_page_of_types',
+  text: `SELECT * FROM (SELECT ${CHANGE_COLUMNS} FROM changes WHERE seq <= $1 AND change_type = ANY($2::int[]) ORDER BY seq DESC LIMIT $3) AS last_ones
+    ORDER BY seq`,
 };
 
 const NEWEST: PreparedStatement = {
