@@ -2,6 +2,7 @@ export * from './orthanc-error';
 export * from './orthanc-time';
 export * from './resource-level';
 export * from './change-type';
+export * from './metadata-type';
 export * from './product';
 export * from './lru-cache';
 export * from './buffer-pool';

@@ -27,6 +27,22 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ WORKER_SHUTDOWN_GRACE_MS: '45000' })).toThrow(/SHUTDOWN_TIMEOUT_MS must be longer than WORKER_SHUTDOWN_GRACE_MS/);
     expect(loadConfig({ WORKER_SHUTDOWN_GRACE_MS: '45000', SHUTDOWN_TIMEOUT_MS: '55000' }).SHUTDOWN_TIMEOUT_MS).toBe(55_000);
   });
+
+  it('reads USER_METADATA as Orthanc reads UserMetadata, and refuses what Orthanc refuses to start with', () => {
+    expect(loadConfig({}).USER_METADATA).toEqual({});
+    expect(loadConfig({ USER_METADATA: '{"Sample": 1024, "Batch": 65535}' }).USER_METADATA).toEqual({ Sample: 1024, Batch: 65535 });
+    for (const [value, why] of [
+      ['not json', /JSON object/],
+      ['[1024]', /JSON object/],
+      ['{"Low": 1023}', /"Low" must be a number from 1024 to 65535/],
+      ['{"Text": "1024"}', /"Text" must be a number/],
+      ['{"A": 1024, "B": 1024}', /1024 is given to two names/],
+      ['{"ModifiedFrom": 1030}', /system metadata name/],
+      ['{"1500": 1500}', /a number or a system metadata name/],
+    ] as const) {
+      expect(() => loadConfig({ USER_METADATA: value })).toThrow(why);
+    }
+  });
 });
 
 describe('.env.example', () => {

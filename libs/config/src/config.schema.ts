@@ -1,8 +1,37 @@
 import { z } from 'zod';
+import { FIRST_USER_METADATA, LAST_USER_METADATA, SYSTEM_METADATA } from '@deidflow/common';
 
 const bool = z
   .union([z.boolean(), z.string()])
   .transform((v) => (typeof v === 'boolean' ? v : ['1', 'true', 'yes', 'on'].includes(v.toLowerCase())));
+
+/** Orthanc's UserMetadata: a JSON object of names and numbers, each number in 1024-65535 and used once. */
+const userMetadata = z
+  .string()
+  .default('{}')
+  .transform((text, ctx): Record<string, number> => {
+    const fail = (message: string) => {
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      return fail('must be a JSON object of names and numbers, such as {"Sample": 1024}');
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return fail('must be a JSON object, such as {"Sample": 1024}');
+    const numbers = new Set<number>();
+    for (const [name, type] of Object.entries(parsed)) {
+      if (!Number.isInteger(type) || type < FIRST_USER_METADATA || type > LAST_USER_METADATA) {
+        return fail(`"${name}" must be a number from ${FIRST_USER_METADATA} to ${LAST_USER_METADATA}`);
+      }
+      if (numbers.has(type)) return fail(`${type} is given to two names`);
+      if (/^-?\d+$/.test(name) || Object.hasOwn(SYSTEM_METADATA, name)) return fail(`"${name}" is a number or a system metadata name`);
+      numbers.add(type);
+    }
+    return parsed as Record<string, number>;
+  });
 
 /**
  * Every setting of DeidFlow, read from the environment and validated at start (fail fast).
@@ -123,6 +152,8 @@ const settings = z.object({
   STABLE_AGE_SECONDS: z.coerce.number().int().min(1).default(60),
   /** How often workers look for resources that became complete or stable, and number the changes logged since (GET /changes). */
   CHANGE_LOG_INTERVAL_MS: z.coerce.number().int().min(100).default(1_000),
+  /** Orthanc's UserMetadata: the names of user-defined metadata, as JSON, e.g. {"Sample": 1024} (numbers 1024-65535). */
+  USER_METADATA: userMetadata,
   /** Run a worker inside the API process (the embedded default of `npm start`). */
   EMBEDDED_WORKER: bool.default(true),
   /** `s3` when S3_ENDPOINT is set, otherwise the embedded filesystem store. */

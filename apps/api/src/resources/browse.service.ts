@@ -181,7 +181,6 @@ export function assertId(id: string): void {
   if (!isOrthancId(id)) throw OrthancError.unknownResource();
 }
 
-/** The resource's index row; Orthanc's 404 (UnknownResource) for a malformed or unknown ID. */
 /**
  * Orthanc's automatic metadata, from what the index records: LastUpdate of a patient, study or
  * series; of an instance its reception (an upload, or a job's output: both arrive through the
@@ -200,6 +199,7 @@ function automaticMetadata(row: ResourceRow, instance: InstanceRow | null): Reco
   };
 }
 
+/** The resource's index row; Orthanc's 404 (UnknownResource) for a malformed or unknown ID. */
 export async function existingResource(resources: ResourceRepository, level: ResourceLevel, id: string): Promise<ResourceRow> {
   assertId(id);
   const row = await resources.findResource(level, id);

@@ -1,6 +1,7 @@
-import { Controller, Delete, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
 import { ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
+import { createHash } from 'node:crypto';
 import { OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
 import { sendJsonArray } from '../http/json-answer';
 import { queryFlag, queryInt } from '../http/json-body';
@@ -8,6 +9,7 @@ import { BrowseService } from './browse.service';
 import { IntegrityService } from './integrity.service';
 import { LineageService } from './lineage.service';
 import { LINEAGE_SCHEMA } from './lineage.schema';
+import { MetadataService } from './metadata.service';
 import { Level } from './resource-level.decorator';
 
 const RELATION_LEVEL: Record<string, ResourceLevel> = {
@@ -26,6 +28,7 @@ export class ResourcesController {
     private readonly browse: BrowseService,
     private readonly lineages: LineageService,
     private readonly integrity: IntegrityService,
+    private readonly metadata: MetadataService,
   ) {}
 
   /** Every resource of the level (or `since`/`limit`'s page of them), streamed: an archive can hold millions. */
@@ -46,16 +49,28 @@ export class ResourcesController {
   }
 
   @Get(':id/metadata')
-  async metadata(@Level() level: ResourceLevel, @Param('id') id: string, @Query() query: Record<string, unknown>) {
-    const metadata = await this.browse.metadataOf(level, id);
-    return queryFlag(query, 'expand') ? metadata : Object.keys(metadata);
+  listMetadata(@Level() level: ResourceLevel, @Param('id') id: string, @Query() query: Record<string, unknown>) {
+    return this.metadata.list(level, id, { expand: queryFlag(query, 'expand'), numeric: queryFlag(query, 'numeric') });
   }
 
   @Get(':id/metadata/:name')
-  async metadataValue(@Level() level: ResourceLevel, @Param('id') id: string, @Param('name') name: string) {
-    const metadata = await this.browse.metadataOf(level, id);
-    if (!Object.hasOwn(metadata, name)) throw new OrthancError(OrthancErrorCode.InexistentItem, `No metadata "${name}"`);
-    return metadata[name];
+  async metadataValue(@Level() level: ResourceLevel, @Param('id') id: string, @Param('name') name: string, @Res() reply: FastifyReply) {
+    const value = await this.metadata.value(level, id, name);
+    return reply.type('text/plain').header('etag', metadataEtag(value)).send(value);
+  }
+
+  /** A user-defined metadata (USER_METADATA, or a number from 1024 to 65535): the body is its value. */
+  @Put(':id/metadata/:name')
+  async setMetadata(@Level() level: ResourceLevel, @Param('id') id: string, @Param('name') name: string, @Body() body: Buffer | undefined, @Res() reply: FastifyReply) {
+    const value = (body ?? Buffer.alloc(0)).toString('utf8');
+    await this.metadata.set(level, id, name, value);
+    return reply.type('text/plain').header('etag', metadataEtag(value)).send('');
+  }
+
+  @Delete(':id/metadata/:name')
+  async deleteMetadata(@Level() level: ResourceLevel, @Param('id') id: string, @Param('name') name: string, @Res() reply: FastifyReply) {
+    await this.metadata.delete(level, id, name);
+    return reply.type('text/plain').send('');
   }
 
   @Get(':id/lineage')
@@ -102,4 +117,9 @@ export class ResourcesController {
     }
     return this.browse.ancestor(level, id, target);
   }
+}
+
+/** Orthanc's ETag of a metadata: its revision, then the MD5 of its value; DeidFlow keeps no revisions (CheckRevisions off), so 0. */
+function metadataEtag(value: string): string {
+  return `"0-${createHash('md5').update(value).digest('hex')}"`;
 }

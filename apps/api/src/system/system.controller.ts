@@ -50,6 +50,7 @@ export class SystemController {
       ReadOnly: false,
       StorageAreaPlugin: null,
       StorageDriver: this.config.STORAGE_DRIVER,
+      UserMetadata: this.config.USER_METADATA,
       Version: ORTHANC_COMPATIBLE_VERSION,
     };
   }

@@ -1,7 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { PrismaService } from '../prisma.service';
+import { ChangeType, RESOURCE_LEVELS, RESOURCE_TYPE, type ResourceLevel } from '@deidflow/common';
+import { PreparedStatement, PrismaService } from '../prisma.service';
+import { LEVEL_TABLE } from './instance-scope';
 
-/** Orthanc-style metadata of any resource (AnonymizedFrom, ModifiedFrom, ...). */
+/**
+ * Orthanc-style metadata of any resource: the lineage a job records (AnonymizedFrom, ModifiedFrom,
+ * under their names) and user-defined metadata (under their numbers, see MetadataNames).
+ */
 @Injectable()
 export class MetadataRepository {
   constructor(private readonly prisma: PrismaService) {}
@@ -21,4 +26,61 @@ export class MetadataRepository {
     }
     return metadata;
   }
+
+  /**
+   * Sets a user-defined metadata of a resource of `level`, logging UpdatedMetadata, in one statement.
+   * The resource's row is held (and an instance's series row, which a deletion locks first) until
+   * it commits, so that a deletion under way either comes first (nothing is set: false) or counts
+   * the new row and deletes it with the resource. Resolves to whether the resource exists.
+   */
+  async setUserMetadata(level: ResourceLevel, resourceId: string, type: number, value: string): Promise<boolean> {
+    const [row] = await this.prisma.prepared<{ n: number }>(SET_USER_METADATA[level], [resourceId, String(type), value]);
+    return row.n > 0;
+  }
+
+  /** Deletes a user-defined metadata, logging UpdatedMetadata; resolves to whether there was one. */
+  async deleteUserMetadata(level: ResourceLevel, resourceId: string, type: number): Promise<boolean> {
+    const [row] = await this.prisma.prepared<{ n: number }>(DELETE_USER_METADATA[level], [resourceId, String(type)]);
+    return row.n > 0;
+  }
 }
+
+/** The resource's row, and an instance's series row, held against a deletion until the statement commits. */
+function heldResource(level: ResourceLevel): string {
+  return level === 'Instance'
+    ? `SELECT i.id FROM instances i JOIN series s ON s.id = i.series_id WHERE i.id = $1 FOR KEY SHARE`
+    : `SELECT r.id FROM ${LEVEL_TABLE[level]} r WHERE r.id = $1 FOR KEY SHARE`;
+}
+
+const logUpdated = (level: ResourceLevel, from: string) =>
+  `INSERT INTO pending_changes (change_type, resource_type, resource_id) SELECT ${ChangeType.UpdatedMetadata}, ${RESOURCE_TYPE[level]}, resource_id FROM ${from}`;
+
+const SET_USER_METADATA = Object.fromEntries(
+  RESOURCE_LEVELS.map((level): [ResourceLevel, PreparedStatement] => [
+    level,
+    {
+      name: `deidflow_set_user_metadata_${LEVEL_TABLE[level]}`,
+      text: `WITH target AS (${heldResource(level)}),
+        upserted AS (
+          INSERT INTO resource_metadata (resource_id, name, value) SELECT id, $2, $3 FROM target
+          ON CONFLICT (resource_id, name) DO UPDATE SET value = EXCLUDED.value
+          RETURNING resource_id
+        ), logged AS (${logUpdated(level, 'upserted')})
+        SELECT count(*)::int AS n FROM upserted`,
+    },
+  ]),
+) as Record<ResourceLevel, PreparedStatement>;
+
+const DELETE_USER_METADATA = Object.fromEntries(
+  RESOURCE_LEVELS.map((level): [ResourceLevel, PreparedStatement] => [
+    level,
+    {
+      name: `deidflow_delete_user_metadata_${LEVEL_TABLE[level]}`,
+      text: `WITH deleted AS (
+          DELETE FROM resource_metadata WHERE resource_id = $1 AND name = $2 AND resource_id IN (SELECT id FROM ${LEVEL_TABLE[level]} WHERE id = $1)
+          RETURNING resource_id
+        ), logged AS (${logUpdated(level, 'deleted')})
+        SELECT count(*)::int AS n FROM deleted`,
+    },
+  ]),
+) as Record<ResourceLevel, PreparedStatement>;
