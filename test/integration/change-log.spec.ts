@@ -1,4 +1,6 @@
 import { Client } from 'pg';
+import { loadConfig } from '@deidflow/config';
+import { ChangeLogMonitor } from '../../apps/worker/src/handlers/change-log-monitor';
 import { ChangeRepository, ChangeRow, PrismaService, ResourceRepository } from '@deidflow/database';
 import { ChangeType, RESOURCE_TYPE } from '@deidflow/common';
 import { generateSyntheticStudy, parseInstance, ParsedInstance } from '@deidflow/dicom';
@@ -149,5 +151,17 @@ describe('change log (real Postgres)', () => {
     expect(await changes.lastSeq()).toBe(before[before.length - 1].seq);
     await resources.storeInstance(instances[1], object(instances[1]));
     expect((await read())[0].seq).toBe(before[before.length - 1].seq + 1);
+  });
+
+  it('deletes the changes older than CHANGE_LOG_RETENTION_DAYS, oldest first, and none when it is 0', async () => {
+    for (const parsed of instances) await resources.storeInstance(parsed, object(parsed));
+    const logged = await read();
+    // The first four (the first instance and its new ancestors) logged ten days ago.
+    await prisma.$executeRawUnsafe(`UPDATE changes SET date = now() - interval '10 days' WHERE seq <= $1`, logged[3].seq);
+    const monitor = (days: number) => new ChangeLogMonitor({ ...loadConfig(process.env), CHANGE_LOG_RETENTION_DAYS: days }, changes);
+    expect(await monitor(0).prune()).toBe(0);
+    expect(await monitor(30).prune()).toBe(0);
+    expect(await monitor(7).prune()).toBe(4);
+    expect(await read()).toEqual(logged.slice(4));
   });
 });

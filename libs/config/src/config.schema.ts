@@ -152,6 +152,11 @@ const settings = z.object({
   STABLE_AGE_SECONDS: z.coerce.number().int().min(1).default(60),
   /** How often workers look for resources that became complete or stable, and number the changes logged since (GET /changes). */
   CHANGE_LOG_INTERVAL_MS: z.coerce.number().int().min(100).default(1_000),
+  /**
+   * Changes are deleted from the log this many days after they were logged (a row per instance ever
+   * stored, or produced, otherwise). 0 keeps every change, as Orthanc does.
+   */
+  CHANGE_LOG_RETENTION_DAYS: z.coerce.number().int().min(0).default(0),
   /** Orthanc's UserMetadata: the names of user-defined metadata, as JSON, e.g. {"Sample": 1024} (numbers 1024-65535). */
   USER_METADATA: userMetadata,
   /** Run a worker inside the API process (the embedded default of `npm start`). */

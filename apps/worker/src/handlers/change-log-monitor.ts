@@ -3,18 +3,23 @@ import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { ChangeRepository } from '@deidflow/database';
 import { runPeriodically } from './periodic';
 
+const DAY_MS = 24 * 60 * 60_000;
+const PRUNE_EVERY_MS = 10 * 60_000;
+/** Changes per statement of the retention: short statements, whatever the backlog. */
+const PRUNE_BATCH = 10_000;
+
 /**
  * Orthanc's unstable-resources monitor, durable: every CHANGE_LOG_INTERVAL_MS, logs CompletedSeries
  * and StableSeries / StableStudy / StablePatient for the resources that became so (the index knows
  * which are unstable, so a restart loses none, unlike Orthanc's in-memory tracker), then numbers
  * the changes logged since (ChangeRepository.sequence), so that the log of a deployment nobody
  * reads stays in order and its readers find little to number. Every worker runs it; a resource is
- * logged once whoever marks it.
+ * logged once whoever marks it. With CHANGE_LOG_RETENTION_DAYS, it also deletes the old changes.
  */
 @Injectable()
 export class ChangeLogMonitor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ChangeLogMonitor.name);
-  private stop?: () => void;
+  private stops: (() => void)[] = [];
   private failing = false;
 
   constructor(
@@ -23,11 +28,12 @@ export class ChangeLogMonitor implements OnApplicationBootstrap, OnModuleDestroy
   ) {}
 
   onApplicationBootstrap(): void {
-    this.stop = runPeriodically(this.config.CHANGE_LOG_INTERVAL_MS, () => this.tick());
+    this.stops.push(runPeriodically(this.config.CHANGE_LOG_INTERVAL_MS, () => this.tick()));
+    if (this.config.CHANGE_LOG_RETENTION_DAYS > 0) this.stops.push(runPeriodically(PRUNE_EVERY_MS, () => this.prune()));
   }
 
   onModuleDestroy(): void {
-    this.stop?.();
+    for (const stop of this.stops) stop();
   }
 
   async tick(): Promise<void> {
@@ -41,5 +47,24 @@ export class ChangeLogMonitor implements OnApplicationBootstrap, OnModuleDestroy
       if (!this.failing) this.logger.warn({ err: (err as Error).message }, 'keeping the change log failed; will try again');
       this.failing = true;
     }
+  }
+
+  /** CHANGE_LOG_RETENTION_DAYS: deletes the changes logged before it; resolves to how many (0 when retention is off). */
+  async prune(now = Date.now()): Promise<number> {
+    const days = this.config.CHANGE_LOG_RETENTION_DAYS;
+    if (days === 0) return 0;
+    const cutoff = new Date(now - days * DAY_MS);
+    let deleted = 0;
+    try {
+      for (;;) {
+        const batch = await this.changes.deleteLoggedBefore(cutoff, PRUNE_BATCH);
+        deleted += batch;
+        if (batch < PRUNE_BATCH) break;
+      }
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'deleting expired changes failed; will try again');
+    }
+    if (deleted > 0) this.logger.log({ deleted, retentionDays: days }, 'expired changes deleted from the change log');
+    return deleted;
   }
 }

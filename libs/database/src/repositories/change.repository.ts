@@ -99,6 +99,12 @@ export class ChangeRepository {
     });
   }
 
+  /** Deletes up to `limit` of the oldest changes logged before `cutoff`; resolves to how many. */
+  async deleteLoggedBefore(cutoff: Date, limit: number): Promise<number> {
+    const [row] = await this.prisma.prepared<{ n: number }>(DELETE_OLD, [cutoff, limit]);
+    return row.n;
+  }
+
   /**
    * Logs CompletedSeries for the unstable series that hold every instance they announce (Orthanc's
    * GetSeriesStatus: Complete), then StableSeries / StableStudy / StablePatient for the resources
@@ -198,6 +204,15 @@ const NEWEST: PreparedStatement = {
 const LAST_SEQ: PreparedStatement = {
   name: 'deidflow_change_last_seq',
   text: `SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS last FROM changes_seq_seq`,
+};
+
+/** The oldest first (by Seq, which follows the dates but for changes logged within the same second or so). */
+const DELETE_OLD: PreparedStatement = {
+  name: 'deidflow_change_delete_old',
+  text: `WITH gone AS (
+      DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE date < $1 ORDER BY seq LIMIT $2) RETURNING 1
+    )
+    SELECT count(*)::int AS n FROM gone`,
 };
 
 const CLEAR_PENDING: PreparedStatement = { name: 'deidflow_change_clear_pending', text: `DELETE FROM pending_changes` };
