@@ -42,8 +42,9 @@ describe.each<StorageKind>(['fs', 's3'])('platform with the %s storage driver', 
   it('answers each level in Orthanc\'s shape (orthanc-reference/browse)', async () => {
     const study = await get(`/studies/${DUMMY_CT.study}`);
     expect(study.status).toBe(200);
+    // The captured 1.10.1 answer's fields, and Labels (Orthanc >= 1.12.0).
     expect(Object.keys(study.body).sort()).toEqual(
-      ['ID', 'IsStable', 'LastUpdate', 'MainDicomTags', 'ParentPatient', 'PatientMainDicomTags', 'Series', 'Type'].sort(),
+      ['ID', 'IsStable', 'Labels', 'LastUpdate', 'MainDicomTags', 'ParentPatient', 'PatientMainDicomTags', 'Series', 'Type'].sort(),
     );
     expect(study.body.PatientMainDicomTags).toEqual({ PatientID: 'ozp00SjY2xG', PatientName: 'KNIX' });
     expect(study.body.Series).toEqual([DUMMY_CT.series]);

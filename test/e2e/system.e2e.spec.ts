@@ -22,8 +22,8 @@ describe('system and client set-up routes', () => {
     const [major, minor] = String(body.Version).split('.').map(Number);
     expect(major * 100 + minor).toBeGreaterThanOrEqual(112);
     expect(body.ProductVersion).toMatch(/^\d+\.\d+\.\d+/);
-    // Orthanc >= 1.12.5's capabilities: GET /changes takes `to` and `type`; no labels, no extended find.
-    expect(body).toMatchObject({ Capabilities: { HasExtendedChanges: true, HasExtendedFind: false }, HasLabels: false, ReadOnly: false });
+    // Orthanc >= 1.12.5's capabilities: GET /changes takes `to` and `type`; labels (1.12.0); no extended find.
+    expect(body).toMatchObject({ Capabilities: { HasExtendedChanges: true, HasExtendedFind: false }, HasLabels: true, ReadOnly: false });
   });
 
   it('answers the harmless set-up calls', async () => {

@@ -26,6 +26,7 @@ import { ModificationService } from './modification/modification.service';
 import { UploadService } from './instances/upload.service';
 import { BrowseService } from './resources/browse.service';
 import { LineageService } from './resources/lineage.service';
+import { LabelService } from './resources/label.service';
 import { MetadataService } from './resources/metadata.service';
 import { ResourcesController } from './resources/resources.controller';
 import { MetricsService } from './system/metrics.service';
@@ -52,7 +53,7 @@ export class AppModule {
       ],
       // Order matters: static routes of InstancesController before the generic ones.
       controllers: [InstancesController, AttachmentsController, ArchiveController, ModificationController, ChangesController, ResourcesController, JobsController, SystemController, HealthController, ToolsController],
-      providers: [BrowseService, ChangeLogService, MetadataService, MetricsService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, FindService, ArchiveService, IntegrityService,
+      providers: [BrowseService, ChangeLogService, MetadataService, LabelService, MetricsService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, FindService, ArchiveService, IntegrityService,
         { provide: APP_FILTER, useClass: OrthancExceptionFilter },
         { provide: RequestBodyBudget, useFactory: (c: AppConfig) => new RequestBodyBudget(c.HTTP_BODIES_MEMORY_LIMIT), inject: [APP_CONFIG] },
       ],

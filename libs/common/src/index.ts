@@ -3,6 +3,7 @@ export * from './orthanc-time';
 export * from './resource-level';
 export * from './change-type';
 export * from './metadata-type';
+export * from './label';
 export * from './product';
 export * from './lru-cache';
 export * from './buffer-pool';

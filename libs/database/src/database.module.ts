@@ -6,8 +6,9 @@ import { JobRepository } from './repositories/job.repository';
 import { LineageRepository } from './repositories/lineage.repository';
 import { ObjectDeletionRepository } from './repositories/object-deletion.repository';
 import { ChangeRepository } from './repositories/change.repository';
+import { LabelRepository } from './repositories/label.repository';
 
-const REPOSITORIES = [ResourceRepository, MetadataRepository, JobRepository, LineageRepository, ObjectDeletionRepository, ChangeRepository];
+const REPOSITORIES = [ResourceRepository, MetadataRepository, JobRepository, LineageRepository, ObjectDeletionRepository, ChangeRepository, LabelRepository];
 
 @Global()
 @Module({

@@ -7,5 +7,6 @@ export * from './repositories/job.repository';
 export * from './repositories/lineage.repository';
 export * from './repositories/object-deletion.repository';
 export * from './repositories/change.repository';
+export * from './repositories/label.repository';
 export { Prisma } from './generated/client';
 export * from './errors';

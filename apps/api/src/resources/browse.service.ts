@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { CHILD_LEVEL, LEVEL_PATH, OrthancError, orthancTimestamp, PARENT_LEVEL, ResourceLevel, isOrthancId } from '@deidflow/common';
 import { ResourceDeletionService } from '@deidflow/core';
-import { InstanceRow, instanceResource, MetadataRepository, ResourceRepository, ResourceRow } from '@deidflow/database';
+import { InstanceRow, instanceResource, LabelRepository, MetadataRepository, ResourceRepository, ResourceRow } from '@deidflow/database';
 import { expectedInstancesOfSeries, seriesStatus } from '@deidflow/dicom';
 import { formatResource, sortKeys } from './resource-formatter';
 
@@ -16,6 +16,7 @@ export class BrowseService {
   constructor(
     private readonly resources: ResourceRepository,
     private readonly metadata: MetadataRepository,
+    private readonly labels: LabelRepository,
     private readonly deletion: ResourceDeletionService,
   ) {}
 
@@ -61,9 +62,10 @@ export class BrowseService {
     // A series that announces its count of instances is checked against their indexes (Orthanc's Status).
     const expected = new Map(level === 'Series' ? present.map((id) => [id, expectedInstancesOfSeries(byId.get(id)!.mainDicomTags)]) : []);
     const announcing = [...expected].filter(([, count]) => count !== undefined).map(([id]) => id);
-    const [children, metadata, patients, indexes] = await Promise.all([
+    const [children, metadata, labels, patients, indexes] = await Promise.all([
       this.resources.childIdsOf(level, present),
       this.metadata.getMany(present),
+      this.labels.labelsOfMany(present),
       patientIds.length > 0 ? this.resources.findResources('Patient', patientIds) : [],
       this.resources.indexesInSeries(announcing),
     ]);
@@ -74,6 +76,7 @@ export class BrowseService {
       return formatResource(resource, {
         children: children.get(id) ?? [],
         metadata: metadata.get(id) ?? {},
+        labels: labels.get(id) ?? [],
         instance: instanceById.get(id),
         ...(level === 'Series' ? { series: { expected: expected.get(id), status: seriesStatus(expected.get(id), indexes.get(id) ?? []) } } : {}),
         patientMainDicomTags: resource.patientMainDicomTags ?? (resource.parentId ? patientTags.get(resource.parentId) : undefined),

@@ -9,6 +9,8 @@ const TOP_LEVEL_METADATA = ['AnonymizedFrom', 'ModifiedFrom'];
 export interface FormatContext {
   children: string[];
   metadata: Record<string, string>;
+  /** Its labels, sorted (Orthanc >= 1.12.0 shows them at every level). */
+  labels: string[];
   /** Study answers carry the patient's main tags (PatientMainDicomTags). */
   patientMainDicomTags?: Record<string, string>;
   instance?: InstanceRow;
@@ -21,7 +23,7 @@ export function formatResource(resource: ResourceRow, ctx: FormatContext): Recor
   const lineage = Object.fromEntries(
     TOP_LEVEL_METADATA.filter((name) => ctx.metadata[name] !== undefined).map((name) => [name, ctx.metadata[name]]),
   );
-  const common = { ID: resource.id, MainDicomTags: sortKeys(resource.mainDicomTags), Type: resource.level, ...lineage };
+  const common = { ID: resource.id, Labels: ctx.labels, MainDicomTags: sortKeys(resource.mainDicomTags), Type: resource.level, ...lineage };
   // Orthanc's IsStable: nothing arrived for StableAge seconds (the workers' ChangeLogMonitor decides it).
   return sortKeys(formatByLevel(resource, ctx, common, resource.isStable));
 }

@@ -9,6 +9,7 @@ import { BrowseService } from './browse.service';
 import { IntegrityService } from './integrity.service';
 import { LineageService } from './lineage.service';
 import { LINEAGE_SCHEMA } from './lineage.schema';
+import { LabelService } from './label.service';
 import { MetadataService } from './metadata.service';
 import { Level } from './resource-level.decorator';
 
@@ -29,6 +30,7 @@ export class ResourcesController {
     private readonly lineages: LineageService,
     private readonly integrity: IntegrityService,
     private readonly metadata: MetadataService,
+    private readonly labels: LabelService,
   ) {}
 
   /** Every resource of the level (or `since`/`limit`'s page of them), streamed: an archive can hold millions. */
@@ -70,6 +72,30 @@ export class ResourcesController {
   @Delete(':id/metadata/:name')
   async deleteMetadata(@Level() level: ResourceLevel, @Param('id') id: string, @Param('name') name: string, @Res() reply: FastifyReply) {
     await this.metadata.delete(level, id, name);
+    return reply.type('text/plain').send('');
+  }
+
+  /** Orthanc's labels (1.12.0): names of 1-64 letters, digits, `_` or `-`. */
+  @Get(':id/labels')
+  listLabels(@Level() level: ResourceLevel, @Param('id') id: string) {
+    return this.labels.labelsOf(level, id);
+  }
+
+  @Get(':id/labels/:label')
+  async hasLabel(@Level() level: ResourceLevel, @Param('id') id: string, @Param('label') label: string, @Res() reply: FastifyReply) {
+    await this.labels.assertHas(level, id, label);
+    return reply.type('text/plain').send('');
+  }
+
+  @Put(':id/labels/:label')
+  async addLabel(@Level() level: ResourceLevel, @Param('id') id: string, @Param('label') label: string, @Res() reply: FastifyReply) {
+    await this.labels.add(level, id, label);
+    return reply.type('text/plain').send('');
+  }
+
+  @Delete(':id/labels/:label')
+  async removeLabel(@Level() level: ResourceLevel, @Param('id') id: string, @Param('label') label: string, @Res() reply: FastifyReply) {
+    await this.labels.remove(level, id, label);
     return reply.type('text/plain').send('');
   }
 

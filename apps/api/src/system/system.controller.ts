@@ -40,7 +40,7 @@ export class SystemController {
       DatabaseVersion: 6,
       DicomAet: 'DEIDFLOW',
       DicomPort: 0,
-      HasLabels: false,
+      HasLabels: true,
       HttpPort: this.config.HTTP_PORT,
       IsHttpServerSecure: this.config.AUTHENTICATION_ENABLED ?? false,
       Name: this.config.SERVER_NAME,

@@ -1,10 +1,11 @@
-import { Body, Controller, Header, HttpCode, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, Header, HttpCode, Post, Res } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { sendJsonArray } from '../http/json-answer';
 import { parseJsonBody } from '../http/json-body';
 import { BulkDeleteService } from './bulk-delete.service';
 import { CreateDicomService } from './create-dicom.service';
+import { LabelService } from '../resources/label.service';
 import { FindService } from './find.service';
 
 @ApiTags('Tools')
@@ -14,7 +15,14 @@ export class ToolsController {
     private readonly creator: CreateDicomService,
     private readonly bulkDeleter: BulkDeleteService,
     private readonly finder: FindService,
+    private readonly labels: LabelService,
   ) {}
+
+  @Get('labels')
+  @ApiOperation({ summary: 'Every label that some resource has (Orthanc 1.12.0)' })
+  allLabels() {
+    return this.labels.all();
+  }
 
   @Post('find')
   @HttpCode(200)
@@ -23,7 +31,8 @@ export class ToolsController {
     description:
       'Orthanc\'s C-FIND-like search: "Level", "Query" (tag name or "gggg,eeee" → pattern: exact value, `*`/`?` ' +
       'wildcards, a date or time range "20200101-20201231" with either end open, or values separated by `\\`), ' +
-      '"Expand", "Limit", "Since", "CaseSensitive" (person names always match case-insensitively). The main DICOM ' +
+      '"Expand", "Limit", "Since", "CaseSensitive" (person names always match case-insensitively), "Labels" and ' +
+      '"LabelsConstraint" ("All", the default, "Any" or "None"). The main DICOM ' +
       'tags of the level and of its ancestors can be searched; another tag is a 400 that lists them.',
   })
   @ApiBody({ schema: { type: 'object', example: { Level: 'Study', Query: { PatientName: 'DOE*', StudyDate: '20200101-' }, Expand: false } } })

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { OrthancErrorCode, ResourceLevel } from '@deidflow/common';
 import { ResourceDeletionService } from '@deidflow/core';
-import { JobRepository, JobState } from '@deidflow/database';
+import { JobRepository, JobState, LabelRepository } from '@deidflow/database';
 import { JobEventsService, singleOutput } from '@deidflow/jobs';
 import type { FinalizeJobPayload } from '@deidflow/queue';
 
@@ -9,8 +9,9 @@ const ERROR_DETAILS_LIMIT = 20;
 
 /**
  * The end of a job, once all its instances are done: the output Orthanc answers (the new resource,
- * or every new resource for bulk jobs), the final state, the deletion of the sources when
- * KeepSource is false (only after success), and the announcement to waiting REST calls.
+ * or every new resource for bulk jobs), the final state, the labels of the sources copied to the
+ * outputs with KeepLabels, the deletion of the sources when KeepSource is false (only after
+ * success), and the announcement to waiting REST calls.
  */
 @Injectable()
 export class FinalizeJobHandler {
@@ -20,6 +21,7 @@ export class FinalizeJobHandler {
     private readonly jobs: JobRepository,
     private readonly deletion: ResourceDeletionService,
     private readonly events: JobEventsService,
+    private readonly labels: LabelRepository,
   ) {}
 
   async handle(payload: FinalizeJobPayload): Promise<void> {
@@ -43,6 +45,8 @@ export class FinalizeJobHandler {
         failures.map((f) => `${f.sourceInstanceId} (${f.error ?? 'unknown error'})`).join('; ') +
         (job.failedCount > failures.length ? '; ...' : '');
     }
+    // Before the sources may go: their labels are what is copied.
+    if ((job.request as { keepLabels?: boolean }).keepLabels) await this.labels.copyToOutputsOfJob(job.id);
     if (!failed && !job.keepSource) await this.deleteSources(job.id);
     const finished = await this.jobs.finish(job.id, job.generation, {
       state: failed ? JobState.Failure : JobState.Success,

@@ -54,14 +54,14 @@ function containersBelow(level: ResourceLevel, target: string): string[] {
 
 /**
  * Deletes the resources of one level (`$1`: their IDs), everything below them and every ancestor
- * they leave empty, with the metadata and the logged changes of all of these, and queues the files of their instances for
+ * they leave empty, with the metadata, labels and logged changes of all of these, and queues the files of their instances for
  * deletion under the deletion's ID (`$2`). An ID that is not there is skipped.
  */
 function deletionStatement(level: ResourceLevel): PreparedStatement {
   const target = `= ANY(${LISTED_IDS})`;
   const levelsDeleted = LEVELS.slice(LEVELS.indexOf(level));
   const instances = `SELECT i.id, i.object_key FROM instances i ${instanceJoin(level).sql} WHERE ${levelColumn(level).sql} ${target}`;
-  // Every resource deleted: their metadata goes, and their changes (as Orthanc's cascade purges them).
+  // Every resource deleted: their metadata and labels go, and their changes (as Orthanc's cascade purges them).
   const deleted = [
     'SELECT id FROM below',
     ...containersBelow(level, target),
@@ -76,6 +76,7 @@ function deletionStatement(level: ResourceLevel): PreparedStatement {
         INSERT INTO object_deletions (object_key, instance_id, deletion_id) SELECT object_key, id, $2::uuid FROM below
         ON CONFLICT (object_key) DO UPDATE SET instance_id = EXCLUDED.instance_id, deletion_id = EXCLUDED.deletion_id, queued_at = EXCLUDED.queued_at),
       metadata AS (DELETE FROM resource_metadata WHERE resource_id IN (${deleted})),
+      labels AS (DELETE FROM resource_labels WHERE resource_id IN (${deleted})),
       changes AS (DELETE FROM changes WHERE resource_id IN (${deleted})),
       pending_changes AS (DELETE FROM pending_changes WHERE resource_id IN (${deleted}))
       ${levelsDeleted.map((l) => `SELECT '${l}' AS level, id, parent FROM ${gone(l)}`).join(' UNION ALL ')}`,

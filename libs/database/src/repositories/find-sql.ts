@@ -47,6 +47,7 @@ export function findIdsSql(request: FindRequest, page: FindPage): Prisma.Sql {
   const order = Prisma.raw(`${target.alias}.${target.order}`);
   const id = Prisma.raw(`${target.alias}.id`);
   const conditions = request.constraints.map(condition);
+  if (request.labels) conditions.push(labelCondition(id, request.labels.names, request.labels.constraint));
   // The row-value comparison follows the (order, id) index of the level's table.
   if (page.after) conditions.push(Prisma.sql`(${order}, ${id}) > (${page.after.order}::timestamptz, ${page.after.id}::bpchar)`);
   const where = conditions.length > 0 ? Prisma.sql`WHERE ${Prisma.join(conditions, ' AND ')}` : Prisma.empty;
@@ -56,6 +57,23 @@ export function findIdsSql(request: FindRequest, page: FindPage): Prisma.Sql {
     ${where}
     ORDER BY ${order}, ${id}
     OFFSET ${page.offset} LIMIT ${page.take}`;
+}
+
+/**
+ * Orthanc's LabelsConstraint on the resources `id` names: written as `IN` a set of IDs for All and
+ * Any, which the planner may take from the label index (a rare label among millions), and as
+ * `NOT EXISTS` per resource for None.
+ */
+function labelCondition(id: Prisma.Sql, names: string[], constraint: 'All' | 'Any' | 'None'): Prisma.Sql {
+  const labelled = Prisma.sql`SELECT resource_id FROM resource_labels WHERE label = ANY(${names}::text[])`;
+  switch (constraint) {
+    case 'All':
+      return Prisma.sql`${id} IN (${labelled} GROUP BY resource_id HAVING count(*) = ${names.length})`;
+    case 'Any':
+      return Prisma.sql`${id} IN (${labelled})`;
+    case 'None':
+      return Prisma.sql`NOT EXISTS (SELECT 1 FROM resource_labels l WHERE l.resource_id = ${id} AND l.label = ANY(${names}::text[]))`;
+  }
 }
 
 /**

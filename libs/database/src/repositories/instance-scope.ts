@@ -4,6 +4,18 @@ import { Prisma } from '../generated/client';
 /** Each level's table in the index. */
 export const LEVEL_TABLE: Record<ResourceLevel, string> = { Patient: 'patients', Study: 'studies', Series: 'series', Instance: 'instances' };
 
+/**
+ * SQL selecting the resource `$1` of `level` with its row held (FOR KEY SHARE, and an instance's
+ * series row too) until the statement's transaction ends. A deletion locks the rows of what it
+ * deletes before its statement (deletion-sql.ts, LOCK_RELATED): it either comes first (nothing
+ * selected here) or waits, then its statement sees and deletes what was attached to the resource.
+ */
+export function heldResource(level: ResourceLevel): string {
+  return level === 'Instance'
+    ? `SELECT i.id FROM instances i JOIN series s ON s.id = i.series_id WHERE i.id = $1 FOR KEY SHARE`
+    : `SELECT r.id FROM ${LEVEL_TABLE[level]} r WHERE r.id = $1 FOR KEY SHARE`;
+}
+
 /** When each level's rows arrived: the order of listings and finds (with the ID after it). */
 export const LEVEL_ARRIVAL: Record<ResourceLevel, string> = { Patient: 'created_at', Study: 'created_at', Series: 'created_at', Instance: 'received_at' };
 

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ChangeType, RESOURCE_LEVELS, RESOURCE_TYPE, type ResourceLevel } from '@deidflow/common';
 import { PreparedStatement, PrismaService } from '../prisma.service';
-import { LEVEL_TABLE } from './instance-scope';
+import { heldResource, LEVEL_TABLE } from './instance-scope';
 
 /**
  * Orthanc-style metadata of any resource: the lineage a job records (AnonymizedFrom, ModifiedFrom,
@@ -43,13 +43,6 @@ export class MetadataRepository {
     const [row] = await this.prisma.prepared<{ n: number }>(DELETE_USER_METADATA[level], [resourceId, String(type)]);
     return row.n > 0;
   }
-}
-
-/** The resource's row, and an instance's series row, held against a deletion until the statement commits. */
-function heldResource(level: ResourceLevel): string {
-  return level === 'Instance'
-    ? `SELECT i.id FROM instances i JOIN series s ON s.id = i.series_id WHERE i.id = $1 FOR KEY SHARE`
-    : `SELECT r.id FROM ${LEVEL_TABLE[level]} r WHERE r.id = $1 FOR KEY SHARE`;
 }
 
 const logUpdated = (level: ResourceLevel, from: string) =>

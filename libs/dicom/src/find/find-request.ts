@@ -1,4 +1,4 @@
-import { OrthancError, OrthancErrorCode, RESOURCE_LEVELS, ResourceLevel } from '@deidflow/common';
+import { assertValidLabel, OrthancError, OrthancErrorCode, RESOURCE_LEVELS, ResourceLevel } from '@deidflow/common';
 import { dictionaryVr, parseTag } from '../dictionary/dictionary';
 import { tagKey } from '../dictionary/tag';
 import {
@@ -39,7 +39,13 @@ export interface FindRequest {
   expand: boolean;
   limit?: number;
   since?: number;
+  /** Orthanc's Labels and LabelsConstraint (1.12.0); absent when no label is asked for. */
+  labels?: { names: string[]; constraint: LabelsConstraint };
 }
+
+/** All: every label named; Any: one of them at least; None: none of them. */
+export type LabelsConstraint = 'All' | 'Any' | 'None';
+const LABELS_CONSTRAINTS: readonly LabelsConstraint[] = ['All', 'Any', 'None'];
 
 const MAIN_TAGS: Record<ResourceLevel, Record<string, string>> = {
   Patient: PATIENT_MAIN_DICOM_TAGS,
@@ -56,7 +62,7 @@ function badRequest(details: string): OrthancError {
 
 /**
  * Parses Orthanc's `/tools/find` body: `Level`, `Query` (tag → pattern), `Expand`, `Limit`, `Since`,
- * `CaseSensitive`. Person names match case-insensitively, as with Orthanc's default
+ * `CaseSensitive`, `Labels` and `LabelsConstraint`. Person names match case-insensitively, as with Orthanc's default
  * `CaseSensitivePN: false`. At the Study level, ModalitiesInStudy selects the studies with a series
  * of one of the modalities, as in Orthanc. Otherwise only the main DICOM tags of the level and of
  * its ancestors are searched (they are in the index); another tag is a 400 naming the searchable
@@ -66,7 +72,7 @@ export function parseFindRequest(body: unknown): FindRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The body must be a JSON object');
   const request = body as Record<string, unknown>;
   for (const key of Object.keys(request)) {
-    if (!['Level', 'Query', 'Expand', 'Limit', 'Since', 'CaseSensitive'].includes(key)) {
+    if (!['Level', 'Query', 'Expand', 'Limit', 'Since', 'CaseSensitive', 'Labels', 'LabelsConstraint'].includes(key)) {
       throw badRequest(`Unknown field in a find request: "${key}"`);
     }
   }
@@ -87,13 +93,25 @@ export function parseFindRequest(body: unknown): FindRequest {
     const matcher = parseMatcher(pattern, vr, vr === 'PN' ? false : caseSensitive);
     if (matcher) constraints.push({ level: owner, name, matcher });
   }
+  const labels = parseLabels(request);
   return {
     level,
     constraints,
     expand: optionalBoolean(request, 'Expand') ?? false,
     limit: optionalCount(request, 'Limit'),
     since: optionalCount(request, 'Since'),
+    ...(labels ? { labels } : {}),
   };
+}
+
+/** `Labels` (names, each valid) and `LabelsConstraint` (default All); an empty list asks for nothing, as in Orthanc 1.12. */
+function parseLabels(request: Record<string, unknown>): FindRequest['labels'] {
+  const names = request.Labels ?? [];
+  if (!Array.isArray(names) || names.some((name) => typeof name !== 'string')) throw badRequest('Field "Labels" must contain strings');
+  const constraint = request.LabelsConstraint ?? 'All';
+  if (!LABELS_CONSTRAINTS.includes(constraint as LabelsConstraint)) throw badRequest('Field "LabelsConstraint" must be "All", "Any", or "None"');
+  for (const name of names as string[]) assertValidLabel(name);
+  return names.length > 0 ? { names: [...new Set(names as string[])], constraint: constraint as LabelsConstraint } : undefined;
 }
 
 function parseLevel(value: unknown): ResourceLevel {
