@@ -47,9 +47,24 @@ describe('GET /changes', () => {
     throw new Error(`the change log did not reach the expected state: ${JSON.stringify(await all(since))}`);
   };
 
+  /** Waits until every resource is stable: no Stable* change is still to come from what came before. */
+  const quiet = async () => {
+    const stable = async () => {
+      for (const level of ['patients', 'studies', 'series']) {
+        const resources = (await http(api.baseUrl, 'GET', `/${level}?expand`)).body as { IsStable: boolean }[];
+        if (resources.some((r) => !r.IsStable)) return false;
+      }
+      return true;
+    };
+    for (const deadline = Date.now() + 15_000; !(await stable()); await new Promise((r) => setTimeout(r, 100))) {
+      if (Date.now() > deadline) throw new Error('resources did not become stable');
+    }
+  };
+
   beforeAll(async () => {
     await resetDatabase();
-    api = await startApi(await testConfig('fs', { EMBEDDED_WORKER: 'true', STABLE_AGE_SECONDS: '1', CHANGE_LOG_INTERVAL_MS: '100' }));
+    // StableAge 2 s: the uploads of one test are well within it, even on a slow machine.
+    api = await startApi(await testConfig('fs', { EMBEDDED_WORKER: 'true', STABLE_AGE_SECONDS: '2', CHANGE_LOG_INTERVAL_MS: '100' }));
   });
   afterAll(() => api?.close(), 30_000);
 
@@ -155,6 +170,7 @@ describe('GET /changes', () => {
   });
 
   it('pages with since and limit (Done, Last), and answers the newest alone with `last`', async () => {
+    await quiet();
     const everything = await all();
     expect(everything.length).toBeGreaterThan(4);
     const first = everything[0].Seq - 1;
@@ -173,6 +189,7 @@ describe('GET /changes', () => {
   });
 
   it('filters by type and reads backwards from `to` (Orthanc\'s ExtendedChanges, as Orthanc Explorer 2 lists the latest studies)', async () => {
+    await quiet();
     const everything = await all();
     const studies = everything.filter((c) => c.ChangeType === 'NewStudy' || c.ChangeType === 'StableStudy');
     expect(studies.length).toBeGreaterThan(2);
@@ -199,7 +216,7 @@ describe('GET /changes', () => {
   });
 
   it('refuses a since or limit that is not a non-negative integer (400; Orthanc silently reads 0 and 100)', async () => {
-    for (const query of ['since=abc', 'limit=-1', 'since=1.5', 'to=x']) {
+    for (const query of ['since=abc', 'limit=-1', 'since=1.5', 'to=x', 'since=1e21', 'to=99999999999999999999']) {
       const answer = await http(api.baseUrl, 'GET', `/changes?${query}`);
       expect(answer.status).toBe(400);
       expect(answer.body).toMatchObject({ HttpStatus: 400, Method: 'GET', Uri: '/changes' });
@@ -222,15 +239,7 @@ describe('GET /changes', () => {
   });
 
   it('DELETE empties the log (empty text/plain answer); Seq goes on from where it was', async () => {
-    // Quiet first: no Stable* still to come from the tests before.
-    const stable = async () => {
-      for (const level of ['patients', 'studies', 'series']) {
-        const resources = (await http(api.baseUrl, 'GET', `/${level}?expand`)).body as { IsStable: boolean }[];
-        if (resources.some((r) => !r.IsStable)) return false;
-      }
-      return true;
-    };
-    for (const deadline = Date.now() + 15_000; !(await stable()) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 100));
+    await quiet();
     const last = (await get('/changes?last')).Last;
     const cleared = await http(api.baseUrl, 'DELETE', '/changes');
     expect(cleared.status).toBe(200);

@@ -58,6 +58,14 @@ describe('user-defined metadata', () => {
     }
   });
 
+  it('refuses a value that is not UTF-8 text, or holds a NUL (400, not a 500 from Postgres)', async () => {
+    for (const body of [Buffer.from([0x61, 0x00, 0x62]), Buffer.from([0xff, 0xfe, 0x41])]) {
+      const answer = await http(api.baseUrl, 'PUT', url('/Batch'), body);
+      expect(answer.status).toBe(400);
+      expect(answer.body.Details).toMatch(/UTF-8 text, without NUL/);
+    }
+  });
+
   it('answers 404 for an unknown resource, or one of another level', async () => {
     expect((await http(api.baseUrl, 'PUT', '/studies/00000000-00000000-00000000-00000000-00000000/metadata/Sample', 'x')).status).toBe(404);
     expect((await http(api.baseUrl, 'PUT', `/patients/${study}/metadata/Sample`, 'x')).status).toBe(404);

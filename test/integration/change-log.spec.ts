@@ -1,5 +1,6 @@
 import { Client } from 'pg';
 import { loadConfig } from '@deidflow/config';
+import { ChangeLogService } from '../../apps/api/src/changes/change-log.service';
 import { ChangeLogMonitor } from '../../apps/worker/src/handlers/change-log-monitor';
 import { ChangeRepository, ChangeRow, PrismaService, ResourceRepository } from '@deidflow/database';
 import { ChangeType, RESOURCE_TYPE } from '@deidflow/common';
@@ -30,10 +31,7 @@ describe('change log (real Postgres)', () => {
   };
   const appendPending = (c: Client, id: string) =>
     c.query('INSERT INTO pending_changes (change_type, resource_type, resource_id) VALUES ($1, $2, $3)', [ChangeType.NewInstance, RESOURCE_TYPE.Instance, id.padEnd(44, '0')]);
-  const read = async (since = 0): Promise<ChangeRow[]> => {
-    await changes.sequence(5_000);
-    return changes.page({ since, limit: 1000 });
-  };
+  const read = (since = 0): Promise<ChangeRow[]> => changes.read(5_000, (log) => log.page({ since, limit: 1000 }));
   /** Makes every resource look as if its last instance arrived `seconds` ago (one statement: one now(), as an index write). */
   const age = (seconds: number) =>
     prisma.$executeRawUnsafe(
@@ -71,24 +69,45 @@ describe('change log (real Postgres)', () => {
     expect(secondRead[0].seq).toBeGreaterThan(firstRead[0].seq);
   });
 
-  it('leaves the numbering to a sequencer at work, or waits for it a while when asked to', async () => {
+  it('leaves the numbering to a sequencer at work; a reader waits for it a while, then reads what is numbered', async () => {
     await appendPending(await client(), 'one');
     const holder = await client();
     await holder.query('BEGIN');
     await holder.query(`SELECT pg_advisory_xact_lock(x'646569646368'::bigint)`);
     expect(await changes.sequence()).toBe(0);
-    // A reader gives up after its wait (a long deletion holds the lock), numbering nothing.
-    expect(await changes.sequence(100)).toBe(0);
+    // A reader gives up after its wait and reads without the lock: nothing numbered.
+    expect(await changes.read(100, async (log, locked) => ({ locked, rows: await log.page({ since: 0, limit: 10 }) }))).toEqual({ locked: false, rows: [] });
 
     let waited = false;
-    const waiting = changes.sequence(10_000).then((n) => {
+    const waiting = changes.read(10_000, async (log, locked) => {
       waited = true;
-      return n;
+      return { locked, rows: await log.page({ since: 0, limit: 10 }) };
     });
     await new Promise((r) => setTimeout(r, 200));
     expect(waited).toBe(false);
     await holder.query('COMMIT');
-    expect(await waiting).toBe(1);
+    const { locked, rows } = await waiting;
+    expect(locked).toBe(true);
+    expect(rows.map((c) => c.resourceId.replace(/0+$/, ''))).toEqual(['one']);
+  });
+
+  it('never answers an empty page with a Last beyond what the reader has seen (another sequencer\'s numbers not committed)', async () => {
+    await resources.storeInstance(instances[0], object(instances[0]));
+    const seen = await read();
+    const last = seen[seen.length - 1].seq;
+    const service = new ChangeLogService(changes);
+    expect(await service.page({ since: last })).toEqual({ Changes: [], Done: true, Last: last });
+
+    // A sequencer (another process) numbers a change and has not committed yet.
+    const sequencer = await client();
+    await sequencer.query('BEGIN');
+    await sequencer.query(`SELECT pg_advisory_xact_lock(x'646569646368'::bigint)`);
+    await sequencer.query(`INSERT INTO changes (change_type, resource_type, resource_id, date) VALUES (2, 4, $1, now())`, ['late'.padEnd(44, '0')]);
+    // The number it took is not a Last to go on from: a client would skip its change.
+    expect(await service.page({ since: last })).toEqual({ Changes: [], Done: true, Last: last });
+    await sequencer.query('COMMIT');
+    const page = await service.page({ since: last });
+    expect(page.Changes).toEqual([expect.objectContaining({ Seq: last + 1, ChangeType: 'NewInstance' })]);
   });
 
   it('logs what the index statement creates: NewInstance, then the new ancestors of the instance that created them', async () => {
@@ -142,13 +161,28 @@ describe('change log (real Postgres)', () => {
     expect(logged).toEqual(['CompletedSeries', 'StableSeries', 'StableStudy', 'StablePatient']);
   });
 
+  it('forgets that a series\' completion was logged when a new instance arrives in it, whatever the second', async () => {
+    const [first, second, third] = instances;
+    await resources.storeInstance(first, object(first));
+    await prisma.$executeRawUnsafe('UPDATE series SET expected_instances = 2 WHERE id = $1', first.ids.series);
+    await resources.storeInstance(second, object(second));
+    expect((await changes.markCompletedAndStable(60)).completedSeries).toBe(1);
+    // Within the second of the last update (the throttle of last_update would skip the row).
+    await prisma.$executeRawUnsafe('UPDATE series SET last_update = now() WHERE id = $1', first.ids.series);
+    await resources.storeInstance(third, object(third));
+    const [row] = await prisma.$queryRawUnsafe<{ completion_logged: boolean }[]>('SELECT completion_logged FROM series WHERE id = $1', first.ids.series);
+    expect(row.completion_logged).toBe(false);
+    // Three instances of two announced: not complete, nothing logged again.
+    expect((await changes.markCompletedAndStable(60)).completedSeries).toBe(0);
+  });
+
   it('DELETE empties the log and the pending changes; Seq goes on', async () => {
     await resources.storeInstance(instances[0], object(instances[0]));
     const before = await read();
     await appendPending(await client(), 'pending');
     await changes.clear();
     expect(await read()).toEqual([]);
-    expect(await changes.lastSeq()).toBe(before[before.length - 1].seq);
+    expect(await changes.read(5_000, (log) => log.lastSeq())).toBe(before[before.length - 1].seq);
     await resources.storeInstance(instances[1], object(instances[1]));
     expect((await read())[0].seq).toBe(before[before.length - 1].seq + 1);
   });

@@ -2,10 +2,10 @@ import type { ResourceLevel } from './resource-level';
 
 /**
  * Orthanc's change types (ServerEnumerations.h), numbered as Orthanc stores them. DeidFlow logs
- * CompletedSeries, New* and Stable*. Orthanc defines the others too, and GET /changes?type= accepts
- * their names: it never logs Anonymized* / Modified* (a modification's outputs appear as New*),
- * Deleted and NewChildInstance are only signalled to plugins, and DeidFlow has no user-defined
- * attachments or metadata (UpdatedAttachment, UpdatedMetadata).
+ * CompletedSeries, New*, Stable* and UpdatedMetadata (user-defined metadata set or deleted). Orthanc
+ * defines the others too, and GET /changes?type= accepts their names: it never logs Anonymized* /
+ * Modified* (a modification's outputs appear as New*), Deleted and NewChildInstance are only
+ * signalled to plugins, and DeidFlow has no user-defined attachments (UpdatedAttachment).
  */
 export enum ChangeType {
   CompletedSeries = 1,

@@ -43,32 +43,38 @@ export class ChangeLogService {
    * given when the page is empty (Orthanc's, whatever the filters).
    */
   async page(query: ChangeLogQuery = {}): Promise<ChangePage> {
-    await this.changes.sequence(SEQUENCER_WAIT_MS);
     const limit = Math.min(query.limit ?? DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT);
     const since = query.since ?? 0;
     const backwards = query.to !== undefined && since === 0;
-    // One more than asked tells whether there is more that way (Orthanc's Done).
-    const rows = await this.changes.page({ since, to: query.to, limit: limit + 1, types: query.types });
-    const done = rows.length <= limit;
-    const page = done ? rows : backwards ? rows.slice(1) : rows.slice(0, limit);
-    return this.answer(page, done);
+    return this.changes.read(SEQUENCER_WAIT_MS, async (log, locked) => {
+      // One more than asked tells whether there is more that way (Orthanc's Done).
+      const rows = await log.page({ since, to: query.to, limit: limit + 1, types: query.types });
+      const done = rows.length <= limit;
+      const page = done ? rows : backwards ? rows.slice(1) : rows.slice(0, limit);
+      return answer(page, done, () => (locked ? log.lastSeq() : Promise.resolve(since)));
+    });
   }
 
   /** `GET /changes?last`: the newest change alone. */
   async newest(): Promise<ChangePage> {
-    await this.changes.sequence(SEQUENCER_WAIT_MS);
-    const row = await this.changes.newest();
-    return this.answer(row ? [row] : [], true);
+    return this.changes.read(SEQUENCER_WAIT_MS, async (log, locked) => {
+      const row = await log.newest();
+      return answer(row ? [row] : [], true, () => (locked ? log.lastSeq() : Promise.resolve(0)));
+    });
   }
 
   async clear(): Promise<void> {
     await this.changes.clear();
   }
+}
 
-  private async answer(page: ChangeRow[], done: boolean): Promise<ChangePage> {
-    if (page.length === 0) return { Changes: [], Done: done, Last: await this.changes.lastSeq() };
-    return { Changes: page.map(formatChange), Done: done, First: page[0].seq, Last: page[page.length - 1].seq };
-  }
+/**
+ * `Last`: the page's last Seq, or for an empty page the highest Seq given (Orthanc's), read under
+ * the sequencer's lock; without it (deletions held it too long), where the client stands (`since`).
+ */
+async function answer(page: ChangeRow[], done: boolean, lastSeqGiven: () => Promise<number>): Promise<ChangePage> {
+  if (page.length === 0) return { Changes: [], Done: done, Last: await lastSeqGiven() };
+  return { Changes: page.map(formatChange), Done: done, First: page[0].seq, Last: page[page.length - 1].seq };
 }
 
 /** One change in Orthanc's shape (ServerIndexChange::Format). */

@@ -25,7 +25,7 @@ export function queryFlag(query: Record<string, unknown>, name: string): boolean
 export function queryInt(query: Record<string, unknown>, name: string): number | undefined {
   if (!(name in query)) return undefined;
   const value = Number(query[name]);
-  if (!Number.isInteger(value) || value < 0) {
+  if (!Number.isSafeInteger(value) || value < 0) {
     throw new OrthancError(OrthancErrorCode.ParameterOutOfRange, `"${name}" must be a non-negative integer`);
   }
   return value;

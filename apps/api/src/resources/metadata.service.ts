@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { Inject, Injectable } from '@nestjs/common';
 import { isUserMetadata, MetadataNames, OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
@@ -44,11 +45,15 @@ export class MetadataService {
     return value;
   }
 
-  /** Sets a user-defined metadata (logged as UpdatedMetadata in GET /changes). */
-  async set(level: ResourceLevel, id: string, name: string, value: string): Promise<void> {
+  /** Sets a user-defined metadata to the body, text (logged as UpdatedMetadata in GET /changes); resolves to the value. */
+  async set(level: ResourceLevel, id: string, name: string, body: Buffer): Promise<string> {
     const type = this.userTypeOf(name);
     assertId(id);
+    // Postgres text holds UTF-8 without NUL: anything else would be a 500, or replaced characters.
+    if (!isUtf8(body) || body.includes(0)) throw OrthancError.badRequest('The value of a metadata must be UTF-8 text, without NUL characters');
+    const value = body.toString('utf8');
     if (!(await this.metadata.setUserMetadata(level, id, type, value))) throw OrthancError.unknownResource();
+    return value;
   }
 
   /** Deletes a user-defined metadata (logged as UpdatedMetadata); 404 when the resource has none of that name, as Orthanc. */

@@ -64,8 +64,7 @@ export class ResourcesController {
   /** A user-defined metadata (USER_METADATA, or a number from 1024 to 65535): the body is its value. */
   @Put(':id/metadata/:name')
   async setMetadata(@Level() level: ResourceLevel, @Param('id') id: string, @Param('name') name: string, @Body() body: Buffer | undefined, @Res() reply: FastifyReply) {
-    const value = (body ?? Buffer.alloc(0)).toString('utf8');
-    await this.metadata.set(level, id, name, value);
+    const value = await this.metadata.set(level, id, name, body ?? Buffer.alloc(0));
     return reply.type('text/plain').header('etag', metadataEtag(value)).send('');
   }
 

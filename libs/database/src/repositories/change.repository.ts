@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ChangeType, RESOURCE_TYPE } from '@deidflow/common';
-import { PreparedStatement, PrismaService } from '../prisma.service';
+import { PreparedRunner, PreparedStatement, PrismaService } from '../prisma.service';
 
 /** A logged change, as Orthanc numbers its fields (ChangeType, RESOURCE_TYPE). */
 export interface ChangeRow {
@@ -17,6 +17,20 @@ export interface ChangeQuery {
   to?: number;
   limit: number;
   types?: ChangeType[];
+}
+
+/** Reads of the log within ChangeRepository.read(). */
+export interface ChangeReader {
+  /**
+   * Up to `limit` changes in Seq order: the first ones after `since` (up to `to` when given), or,
+   * with `to` and no `since`, the last ones up to `to` (Orthanc's ExtendedChanges, read backwards).
+   * `types`: only those (none: every type).
+   */
+  page(query: ChangeQuery): Promise<ChangeRow[]>;
+  /** The newest change, if any. */
+  newest(): Promise<ChangeRow | null>;
+  /** The highest Seq given (0 before the first), which a clear() does not reset: Orthanc's Last of an empty page. */
+  lastSeq(): Promise<number>;
 }
 
 /** What one pass of markCompletedAndStable() logged. */
@@ -37,63 +51,48 @@ export class ChangeRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   /**
-   * Numbers the pending changes committed so far, in the order they were appended. `waitMs`: how
-   * long to wait behind a sequencer at work (a reader must see what committed before its request;
-   * a deletion holds the lock for as long as it runs, so a reader gives up after a while and reads
-   * what is numbered); 0: a sequencer at work is left to it. Resolves to how many were numbered.
+   * Numbers the pending changes committed so far, in the order they were appended, unless another
+   * sequencer is at it (then left to it). For the workers' monitor. Resolves to how many.
    */
-  async sequence(waitMs = 0): Promise<number> {
-    const deadline = Date.now() + waitMs;
+  async sequence(): Promise<number> {
     let moved = 0;
     for (;;) {
       const batch = await this.prisma.preparedTransaction(async (run) => {
         const [lock] = await run<{ locked: boolean }>(TRY_LOCK_SEQUENCER, []);
-        if (!lock.locked) return null;
-        const [row] = await run<{ moved: number }>(SEQUENCE, [SEQUENCE_BATCH]);
-        return row.moved;
+        return lock.locked ? (await run<{ moved: number }>(SEQUENCE, [SEQUENCE_BATCH]))[0].moved : 0;
       });
-      if (batch === null) {
-        if (Date.now() >= deadline) return moved;
-        await new Promise((resolve) => setTimeout(resolve, SEQUENCER_POLL_MS));
-        continue;
-      }
       moved += batch;
       if (batch < SEQUENCE_BATCH) return moved;
     }
   }
 
   /**
-   * Up to `limit` changes in Seq order: the first ones after `since` (up to `to` when given), or,
-   * with `to` and no `since`, the last ones up to `to` (Orthanc's ExtendedChanges, read backwards).
-   * `types`: only those (none: every type).
+   * Runs `read` on the log after numbering what is pending (a batch), in the same transaction,
+   * under the sequencer's lock, waited for `waitMs` at most: the log cannot grow meanwhile, so the
+   * highest Seq given (ChangeReader.lastSeq) is one whose changes the reader has all seen. (Outside
+   * the lock, another sequencer's numbers not yet committed are in it, and a client going on from
+   * it would skip their changes.) Without the lock in time (deletions hold it, shared, while they
+   * run), `read` runs without it, `locked` false, and must not trust lastSeq.
    */
-  async page(query: ChangeQuery): Promise<ChangeRow[]> {
-    const { since, to, limit, types } = query;
-    let rows: ChangeRecord[];
-    if (to !== undefined && since === 0) {
-      rows = types ? await this.prisma.prepared(LAST_PAGE_OF_TYPES, [to, types, limit]) : await this.prisma.prepared(LAST_PAGE, [to, limit]);
-    } else {
-      rows = types ? await this.prisma.prepared(PAGE_OF_TYPES, [since, to ?? null, types, limit]) : await this.prisma.prepared(PAGE, [since, to ?? null, limit]);
+  async read<T>(waitMs: number, read: (reader: ChangeReader, locked: boolean) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const result = await this.prisma.preparedTransaction(async (run) => {
+        const [lock] = await run<{ locked: boolean }>(TRY_LOCK_SEQUENCER, []);
+        if (!lock.locked) return null;
+        await run(SEQUENCE, [SEQUENCE_BATCH]);
+        return { value: await read(changeReader(run), true) };
+      });
+      if (result) return result.value;
+      if (Date.now() >= deadline) return read(changeReader((statement, values) => this.prisma.prepared(statement, values)), false);
+      await new Promise((resolve) => setTimeout(resolve, SEQUENCER_POLL_MS));
     }
-    return rows.map(changeRow);
-  }
-
-  /** The newest change, if any. */
-  async newest(): Promise<ChangeRow | null> {
-    const [row] = await this.prisma.prepared<ChangeRecord>(NEWEST, []);
-    return row ? changeRow(row) : null;
-  }
-
-  /** The highest Seq ever given (0 before the first), which a clear() does not reset: Orthanc's Last of an empty page. */
-  async lastSeq(): Promise<number> {
-    const [row] = await this.prisma.prepared<{ last: string }>(LAST_SEQ, []);
-    return Number(row.last);
   }
 
   /** Orthanc's DELETE /changes: the log is emptied, pending changes included; Seq goes on from where it was. */
   async clear(): Promise<void> {
     await this.prisma.preparedTransaction(async (run) => {
-      await run(LOCK_CHANGE_SEQUENCER, []);
+      await run(LOCK_SEQUENCER, []);
       await run(CLEAR_PENDING, []);
       await run(CLEAR, []);
     });
@@ -134,16 +133,46 @@ interface ChangeRecord {
   date: Date;
 }
 
+function changeReader(run: PreparedRunner): ChangeReader {
+  return {
+    async page({ since, to, limit, types }) {
+      const rows =
+        to !== undefined && since === 0
+          ? await run<ChangeRecord>(types ? LAST_PAGE_OF_TYPES : LAST_PAGE, types ? [to, types, limit] : [to, limit])
+          : await run<ChangeRecord>(types ? PAGE_OF_TYPES : PAGE, types ? [since, to ?? null, types, limit] : [since, to ?? null, limit]);
+      return rows.map(changeRow);
+    },
+    async newest() {
+      const [row] = await run<ChangeRecord>(NEWEST, []);
+      return row ? changeRow(row) : null;
+    },
+    async lastSeq() {
+      const [row] = await run<{ last: string }>(LAST_SEQ, []);
+      return Number(row.last);
+    },
+  };
+}
+
 function changeRow(r: ChangeRecord): ChangeRow {
   return { seq: Number(r.seq), changeType: r.changeType, resourceType: r.resourceType, resourceId: r.resourceId, date: r.date };
 }
 
 const CHANGE_COLUMNS = `seq, change_type AS "changeType", resource_type AS "resourceType", resource_id AS "resourceId", date`;
 
-/** Held until the transaction ends; taken by deletions (which purge the changes of what they delete) and clear(). */
-export const LOCK_CHANGE_SEQUENCER: PreparedStatement = {
+/** The sequencer's lock, held until the transaction ends, by clear(). */
+const LOCK_SEQUENCER: PreparedStatement = {
   name: 'deidflow_change_sequencer_lock',
   text: `SELECT true AS locked FROM pg_advisory_xact_lock(${SEQUENCER_LOCK_KEY})`,
+};
+
+/**
+ * Shared with other deletions, exclusive of the sequencer: a deletion, which purges the changes of
+ * what it deletes, never has one of them numbered behind its snapshot, and deletions of unrelated
+ * resources do not wait for each other.
+ */
+export const LOCK_CHANGE_SEQUENCER_SHARED: PreparedStatement = {
+  name: 'deidflow_change_sequencer_lock_shared',
+  text: `SELECT true AS locked FROM pg_advisory_xact_lock_shared(${SEQUENCER_LOCK_KEY})`,
 };
 
 const TRY_LOCK_SEQUENCER: PreparedStatement = {
@@ -206,11 +235,14 @@ const LAST_SEQ: PreparedStatement = {
   text: `SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS last FROM changes_seq_seq`,
 };
 
-/** The oldest first (by Seq, which follows the dates but for changes logged within the same second or so). */
+/**
+ * Of the oldest `$2` changes (by Seq, through its index), those logged before `$1`: dates follow
+ * Seq but for changes a few seconds apart, so a batch that deletes fewer than it read is the last.
+ */
 const DELETE_OLD: PreparedStatement = {
   name: 'deidflow_change_delete_old',
   text: `WITH gone AS (
-      DELETE FROM changes WHERE seq IN (SELECT seq FROM changes WHERE date < $1 ORDER BY seq LIMIT $2) RETURNING 1
+      DELETE FROM changes WHERE seq IN (SELECT seq FROM changes ORDER BY seq LIMIT $2) AND date < $1 RETURNING 1
     )
     SELECT count(*)::int AS n FROM gone`,
 };
@@ -240,7 +272,11 @@ const LOG_COMPLETED_SERIES: PreparedStatement = {
     SELECT count(*)::int AS n FROM logged`,
 };
 
-/** Resources whose last new instance is `$1` seconds old: stable, logged oldest first, series before study before patient. */
+/**
+ * Resources whose last new instance is `$1` seconds old: stable, logged oldest first, series before
+ * study before patient. Marked top-down (the UNION ALL pulls the patients' UPDATE first), in the
+ * order in which a deletion locks them (deletion-sql.ts, LOCK_RELATED): no deadlock between them.
+ */
 const LOG_STABLE: PreparedStatement = {
   name: 'deidflow_change_stable',
   text: `WITH se AS (
@@ -252,9 +288,9 @@ const LOG_STABLE: PreparedStatement = {
     ), logged AS (
       INSERT INTO pending_changes (change_type, resource_type, resource_id)
       SELECT change_type, resource_type, id FROM (
-        SELECT ${ChangeType.StableSeries} AS change_type, ${RESOURCE_TYPE.Series} AS resource_type, id, last_update, 0 AS o FROM se
+        SELECT ${ChangeType.StablePatient} AS change_type, ${RESOURCE_TYPE.Patient} AS resource_type, id, last_update, 2 AS o FROM pa
         UNION ALL SELECT ${ChangeType.StableStudy}, ${RESOURCE_TYPE.Study}, id, last_update, 1 FROM st
-        UNION ALL SELECT ${ChangeType.StablePatient}, ${RESOURCE_TYPE.Patient}, id, last_update, 2 FROM pa
+        UNION ALL SELECT ${ChangeType.StableSeries}, ${RESOURCE_TYPE.Series}, id, last_update, 0 FROM se
       ) AS stable ORDER BY last_update, o
       RETURNING 1
     )

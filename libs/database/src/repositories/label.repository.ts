@@ -66,14 +66,20 @@ const REMOVE_LABEL: PreparedStatement = {
 const COPY_TO_OUTPUTS: PreparedStatement = {
   name: 'deidflow_copy_labels_to_outputs',
   long: true,
-  text: `INSERT INTO resource_labels (resource_id, label)
+  text: `WITH outputs AS (
+      -- Held as heldResource() holds one resource: a deletion of an output comes first or waits.
+      SELECT l.output_instance_id AS id, l.source_instance_id AS source_id
+      FROM lineage l JOIN instances o ON o.id = l.output_instance_id JOIN series os ON os.id = o.series_id
+      WHERE l.job_id = $1::uuid
+      FOR KEY SHARE OF o, os
+    )
+    INSERT INTO resource_labels (resource_id, label)
     SELECT DISTINCT pair.output_id, rl.label
-    FROM lineage l
-      JOIN instances o ON o.id = l.output_instance_id JOIN series os ON os.id = o.series_id JOIN studies ot ON ot.id = os.study_id
-      JOIN instances s ON s.id = l.source_instance_id JOIN series ss ON ss.id = s.series_id JOIN studies st ON st.id = ss.study_id
+    FROM outputs
+      JOIN instances o ON o.id = outputs.id JOIN series os ON os.id = o.series_id JOIN studies ot ON ot.id = os.study_id
+      JOIN instances s ON s.id = outputs.source_id JOIN series ss ON ss.id = s.series_id JOIN studies st ON st.id = ss.study_id
       CROSS JOIN LATERAL (VALUES (o.id, s.id), (os.id, ss.id), (ot.id, st.id), (ot.patient_id, st.patient_id)) AS pair(output_id, source_id)
       JOIN resource_labels rl ON rl.resource_id = pair.source_id
-    WHERE l.job_id = $1::uuid
     ON CONFLICT DO NOTHING`,
 };
 

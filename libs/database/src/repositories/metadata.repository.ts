@@ -38,7 +38,7 @@ export class MetadataRepository {
     return row.n > 0;
   }
 
-  /** Deletes a user-defined metadata, logging UpdatedMetadata; resolves to whether there was one. */
+  /** Deletes a user-defined metadata, logging UpdatedMetadata (the resource held as by setUserMetadata); resolves to whether there was one. */
   async deleteUserMetadata(level: ResourceLevel, resourceId: string, type: number): Promise<boolean> {
     const [row] = await this.prisma.prepared<{ n: number }>(DELETE_USER_METADATA[level], [resourceId, String(type)]);
     return row.n > 0;
@@ -69,8 +69,9 @@ const DELETE_USER_METADATA = Object.fromEntries(
     level,
     {
       name: `deidflow_delete_user_metadata_${LEVEL_TABLE[level]}`,
-      text: `WITH deleted AS (
-          DELETE FROM resource_metadata WHERE resource_id = $1 AND name = $2 AND resource_id IN (SELECT id FROM ${LEVEL_TABLE[level]} WHERE id = $1)
+      text: `WITH target AS (${heldResource(level)}),
+        deleted AS (
+          DELETE FROM resource_metadata WHERE resource_id = $1 AND name = $2 AND resource_id IN (SELECT id FROM target)
           RETURNING resource_id
         ), logged AS (${logUpdated(level, 'deleted')})
         SELECT count(*)::int AS n FROM deleted`,

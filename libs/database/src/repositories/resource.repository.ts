@@ -8,7 +8,7 @@ import { SinceLimitPage, sinceLimitPages } from './keyset-pages';
 import { hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance, StoredObject } from './hierarchy-sql';
 import { instanceJoin, LEVEL_ARRIVAL, LEVEL_TABLE, levelColumn, LISTED_IDS } from './instance-scope';
 import { INSTANCE_COLUMNS, InstanceRecord, instanceRow } from './instance-row-sql';
-import { LOCK_CHANGE_SEQUENCER } from './change.repository';
+import { LOCK_CHANGE_SEQUENCER_SHARED } from './change.repository';
 import { DELETE_RESOURCES, DeletedRow, LOCK_RELATED, remainingAncestor } from './deletion-sql';
 import { retryOnRace } from '../errors';
 
@@ -272,7 +272,7 @@ export class ResourceRepository {
       this.prisma.preparedTransaction(async (run) => {
         for (const lock of LOCK_RELATED[level]) await run(lock, [ids]);
         // No change of theirs is being numbered meanwhile (it would escape the purge, committing after its snapshot).
-        await run(LOCK_CHANGE_SEQUENCER, []);
+        await run(LOCK_CHANGE_SEQUENCER_SHARED, []);
         return run<DeletedRow>(DELETE_RESOURCES[level], [ids, deletionId]);
       }),
     );
