@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { ChangeRepository } from '@deidflow/database';
-import { runPeriodically } from './periodic';
+import { deleteInBatches, runPeriodically } from './periodic';
 
 const DAY_MS = 24 * 60 * 60_000;
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -54,16 +54,8 @@ export class ChangeLogMonitor implements OnApplicationBootstrap, OnModuleDestroy
     const days = this.config.CHANGE_LOG_RETENTION_DAYS;
     if (days === 0) return 0;
     const cutoff = new Date(now - days * DAY_MS);
-    let deleted = 0;
-    try {
-      for (;;) {
-        const batch = await this.changes.deleteLoggedBefore(cutoff, PRUNE_BATCH);
-        deleted += batch;
-        if (batch < PRUNE_BATCH) break;
-      }
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'deleting expired changes failed; will try again');
-    }
+    const { deleted, error } = await deleteInBatches(PRUNE_BATCH, (size) => this.changes.deleteLoggedBefore(cutoff, size));
+    if (error) this.logger.warn({ err: error.message }, 'deleting expired changes failed; will try again');
     if (deleted > 0) this.logger.log({ deleted, retentionDays: days }, 'expired changes deleted from the change log');
     return deleted;
   }

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { JobRepository } from '@deidflow/database';
-import { runPeriodically } from './periodic';
+import { deleteInBatches, runPeriodically } from './periodic';
 
 const DAY_MS = 24 * 60 * 60_000;
 const PRUNE_EVERY_MS = 10 * 60_000;
@@ -37,16 +37,8 @@ export class JobRetentionService implements OnApplicationBootstrap, OnModuleDest
   async prune(now = Date.now()): Promise<number> {
     if (this.config.JOB_RETENTION_DAYS === 0) return 0;
     const cutoff = new Date(now - this.config.JOB_RETENTION_DAYS * DAY_MS);
-    let deleted = 0;
-    try {
-      for (;;) {
-        const batch = await this.jobs.deleteFinishedBefore(cutoff, BATCH);
-        deleted += batch;
-        if (batch < BATCH) break;
-      }
-    } catch (err) {
-      this.logger.warn({ err: (err as Error).message }, 'deleting expired jobs failed; will try again');
-    }
+    const { deleted, error } = await deleteInBatches(BATCH, (size) => this.jobs.deleteFinishedBefore(cutoff, size));
+    if (error) this.logger.warn({ err: error.message }, 'deleting expired jobs failed; will try again');
     if (deleted > 0) this.logger.log({ deleted, retentionDays: this.config.JOB_RETENTION_DAYS }, 'expired jobs deleted');
     return deleted;
   }

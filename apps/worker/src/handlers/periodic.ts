@@ -14,3 +14,21 @@ export function runPeriodically(intervalMs: number, task: () => Promise<unknown>
   timer.unref();
   return () => clearInterval(timer);
 }
+
+/**
+ * Calls `deleteBatch(size)` until it deletes fewer than `size` (the last batch): retention in short
+ * statements, whatever the backlog. Resolves to how many were deleted, and the error that ended it
+ * early, if one did (the next run goes on from there).
+ */
+export async function deleteInBatches(size: number, deleteBatch: (size: number) => Promise<number>): Promise<{ deleted: number; error?: Error }> {
+  let deleted = 0;
+  try {
+    for (;;) {
+      const batch = await deleteBatch(size);
+      deleted += batch;
+      if (batch < size) return { deleted };
+    }
+  } catch (err) {
+    return { deleted, error: err as Error };
+  }
+}
