@@ -1,6 +1,6 @@
 import { PARENT_LEVEL, RESOURCE_LEVELS, type ResourceLevel } from '@deidflow/common';
 import type { PreparedStatement } from '../prisma.service';
-import { instanceJoin, LEVEL_TABLE, levelColumn, LISTED_IDS } from './instance-scope';
+import { instanceJoin, LEVEL_TABLE, levelColumn, LISTED_IDS, statementPerLevel } from './instance-scope';
 
 // Deletions as one statement after the locks it needs: no list of instances brought through Node
 // (a patient of 300,000 instances is one statement).
@@ -83,7 +83,7 @@ function deletionStatement(level: ResourceLevel): PreparedStatement {
   };
 }
 
-export const DELETE_RESOURCES = Object.fromEntries(LEVELS.map((level) => [level, deletionStatement(level)])) as Record<ResourceLevel, PreparedStatement>;
+export const DELETE_RESOURCES = statementPerLevel(deletionStatement);
 
 /**
  * For resources of `level` ($1: their IDs), the patients, studies and series they are in or hold,

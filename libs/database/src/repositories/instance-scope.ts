@@ -1,8 +1,14 @@
-import type { ResourceLevel } from '@deidflow/common';
+import { RESOURCE_LEVELS, type ResourceLevel } from '@deidflow/common';
+import type { PreparedStatement } from '../prisma.service';
 import { Prisma } from '../generated/client';
 
 /** Each level's table in the index. */
 export const LEVEL_TABLE: Record<ResourceLevel, string> = { Patient: 'patients', Study: 'studies', Series: 'series', Instance: 'instances' };
+
+/** One prepared statement per level, built by `build`. */
+export function statementPerLevel(build: (level: ResourceLevel) => PreparedStatement): Record<ResourceLevel, PreparedStatement> {
+  return Object.fromEntries(RESOURCE_LEVELS.map((level) => [level, build(level)])) as Record<ResourceLevel, PreparedStatement>;
+}
 
 /**
  * SQL selecting the resource `$1` of `level` with its row held (FOR KEY SHARE, and an instance's

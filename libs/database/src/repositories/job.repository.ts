@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { PreparedStatement, PrismaService } from '../prisma.service';
 import { retryOnRace } from '../errors';
 import { HIERARCHY_PARAMETERS, hierarchyInsertCtes, hierarchyInsertValues, IndexedInstance } from './hierarchy-sql';
-import { OrthancErrorCode, RESOURCE_LEVELS, type ResourceLevel } from '@deidflow/common';
+import { OrthancErrorCode, type ResourceLevel } from '@deidflow/common';
 import { Job, JobInstanceState, JobState, Prisma } from '../generated/client';
-import { instanceJoin, levelColumn } from './instance-scope';
+import { instanceJoin, levelColumn, statementPerLevel } from './instance-scope';
 import { keysetPages } from './keyset-pages';
 
 export type JobRow = Job;
@@ -383,10 +383,6 @@ const MARK_READY: PreparedStatement = {
 const ADD_INSTANCES_OF = statementPerLevel(addInstancesOf);
 /** The same, looking at $3 instances at most (a submission lists what it can before answering). */
 const ADD_INSTANCES_UP_TO = statementPerLevel(addInstancesUpTo);
-
-function statementPerLevel(build: (level: ResourceLevel) => PreparedStatement): Record<ResourceLevel, PreparedStatement> {
-  return Object.fromEntries(RESOURCE_LEVELS.map((level) => [level, build(level)])) as Record<ResourceLevel, PreparedStatement>;
-}
 
 /** The IDs of the instances below resources of one level ($2). bpchar[]: the ID columns are char(44) (see LISTED_IDS). */
 function instancesBelow(level: ResourceLevel): string {

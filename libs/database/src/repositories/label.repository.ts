@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { RESOURCE_LEVELS, type ResourceLevel } from '@deidflow/common';
+import type { ResourceLevel } from '@deidflow/common';
 import { PreparedStatement, PrismaService } from '../prisma.service';
-import { heldResource, LEVEL_TABLE } from './instance-scope';
+import { heldResource, LEVEL_TABLE, statementPerLevel } from './instance-scope';
 
 /** Orthanc's labels of resources (table resource_labels), in byte order as Orthanc's std::set sorts them. */
 @Injectable()
@@ -46,17 +46,12 @@ const LABELS_OF: PreparedStatement = {
 };
 
 /** The resource held against a deletion meanwhile (heldResource): a label is never left behind its resource. */
-const ADD_LABEL = Object.fromEntries(
-  RESOURCE_LEVELS.map((level): [ResourceLevel, PreparedStatement] => [
-    level,
-    {
-      name: `deidflow_add_label_${LEVEL_TABLE[level]}`,
-      text: `WITH target AS (${heldResource(level)}),
-        added AS (INSERT INTO resource_labels (resource_id, label) SELECT id, $2 FROM target ON CONFLICT DO NOTHING)
-        SELECT count(*)::int AS n FROM target`,
-    },
-  ]),
-) as Record<ResourceLevel, PreparedStatement>;
+const ADD_LABEL = statementPerLevel((level) => ({
+  name: `deidflow_add_label_${LEVEL_TABLE[level]}`,
+  text: `WITH target AS (${heldResource(level)}),
+    added AS (INSERT INTO resource_labels (resource_id, label) SELECT id, $2 FROM target ON CONFLICT DO NOTHING)
+    SELECT count(*)::int AS n FROM target`,
+}));
 
 const REMOVE_LABEL: PreparedStatement = {
   name: 'deidflow_remove_label',

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import { ChangeType, RESOURCE_LEVELS, RESOURCE_TYPE, type ResourceLevel } from '@deidflow/common';
-import { PreparedStatement, PrismaService } from '../prisma.service';
-import { heldResource, LEVEL_TABLE } from './instance-scope';
+import { ChangeType, RESOURCE_TYPE, type ResourceLevel } from '@deidflow/common';
+import { PrismaService } from '../prisma.service';
+import { heldResource, LEVEL_TABLE, statementPerLevel } from './instance-scope';
 
 /**
  * Orthanc-style metadata of any resource: the lineage a job records (AnonymizedFrom, ModifiedFrom,
@@ -48,33 +48,23 @@ export class MetadataRepository {
 const logUpdated = (level: ResourceLevel, from: string) =>
   `INSERT INTO pending_changes (change_type, resource_type, resource_id) SELECT ${ChangeType.UpdatedMetadata}, ${RESOURCE_TYPE[level]}, resource_id FROM ${from}`;
 
-const SET_USER_METADATA = Object.fromEntries(
-  RESOURCE_LEVELS.map((level): [ResourceLevel, PreparedStatement] => [
-    level,
-    {
-      name: `deidflow_set_user_metadata_${LEVEL_TABLE[level]}`,
-      text: `WITH target AS (${heldResource(level)}),
-        upserted AS (
-          INSERT INTO resource_metadata (resource_id, name, value) SELECT id, $2, $3 FROM target
-          ON CONFLICT (resource_id, name) DO UPDATE SET value = EXCLUDED.value
-          RETURNING resource_id
-        ), logged AS (${logUpdated(level, 'upserted')})
-        SELECT count(*)::int AS n FROM upserted`,
-    },
-  ]),
-) as Record<ResourceLevel, PreparedStatement>;
+const SET_USER_METADATA = statementPerLevel((level) => ({
+  name: `deidflow_set_user_metadata_${LEVEL_TABLE[level]}`,
+  text: `WITH target AS (${heldResource(level)}),
+    upserted AS (
+      INSERT INTO resource_metadata (resource_id, name, value) SELECT id, $2, $3 FROM target
+      ON CONFLICT (resource_id, name) DO UPDATE SET value = EXCLUDED.value
+      RETURNING resource_id
+    ), logged AS (${logUpdated(level, 'upserted')})
+    SELECT count(*)::int AS n FROM upserted`,
+}));
 
-const DELETE_USER_METADATA = Object.fromEntries(
-  RESOURCE_LEVELS.map((level): [ResourceLevel, PreparedStatement] => [
-    level,
-    {
-      name: `deidflow_delete_user_metadata_${LEVEL_TABLE[level]}`,
-      text: `WITH target AS (${heldResource(level)}),
-        deleted AS (
-          DELETE FROM resource_metadata WHERE resource_id = $1 AND name = $2 AND resource_id IN (SELECT id FROM target)
-          RETURNING resource_id
-        ), logged AS (${logUpdated(level, 'deleted')})
-        SELECT count(*)::int AS n FROM deleted`,
-    },
-  ]),
-) as Record<ResourceLevel, PreparedStatement>;
+const DELETE_USER_METADATA = statementPerLevel((level) => ({
+  name: `deidflow_delete_user_metadata_${LEVEL_TABLE[level]}`,
+  text: `WITH target AS (${heldResource(level)}),
+    deleted AS (
+      DELETE FROM resource_metadata WHERE resource_id = $1 AND name = $2 AND resource_id IN (SELECT id FROM target)
+      RETURNING resource_id
+    ), logged AS (${logUpdated(level, 'deleted')})
+    SELECT count(*)::int AS n FROM deleted`,
+}));
