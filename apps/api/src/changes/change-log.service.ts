@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ChangeType, LEVEL_OF_RESOURCE_TYPE, LEVEL_PATH, orthancTimestamp } from '@deidflow/common';
-import { ChangeRepository, ChangeRow } from '@deidflow/database';
+import { ChangeRepository, ChangeRow, readsBackwards } from '@deidflow/database';
 
 /**
  * How long a read waits for a sequencer at work (a deletion holds it while it runs) before it reads
@@ -45,7 +45,7 @@ export class ChangeLogService {
   async page(query: ChangeLogQuery = {}): Promise<ChangePage> {
     const limit = Math.min(query.limit ?? DEFAULT_CHANGES_LIMIT, MAX_CHANGES_LIMIT);
     const since = query.since ?? 0;
-    const backwards = query.to !== undefined && since === 0;
+    const backwards = readsBackwards({ since, to: query.to });
     return this.changes.read(SEQUENCER_WAIT_MS, async (log, locked) => {
       // One more than asked tells whether there is more that way (Orthanc's Done).
       const rows = await log.page({ since, to: query.to, limit: limit + 1, types: query.types });

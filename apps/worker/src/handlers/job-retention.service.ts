@@ -1,9 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { JobRepository } from '@deidflow/database';
-import { deleteInBatches, runPeriodically } from './periodic';
+import { DAY_MS, deleteInBatches, runPeriodically } from './periodic';
 
-const DAY_MS = 24 * 60 * 60_000;
 const PRUNE_EVERY_MS = 10 * 60_000;
 /** Jobs per statement: each deletes its job_instances rows too, so a statement stays short. */
 const BATCH = 100;

@@ -1,3 +1,6 @@
+/** A day, for retention settings given in days. */
+export const DAY_MS = 24 * 60 * 60_000;
+
 /**
  * Runs `task` at once, then every `intervalMs`, skipping a turn while the previous run is still
  * going (a slow database must not pile runs up). The timer never keeps the process alive. `later`

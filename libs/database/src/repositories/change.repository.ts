@@ -19,6 +19,11 @@ export interface ChangeQuery {
   types?: ChangeType[];
 }
 
+/** With `to` and no `since`, a page is the last changes up to `to` (Orthanc's ExtendedChanges, read backwards). */
+export function readsBackwards<Q extends Pick<ChangeQuery, 'since' | 'to'>>(query: Q): query is Q & { to: number } {
+  return query.to !== undefined && query.since === 0;
+}
+
 /** Reads of the log within ChangeRepository.read(). */
 export interface ChangeReader {
   /**
@@ -135,11 +140,11 @@ interface ChangeRecord {
 
 function changeReader(run: PreparedRunner): ChangeReader {
   return {
-    async page({ since, to, limit, types }) {
-      const rows =
-        to !== undefined && since === 0
-          ? await run<ChangeRecord>(types ? LAST_PAGE_OF_TYPES : LAST_PAGE, types ? [to, types, limit] : [to, limit])
-          : await run<ChangeRecord>(types ? PAGE_OF_TYPES : PAGE, types ? [since, to ?? null, types, limit] : [since, to ?? null, limit]);
+    async page(query) {
+      const { since, to, limit, types } = query;
+      const rows = readsBackwards(query)
+        ? await run<ChangeRecord>(types ? LAST_PAGE_OF_TYPES : LAST_PAGE, types ? [query.to, types, limit] : [query.to, limit])
+        : await run<ChangeRecord>(types ? PAGE_OF_TYPES : PAGE, types ? [since, to ?? null, types, limit] : [since, to ?? null, limit]);
       return rows.map(changeRow);
     },
     async newest() {
