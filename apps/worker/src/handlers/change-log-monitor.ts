@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { ChangeRepository } from '@deidflow/database';
-import { DAY_MS, deleteInBatches, runPeriodically } from './periodic';
+import { DAY_MS, deleteInBatches, runPeriodically, StopPeriodic } from './periodic';
 
 const PRUNE_EVERY_MS = 10 * 60_000;
 /** Changes per statement of the retention: short statements, whatever the backlog. */
@@ -18,7 +18,7 @@ const PRUNE_BATCH = 10_000;
 @Injectable()
 export class ChangeLogMonitor implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ChangeLogMonitor.name);
-  private stops: (() => void)[] = [];
+  private stops: StopPeriodic[] = [];
   private failing = false;
 
   constructor(
@@ -28,11 +28,11 @@ export class ChangeLogMonitor implements OnApplicationBootstrap, OnModuleDestroy
 
   onApplicationBootstrap(): void {
     this.stops.push(runPeriodically(this.config.CHANGE_LOG_INTERVAL_MS, () => this.tick()));
-    if (this.config.CHANGE_LOG_RETENTION_DAYS > 0) this.stops.push(runPeriodically(PRUNE_EVERY_MS, () => this.prune()));
+    if (this.config.CHANGE_LOG_RETENTION_DAYS > 0) this.stops.push(runPeriodically(PRUNE_EVERY_MS, (signal) => this.prune(Date.now(), signal)));
   }
 
-  onModuleDestroy(): void {
-    for (const stop of this.stops) stop();
+  async onModuleDestroy(): Promise<void> {
+    await Promise.all(this.stops.map((stop) => stop(this.config.WORKER_SHUTDOWN_GRACE_MS)));
   }
 
   async tick(): Promise<void> {
@@ -49,11 +49,11 @@ export class ChangeLogMonitor implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   /** CHANGE_LOG_RETENTION_DAYS: deletes the changes logged before it; resolves to how many (0 when retention is off). */
-  async prune(now = Date.now()): Promise<number> {
+  async prune(now = Date.now(), signal?: AbortSignal): Promise<number> {
     const days = this.config.CHANGE_LOG_RETENTION_DAYS;
     if (days === 0) return 0;
     const cutoff = new Date(now - days * DAY_MS);
-    const { deleted, error } = await deleteInBatches(PRUNE_BATCH, (size) => this.changes.deleteLoggedBefore(cutoff, size));
+    const { deleted, error } = await deleteInBatches(PRUNE_BATCH, (size) => this.changes.deleteLoggedBefore(cutoff, size), signal);
     if (error) this.logger.warn({ err: error.message }, 'deleting expired changes failed; will try again');
     if (deleted > 0) this.logger.log({ deleted, retentionDays: days }, 'expired changes deleted from the change log');
     return deleted;

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } f
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { JobRepository } from '@deidflow/database';
 import { JobEnqueuer } from '@deidflow/jobs';
-import { runPeriodically } from './periodic';
+import { runPeriodically, StopPeriodic } from './periodic';
 
 const ABANDONED_SUBMISSION_MS = 10 * 60_000;
 
@@ -16,7 +16,7 @@ const ABANDONED_SUBMISSION_MS = 10 * 60_000;
 @Injectable()
 export class JobRecoveryService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(JobRecoveryService.name);
-  private stop?: () => void;
+  private stop?: StopPeriodic;
   /** Instances done (processed + failed) per job at the previous check. */
   private readonly lastSeen = new Map<string, number>();
 
@@ -30,8 +30,8 @@ export class JobRecoveryService implements OnApplicationBootstrap, OnModuleDestr
     this.stop = runPeriodically(this.config.JOB_RECOVERY_INTERVAL_MS, () => this.recover(true), () => this.recover(false));
   }
 
-  onModuleDestroy(): void {
-    this.stop?.();
+  async onModuleDestroy(): Promise<void> {
+    await this.stop?.(this.config.WORKER_SHUTDOWN_GRACE_MS);
   }
 
   async recover(always: boolean): Promise<void> {

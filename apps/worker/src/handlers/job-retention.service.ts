@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { JobRepository } from '@deidflow/database';
-import { DAY_MS, deleteInBatches, runPeriodically } from './periodic';
+import { DAY_MS, deleteInBatches, runPeriodically, StopPeriodic } from './periodic';
 
 const PRUNE_EVERY_MS = 10 * 60_000;
 /** Jobs per statement: each deletes its job_instances rows too, so a statement stays short. */
@@ -16,7 +16,7 @@ const BATCH = 100;
 @Injectable()
 export class JobRetentionService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(JobRetentionService.name);
-  private stop?: () => void;
+  private stop?: StopPeriodic;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -25,18 +25,18 @@ export class JobRetentionService implements OnApplicationBootstrap, OnModuleDest
 
   onApplicationBootstrap(): void {
     if (this.config.JOB_RETENTION_DAYS === 0) return;
-    this.stop = runPeriodically(PRUNE_EVERY_MS, () => this.prune());
+    this.stop = runPeriodically(PRUNE_EVERY_MS, (signal) => this.prune(Date.now(), signal));
   }
 
-  onModuleDestroy(): void {
-    this.stop?.();
+  async onModuleDestroy(): Promise<void> {
+    await this.stop?.(this.config.WORKER_SHUTDOWN_GRACE_MS);
   }
 
   /** Deletes every finished job past the retention; resolves to how many (0 when retention is off). */
-  async prune(now = Date.now()): Promise<number> {
+  async prune(now = Date.now(), signal?: AbortSignal): Promise<number> {
     if (this.config.JOB_RETENTION_DAYS === 0) return 0;
     const cutoff = new Date(now - this.config.JOB_RETENTION_DAYS * DAY_MS);
-    const { deleted, error } = await deleteInBatches(BATCH, (size) => this.jobs.deleteFinishedBefore(cutoff, size));
+    const { deleted, error } = await deleteInBatches(BATCH, (size) => this.jobs.deleteFinishedBefore(cutoff, size), signal);
     if (error) this.logger.warn({ err: error.message }, 'deleting expired jobs failed; will try again');
     if (deleted > 0) this.logger.log({ deleted, retentionDays: this.config.JOB_RETENTION_DAYS }, 'expired jobs deleted');
     return deleted;

@@ -1,6 +1,7 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { ResourceDeletionService } from '@deidflow/core';
-import { runPeriodically } from './periodic';
+import { runPeriodically, StopPeriodic } from './periodic';
 
 const SWEEP_EVERY_MS = 5 * 60_000;
 
@@ -12,16 +13,19 @@ const SWEEP_EVERY_MS = 5 * 60_000;
 @Injectable()
 export class ObjectDeletionSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ObjectDeletionSweeper.name);
-  private stop?: () => void;
+  private stop?: StopPeriodic;
 
-  constructor(private readonly deletion: ResourceDeletionService) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly deletion: ResourceDeletionService,
+  ) {}
 
   onApplicationBootstrap(): void {
     this.stop = runPeriodically(SWEEP_EVERY_MS, () => this.sweep());
   }
 
-  onModuleDestroy(): void {
-    this.stop?.();
+  async onModuleDestroy(): Promise<void> {
+    await this.stop?.(this.config.WORKER_SHUTDOWN_GRACE_MS);
   }
 
   async sweep(): Promise<void> {

@@ -4,7 +4,7 @@ import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { OrphanObjectService } from '@deidflow/core';
 import { maintenanceClaimKey, redisOptionsFromUrl } from '@deidflow/queue';
 import { WorkerMetrics } from '../metrics/worker-metrics';
-import { runPeriodically } from './periodic';
+import { runPeriodically, StopPeriodic } from './periodic';
 
 /** How often a worker asks whether the deployment's sweep is due. */
 const CHECK_EVERY_MS = 60 * 60_000;
@@ -19,8 +19,7 @@ const CHECK_EVERY_MS = 60 * 60_000;
 @Injectable()
 export class OrphanObjectSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(OrphanObjectSweeper.name);
-  private stop?: () => void;
-  private readonly shutdown = new AbortController();
+  private stop?: StopPeriodic;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -31,20 +30,20 @@ export class OrphanObjectSweeper implements OnApplicationBootstrap, OnModuleDest
   onApplicationBootstrap(): void {
     const interval = this.config.STORE_ORPHAN_SWEEP_INTERVAL_MS;
     if (interval === 0) return;
-    this.stop = runPeriodically(Math.min(interval, CHECK_EVERY_MS), () => this.sweepIfDue());
+    this.stop = runPeriodically(Math.min(interval, CHECK_EVERY_MS), (signal) => this.sweepIfDue(signal));
   }
 
-  onModuleDestroy(): void {
-    this.stop?.();
-    this.shutdown.abort(); // a sweep under way stops at its next object
+  /** A sweep under way stops at its next object. */
+  async onModuleDestroy(): Promise<void> {
+    await this.stop?.(this.config.WORKER_SHUTDOWN_GRACE_MS);
   }
 
   /** Sweeps when no worker of the deployment claimed the current interval; resolves to whether this one did. */
-  async sweepIfDue(): Promise<boolean> {
+  async sweepIfDue(signal?: AbortSignal): Promise<boolean> {
     try {
       if (!(await this.claimInterval())) return false;
       const started = Date.now();
-      const { examined, deleted } = await this.orphans.deleteOrphans(this.config.STORE_ORPHAN_MIN_AGE_MS, Date.now(), this.shutdown.signal);
+      const { examined, deleted } = await this.orphans.deleteOrphans(this.config.STORE_ORPHAN_MIN_AGE_MS, Date.now(), signal);
       this.metrics.orphansDeleted(deleted);
       const log = deleted > 0 ? this.logger.warn.bind(this.logger) : this.logger.log.bind(this.logger);
       log({ examined, deleted, ms: Date.now() - started }, 'store swept for orphan objects (files no index row points to)');
