@@ -139,7 +139,7 @@ export class BenchStack {
       name: 'api',
       // As `npm start` and the Dockerfile start it.
       nodeArgs: ['--max-semi-space-size=8', ...profilerArgs(settings), join(settings.distRoot, 'apps/api/src/main.js')],
-      env: { ...base, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), EMBEDDED_WORKER: 'false' },
+      env: { ...base, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), DICOM_PORT: '0', EMBEDDED_WORKER: 'false' },
       ready: readyWhen(async () => (await probe.send('GET', '/system')).status === 200),
       ipc: profiling(settings),
     });

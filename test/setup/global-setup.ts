@@ -16,7 +16,8 @@ export const S3_TEST_BUCKET = 'deidflow-test';
  * - REDIS_URL and QUEUE_PREFIX: a key prefix of this run, so parallel runs never share queues;
  * - STORAGE_DRIVER=fs and STORAGE_DIR: a temp directory, for tests that boot the application;
  * - S3_TEST_ENDPOINT / S3_TEST_ACCESS_KEY / S3_TEST_SECRET_KEY / S3_TEST_BUCKET: an s3rver,
- *   for tests of the s3 driver.
+ *   for tests of the s3 driver;
+ * - DICOM_PORT=0: every API a test starts has its DICOM server on a free port.
  */
 export default async function globalSetup(): Promise<void> {
   // Named after the run (not one shared name) so runs started in parallel do not drop each other's data.
@@ -42,5 +43,6 @@ export default async function globalSetup(): Promise<void> {
     S3_TEST_ACCESS_KEY: s3.accessKey,
     S3_TEST_SECRET_KEY: s3.secretKey,
     S3_TEST_BUCKET,
+    DICOM_PORT: '0',
   });
 }

@@ -10,6 +10,7 @@ import { StorageModule } from '@deidflow/storage';
 import { WorkerModule } from '../../worker/src/worker.module';
 import { ChangesController } from './changes/changes.controller';
 import { ChangeLogService } from './changes/change-log.service';
+import { DicomServer } from './dicom/dicom-server';
 import { HealthController } from './health/health.controller';
 import { OrthancExceptionFilter } from './http/orthanc-exception.filter';
 import { RequestBodyBudget } from './http/request-body-budget';
@@ -56,6 +57,7 @@ export class AppModule {
       providers: [BrowseService, ChangeLogService, MetadataService, LabelService, MetricsService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, FindService, ArchiveService, IntegrityService,
         { provide: APP_FILTER, useClass: OrthancExceptionFilter },
         { provide: RequestBodyBudget, useFactory: (c: AppConfig) => new RequestBodyBudget(c.HTTP_BODIES_MEMORY_LIMIT), inject: [APP_CONFIG] },
+        ...(config.DICOM_SERVER_ENABLED ? [DicomServer] : []),
       ],
     };
   }

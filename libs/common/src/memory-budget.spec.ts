@@ -71,4 +71,17 @@ describe('MemoryBudget', () => {
     budget.release(3 * MB);
     expect(budget.reserved).toBe(0);
   });
+
+  it('tryReserve takes room only when it fits and nobody waits before it', async () => {
+    const budget = new MemoryBudget(10 * MB);
+    expect(budget.tryReserve(6 * MB)).toBe(true);
+    expect(budget.tryReserve(5 * MB)).toBe(false);
+    expect(budget.reserved).toBe(6 * MB);
+    const waiting = budget.reserve(8 * MB);
+    expect(budget.tryReserve(1 * MB)).toBe(false); // room, but someone waits first
+    budget.release(6 * MB);
+    expect(await waiting).toBe(8 * MB);
+    expect(budget.tryReserve(2 * MB)).toBe(true);
+    expect(budget.reserved).toBe(10 * MB);
+  });
 });

@@ -53,6 +53,16 @@ export class MemoryBudget {
     });
   }
 
+  /**
+   * Reserves `bytes` now if they fit and nobody waits before them; false otherwise (nothing
+   * reserved). For holders that cannot wait: data arriving at the pace of a connection.
+   */
+  tryReserve(bytes: number): boolean {
+    if (this.waiting.length > 0 || this.used + bytes > this.capacity) return false;
+    this.used += bytes;
+    return true;
+  }
+
   release(bytes: number): void {
     this.used -= bytes;
     this.grantWaiting();

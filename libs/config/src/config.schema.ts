@@ -183,6 +183,19 @@ const settings = z.object({
   API_TOKENS: z.string().default(''),
   /** Name reported by GET /system. */
   SERVER_NAME: z.string().default('DeidFlow'),
+  /** The API process also receives instances over DICOM (C-STORE, C-ECHO), as Orthanc's DicomServerEnabled. */
+  DICOM_SERVER_ENABLED: bool.default(true),
+  /** Where the DICOM server listens: loopback unless opened on purpose (DICOM associations are not authenticated). */
+  DICOM_HOST: z.string().default('127.0.0.1'),
+  /** Orthanc's DicomPort (0: a free port, for tests). */
+  DICOM_PORT: z.coerce.number().int().min(0).max(65535).default(4242),
+  /** Orthanc's DicomAet: this server's AE title (at most 16 characters). */
+  DICOM_AET: z
+    .string()
+    .default('DEIDFLOW')
+    .refine((aet) => /^[\x20-\x7e]{1,16}$/.test(aet) && !aet.includes('\\') && aet.trim() !== '', 'must be 1 to 16 printable ASCII characters, no backslash'),
+  /** Orthanc's DicomCheckCalledAet: refuse associations addressed to another AE title. */
+  DICOM_CHECK_CALLED_AET: bool.default(false),
 });
 
 /** The names of every setting (`.env.example` lists each one; a test keeps them in step). */

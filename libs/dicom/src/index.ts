@@ -7,3 +7,4 @@ export * from './tags';
 export * from './synthetic';
 export * from './find';
 export * from './archive';
+export * from './network';

@@ -187,8 +187,9 @@ export function assertId(id: string): void {
 /**
  * Orthanc's automatic metadata, from what the index records: LastUpdate of a patient, study or
  * series; of an instance its reception (an upload, or a job's output: both arrive through the
- * REST API, Origin "RestApi"), its index in the series and its SOP class and transfer syntax.
- * RemoteIP and HttpUsername are not recorded, so not shown.
+ * REST API, Origin "RestApi"), its index in the series and its SOP class and transfer syntax. An
+ * instance received over DICOM has rows of its own (Origin, RemoteAET, CalledAET, RemoteIP: see
+ * MetadataRepository.setReceptionMetadata) that override these. HttpUsername is not recorded.
  */
 function automaticMetadata(row: ResourceRow, instance: InstanceRow | null): Record<string, string> {
   if (!instance) return { LastUpdate: orthancTimestamp(row.lastUpdate) };

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Post, Put, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Optional, Post, Put, Res } from '@nestjs/common';
 import { ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import {
@@ -10,6 +10,7 @@ import {
   PRODUCT_VERSION,
 } from '@deidflow/common';
 import type { FastifyReply } from 'fastify';
+import { DicomServer } from '../dicom/dicom-server';
 import { BrowseService } from '../resources/browse.service';
 import { MetricsService } from './metrics.service';
 
@@ -20,6 +21,8 @@ export class SystemController {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly browse: BrowseService,
     private readonly metrics: MetricsService,
+    /** Absent with DICOM_SERVER_ENABLED=false. */
+    @Optional() private readonly dicom?: DicomServer,
   ) {}
 
   @Get('system')
@@ -38,8 +41,8 @@ export class SystemController {
       CheckRevisions: false,
       DatabaseBackendPlugin: null,
       DatabaseVersion: 6,
-      DicomAet: 'DEIDFLOW',
-      DicomPort: 0,
+      DicomAet: this.config.DICOM_AET,
+      DicomPort: this.dicom?.port ?? 0,
       HasLabels: true,
       HttpPort: this.config.HTTP_PORT,
       IsHttpServerSecure: this.config.AUTHENTICATION_ENABLED ?? false,

@@ -38,6 +38,16 @@ export class MetadataRepository {
     return row.n > 0;
   }
 
+  /**
+   * What Orthanc records of an instance received over DICOM (Origin, RemoteAET, CalledAET,
+   * RemoteIP), under their names; held as setUserMetadata holds its resource. The first reception's
+   * values stay (an instance received again is not stored again).
+   */
+  async setReceptionMetadata(instanceId: string, values: Readonly<Record<string, string>>): Promise<void> {
+    const entries = Object.entries(values);
+    await this.prisma.prepared(SET_RECEPTION_METADATA, [instanceId, entries.map(([name]) => name), entries.map(([, value]) => value)]);
+  }
+
   /** Deletes a user-defined metadata, logging UpdatedMetadata (the resource held as by setUserMetadata); resolves to whether there was one. */
   async deleteUserMetadata(level: ResourceLevel, resourceId: string, type: number): Promise<boolean> {
     const [row] = await this.prisma.prepared<{ n: number }>(DELETE_USER_METADATA[level], [resourceId, String(type)]);
@@ -58,6 +68,14 @@ const SET_USER_METADATA = statementPerLevel((level) => ({
     ), logged AS (${logUpdated(level, 'upserted')})
     SELECT count(*)::int AS n FROM upserted`,
 }));
+
+const SET_RECEPTION_METADATA = {
+  name: 'deidflow_set_reception_metadata',
+  text: `WITH target AS (${heldResource('Instance')})
+    INSERT INTO resource_metadata (resource_id, name, value)
+    SELECT target.id, m.name, m.value FROM target, unnest($2::text[], $3::text[]) AS m(name, value)
+    ON CONFLICT (resource_id, name) DO NOTHING`,
+};
 
 const DELETE_USER_METADATA = statementPerLevel((level) => ({
   name: `deidflow_delete_user_metadata_${LEVEL_TABLE[level]}`,

@@ -141,6 +141,8 @@ export interface MetaValues {
   readonly transferSyntaxUid: string;
   readonly implementationClassUid: string;
   readonly implementationVersionName: string;
+  /** SourceApplicationEntityTitle (0002,0016): the calling AE of a C-STORE. */
+  readonly sourceAeTitle?: string;
 }
 
 /**
@@ -162,5 +164,16 @@ export function buildMeta(values: MetaValues): OutNode[] {
     text(TAGS.TransferSyntaxUID, 'UI', values.transferSyntaxUid),
     text(TAGS.ImplementationClassUID, 'UI', values.implementationClassUid),
     text(TAGS.ImplementationVersionName, 'SH', values.implementationVersionName),
+    ...(values.sourceAeTitle ? [text(TAGS.SourceApplicationEntityTitle, 'AE', values.sourceAeTitle)] : []),
   ];
+}
+
+/**
+ * What precedes the dataset in a Part 10 file: preamble, "DICM", the meta. A dataset already encoded
+ * in the meta's transfer syntax (received over DICOM networking) follows it verbatim.
+ */
+export function part10Header(meta: readonly OutNode[]): Uint8Array {
+  const out = new Uint8Array(PREAMBLE_LENGTH + 4 + datasetSize(meta, EXPLICIT_LITTLE));
+  writeHeader(out, meta);
+  return out;
 }

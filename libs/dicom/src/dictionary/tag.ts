@@ -14,6 +14,7 @@ export const TAGS = {
   TransferSyntaxUID: 0x00020010,
   ImplementationClassUID: 0x00020012,
   ImplementationVersionName: 0x00020013,
+  SourceApplicationEntityTitle: 0x00020016,
   SpecificCharacterSet: 0x00080005,
   SOPClassUID: 0x00080016,
   SOPInstanceUID: 0x00080018,

@@ -1,0 +1,2 @@
+export * from './negotiation';
+export * from './received-dataset';
