@@ -11,6 +11,8 @@ import { WorkerModule } from '../../worker/src/worker.module';
 import { ChangesController } from './changes/changes.controller';
 import { ChangeLogService } from './changes/change-log.service';
 import { DicomServer } from './dicom/dicom-server';
+import { ModalitiesController } from './modalities/modalities.controller';
+import { ModalityService } from './modalities/modality.service';
 import { HealthController } from './health/health.controller';
 import { OrthancExceptionFilter } from './http/orthanc-exception.filter';
 import { RequestBodyBudget } from './http/request-body-budget';
@@ -53,8 +55,8 @@ export class AppModule {
         ...(config.EMBEDDED_WORKER ? [WorkerModule] : []),
       ],
       // Order matters: static routes of InstancesController before the generic ones.
-      controllers: [InstancesController, AttachmentsController, ArchiveController, ModificationController, ChangesController, ResourcesController, JobsController, SystemController, HealthController, ToolsController],
-      providers: [BrowseService, ChangeLogService, MetadataService, LabelService, MetricsService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, FindService, ArchiveService, IntegrityService,
+      controllers: [InstancesController, AttachmentsController, ArchiveController, ModificationController, ChangesController, ModalitiesController, ResourcesController, JobsController, SystemController, HealthController, ToolsController],
+      providers: [BrowseService, ChangeLogService, ModalityService, MetadataService, LabelService, MetricsService, UploadService, ModificationService, InstanceContentService, LineageService, CreateDicomService, BulkDeleteService, FindService, ArchiveService, IntegrityService,
         { provide: APP_FILTER, useClass: OrthancExceptionFilter },
         { provide: RequestBodyBudget, useFactory: (c: AppConfig) => new RequestBodyBudget(c.HTTP_BODIES_MEMORY_LIMIT), inject: [APP_CONFIG] },
         ...(config.DICOM_SERVER_ENABLED ? [DicomServer] : []),

@@ -11,6 +11,7 @@ export enum OrthancErrorCode {
   BadSequenceOfCalls = 6,
   InexistentItem = 7,
   BadRequest = 8,
+  NetworkProtocol = 9,
   UriSyntax = 12,
   InexistentFile = 13,
   BadFileFormat = 15,
@@ -25,6 +26,7 @@ export enum OrthancErrorCode {
   NotAcceptable = 34,
   DatabaseUnavailable = 36,
   CanceledJob = 37,
+  NoPresentationContext = 2015,
   // Not an Orthanc code: request bodies over the configured limit (HTTP 413).
   RequestEntityTooLarge = 1000,
 }
@@ -42,6 +44,8 @@ const INFO: Record<OrthancErrorCode, ErrorInfo> = {
   [OrthancErrorCode.BadSequenceOfCalls]: { message: 'Bad sequence of calls', httpStatus: 400 },
   [OrthancErrorCode.InexistentItem]: { message: 'Accessing an inexistent item', httpStatus: 404 },
   [OrthancErrorCode.BadRequest]: { message: 'Bad request', httpStatus: 400 },
+  // Orthanc sends 500: the failure is the remote DICOM node's (unreachable, refusing), so 502.
+  [OrthancErrorCode.NetworkProtocol]: { message: 'Error in the network protocol', httpStatus: 502 },
   [OrthancErrorCode.UriSyntax]: { message: 'Badly formatted URI', httpStatus: 400 },
   [OrthancErrorCode.InexistentFile]: { message: 'Inexistent file', httpStatus: 404 },
   [OrthancErrorCode.BadFileFormat]: { message: 'Bad file format', httpStatus: 400 },
@@ -57,6 +61,8 @@ const INFO: Record<OrthancErrorCode, ErrorInfo> = {
   [OrthancErrorCode.NotAcceptable]: { message: 'Unsupported media type', httpStatus: 406 },
   [OrthancErrorCode.DatabaseUnavailable]: { message: 'The database is currently not available (probably a transient situation)', httpStatus: 503 },
   [OrthancErrorCode.CanceledJob]: { message: 'Job has been canceled', httpStatus: 500 },
+  // Orthanc sends 500: the remote accepts none of the syntaxes proposed, so 502.
+  [OrthancErrorCode.NoPresentationContext]: { message: 'Unable to negotiate a presentation context with the modality', httpStatus: 502 },
   [OrthancErrorCode.RequestEntityTooLarge]: { message: 'Request entity too large', httpStatus: 413 },
 };
 

@@ -43,6 +43,33 @@ describe('loadConfig', () => {
       expect(() => loadConfig({ USER_METADATA: value })).toThrow(why);
     }
   });
+
+  it("reads DICOM_MODALITIES in Orthanc's two forms, with Orthanc's defaults, and refuses a bad entry with its reason", () => {
+    expect(loadConfig({}).DICOM_MODALITIES).toEqual({});
+    expect(loadConfig({ DICOM_MODALITIES: '' }).DICOM_MODALITIES).toEqual({});
+    const modalities = loadConfig({
+      DICOM_MODALITIES: JSON.stringify({
+        pacs: ['PACS', '10.0.0.5', 104],
+        ge: ['GE', 'ge.local', '4242', 'GE'],
+        research: { AET: 'RESEARCH', Host: 'research', Port: 11112, LocalAet: 'DEID', Timeout: 30, AllowStorageCommitment: false },
+      }),
+    }).DICOM_MODALITIES;
+    expect(modalities.pacs).toMatchObject({ AET: 'PACS', Host: '10.0.0.5', Port: 104, Manufacturer: 'Generic', AllowStore: true, LocalAet: '', Timeout: 0 });
+    expect(modalities.ge).toMatchObject({ Port: 4242, Manufacturer: 'GE' });
+    expect(modalities.research).toMatchObject({ LocalAet: 'DEID', Timeout: 30, AllowNAction: false, AllowEventReport: false, AllowEcho: true });
+    for (const [value, why] of [
+      ['not json', /JSON object of modalities/],
+      ['{"a": ["A", "h"]}', /modality "a": an array must be/],
+      ['{"a": ["AE\\\\T", "h", 104]}', /"AET" must be 1 to 16/],
+      ['{"a": ["A", "h", 70000]}', /"Port" must be a number from 1 to 65535/],
+      ['{"a": {"AET": "A", "Host": "h"}}', /"Port" is missing/],
+      ['{"a": {"AET": "A", "Host": "h", "Port": 1, "Colour": 1}}', /unknown key "Colour"/],
+      ['{"a": {"AET": "A", "Host": "h", "Port": 1, "UseDicomTls": true}}', /not supported/],
+      ['{"a/b": ["A", "h", 104]}', /its name must be/],
+    ] as const) {
+      expect(() => loadConfig({ DICOM_MODALITIES: value })).toThrow(why);
+    }
+  });
 });
 
 describe('.env.example', () => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { FIRST_USER_METADATA, LAST_USER_METADATA, SYSTEM_METADATA } from '@deidflow/common';
+import { isAeTitle, parseDicomModalities } from './dicom-modalities';
 
 const bool = z
   .union([z.boolean(), z.string()])
@@ -190,12 +191,23 @@ const settings = z.object({
   /** Orthanc's DicomPort (0: a free port, for tests). */
   DICOM_PORT: z.coerce.number().int().min(0).max(65535).default(4242),
   /** Orthanc's DicomAet: this server's AE title (at most 16 characters). */
-  DICOM_AET: z
-    .string()
-    .default('DEIDFLOW')
-    .refine((aet) => /^[\x20-\x7e]{1,16}$/.test(aet) && !aet.includes('\\') && aet.trim() !== '', 'must be 1 to 16 printable ASCII characters, no backslash'),
+  DICOM_AET: z.string().default('DEIDFLOW').refine(isAeTitle, 'must be 1 to 16 printable ASCII characters, no backslash'),
   /** Orthanc's DicomCheckCalledAet: refuse associations addressed to another AE title. */
   DICOM_CHECK_CALLED_AET: bool.default(false),
+  /** Orthanc's DicomModalities, as JSON: the nodes POST /modalities/{name}/store sends to, e.g. {"pacs": ["PACS", "10.0.0.5", 104]}. */
+  DICOM_MODALITIES: z
+    .string()
+    .default('{}')
+    .transform((text, ctx) => {
+      try {
+        return parseDicomModalities(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        return z.NEVER;
+      }
+    }),
+  /** Orthanc's DicomScuTimeout: the longest wait for a remote node (connection, association, each answer), unless its Timeout says otherwise. */
+  DICOM_SCU_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
 });
 
 /** The names of every setting (`.env.example` lists each one; a test keeps them in step). */

@@ -4,3 +4,4 @@ export * from './resource-deletion.service';
 export * from './orphan-objects.service';
 export * from './logging';
 export * from './shutdown-deadline';
+export * from './dicom-association';

@@ -76,11 +76,6 @@ export class SystemController {
   }
 
   // Set-up calls that Orthanc clients and orthanc-tests' harness make: harmless answers.
-  @Get('modalities')
-  modalities() {
-    return [];
-  }
-
   @Get('peers')
   peers() {
     return [];

@@ -37,14 +37,7 @@ function hasDicmPrefix(bytes: Uint8Array): boolean {
  * meta header, as DCMTK does).
  */
 export function readPart10(bytes: Uint8Array): Part10Source {
-  const metaReader = new DatasetReader(bytes, EXPLICIT_LITTLE);
-  const meta = new Map<Tag, RawElement>();
-  let offset = hasDicmPrefix(bytes) ? PREAMBLE_LENGTH + 4 : 0;
-  while (offset + 8 <= bytes.length && metaReader.uint16(offset) === 0x0002) {
-    const element = metaReader.readElement(offset, bytes.length, 0);
-    meta.set(element.tag, element);
-    offset = element.end;
-  }
+  const { meta, metaReader, offset } = readMeta(bytes);
   if (offset === 0 && !looksLikeDataset(bytes)) {
     throw OrthancError.badFileFormat(
       `Not a DICOM file (size: ${bytes.length} bytes): no "DICM" prefix at offset 128 and no DICOM dataset at offset 0`,
@@ -56,6 +49,30 @@ export function readPart10(bytes: Uint8Array): Part10Source {
   const rest = bytes.subarray(offset);
   const dataset = transferSyntax.deflated ? inflate(rest) : rest;
   return { meta, metaReader, transferSyntax, dataset };
+}
+
+/** The meta group's elements, and where the dataset starts (after the preamble, "DICM" and the meta). */
+function readMeta(bytes: Uint8Array): { meta: Map<Tag, RawElement>; metaReader: DatasetReader; offset: number } {
+  const metaReader = new DatasetReader(bytes, EXPLICIT_LITTLE);
+  const meta = new Map<Tag, RawElement>();
+  let offset = hasDicmPrefix(bytes) ? PREAMBLE_LENGTH + 4 : 0;
+  while (offset + 8 <= bytes.length && metaReader.uint16(offset) === 0x0002) {
+    const element = metaReader.readElement(offset, bytes.length, 0);
+    meta.set(element.tag, element);
+    offset = element.end;
+  }
+  return { meta, metaReader, offset };
+}
+
+/**
+ * The dataset of a stored Part 10 file as it is encoded (deflated for the deflated syntax), with its
+ * transfer syntax: what a C-STORE sends on a context of that syntax, without re-encoding it.
+ */
+export function encodedDatasetOf(file: Uint8Array): { transferSyntaxUid: string; dataset: Uint8Array } {
+  const { meta, metaReader, offset } = readMeta(file);
+  const declared = meta.get(TAGS.TransferSyntaxUID);
+  if (!declared || offset === 0) throw OrthancError.badFileFormat('Not a stored Part 10 file: no File Meta Information with a transfer syntax');
+  return { transferSyntaxUid: metaReader.asciiOf(declared), dataset: file.subarray(offset) };
 }
 
 /** Whether the bytes can be DICOM at all: a Part 10 preamble and prefix, or a dataset from offset 0. */

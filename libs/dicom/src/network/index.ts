@@ -1,2 +1,5 @@
 export * from './negotiation';
+export * from './pdu';
 export * from './received-dataset';
+export { encodedDatasetOf } from '../codec/part10';
+export { TRANSFER_SYNTAX } from '../codec/transfer-syntax';

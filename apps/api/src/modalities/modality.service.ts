@@ -1,0 +1,230 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { isOrthancId, OrthancError, OrthancErrorCode } from '@deidflow/common';
+import { APP_CONFIG, AppConfig, DicomModality } from '@deidflow/config';
+import { DicomAssociation, DicomNetworkError, InstanceStoreService, RemoteModality } from '@deidflow/core';
+import { InstanceRow, ResourceRepository } from '@deidflow/database';
+import { encodedDatasetOf, isStoreSuccess, TRANSFER_SYNTAX, VERIFICATION_SOP_CLASS } from '@deidflow/dicom';
+
+/** What POST /modalities/{name}/store asks (Orthanc's options that DeidFlow honours). */
+export interface StoreRequest {
+  resources: string[];
+  permissive: boolean;
+  localAet?: string;
+  timeoutSeconds?: number;
+  /** Orthanc 1.11.3: send to another node than the modality's, under its name. */
+  calledAet?: string;
+  host?: string;
+  port?: number;
+}
+
+/** Orthanc's answer to a synchronous store (DicomModalityStoreJob's public content). */
+export interface StoreAnswer {
+  Description: string;
+  FailedInstancesCount: number;
+  InstancesCount: number;
+  LocalAet: string;
+  ParentResources: string[];
+  RemoteAet: string;
+}
+
+/** Presentation context IDs are odd, 1 to 255: at most 128 per association. */
+const CONTEXTS_PER_ASSOCIATION = 128;
+
+/**
+ * Orthanc's DICOM modalities (DICOM_MODALITIES): C-ECHO, and C-STORE of stored instances. Every
+ * file is sent as stored, in its own transfer syntax (one presentation context per SOP class and
+ * syntax, as Orthanc proposes them); a node that accepts neither is a failure for that instance:
+ * DeidFlow does not transcode (Orthanc does when TranscodeDicomProtocol is on).
+ */
+@Injectable()
+export class ModalityService {
+  private readonly logger = new Logger(ModalityService.name);
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly resources: ResourceRepository,
+    private readonly store: InstanceStoreService,
+  ) {}
+
+  names(): string[] {
+    return Object.keys(this.config.DICOM_MODALITIES);
+  }
+
+  all(): Record<string, DicomModality> {
+    return this.config.DICOM_MODALITIES;
+  }
+
+  /** Orthanc's 404 for a name that is not configured. */
+  modality(name: string): DicomModality {
+    const modality = Object.hasOwn(this.config.DICOM_MODALITIES, name) ? this.config.DICOM_MODALITIES[name] : undefined;
+    if (!modality) throw new OrthancError(OrthancErrorCode.InexistentItem, `No modality with symbolic name: ${name}`);
+    return modality;
+  }
+
+  /** C-ECHO; resolves once the remote answered success. */
+  async echo(name: string, timeoutSeconds?: number): Promise<void> {
+    const modality = this.modality(name);
+    const target = remoteOf(modality);
+    const association = await this.open(target, [{ id: 1, abstractSyntaxUid: VERIFICATION_SOP_CLASS, transferSyntaxUids: [TRANSFER_SYNTAX.ImplicitVRLittleEndian] }], {
+      callingAet: modality.LocalAet || this.config.DICOM_AET,
+      timeoutMs: this.timeoutMs(modality, timeoutSeconds),
+    });
+    try {
+      const status = await association.echo();
+      if (status !== 0) throw new OrthancError(OrthancErrorCode.NetworkProtocol, `C-ECHO to AET "${target.aet}" answered status 0x${hex(status)}`);
+      await association.release();
+    } catch (err) {
+      association.abort();
+      throw asOrthancError(err);
+    }
+  }
+
+  /**
+   * C-STORE of every instance of the resources (any level), over as few associations as the
+   * presentation contexts allow. Not Permissive: the first instance refused ends the store with an
+   * error (as Orthanc's job fails). Permissive: the others are still sent, and the refused ones are
+   * counted in FailedInstancesCount (Orthanc counts none).
+   */
+  async send(name: string, request: StoreRequest): Promise<StoreAnswer> {
+    const modality = this.modality(name);
+    const target: RemoteModality = {
+      aet: request.calledAet ?? modality.AET,
+      host: request.host ?? modality.Host,
+      port: request.port ?? modality.Port,
+    };
+    const localAet = request.localAet ?? (modality.LocalAet || this.config.DICOM_AET);
+    const instances = await this.instancesOf(request.resources);
+    const answer: StoreAnswer = {
+      Description: 'REST API',
+      FailedInstancesCount: 0,
+      InstancesCount: instances.length,
+      LocalAet: localAet,
+      ParentResources: request.resources,
+      RemoteAet: target.aet,
+    };
+    const started = Date.now();
+    const options = { callingAet: localAet, timeoutMs: this.timeoutMs(modality, request.timeoutSeconds) };
+    for (const group of associationGroups(instances)) {
+      answer.FailedInstancesCount += await this.sendGroup(target, group, options, request.permissive);
+    }
+    this.logger.log(
+      { modality: name, remoteAet: target.aet, instances: instances.length, failed: answer.FailedInstancesCount, ms: Date.now() - started },
+      'instances sent with C-STORE',
+    );
+    return answer;
+  }
+
+  /** Sends instances that fit in one association's contexts; resolves to how many failed (Permissive). */
+  private async sendGroup(target: RemoteModality, group: Group, options: { callingAet: string; timeoutMs: number }, permissive: boolean): Promise<number> {
+    let failed = 0;
+    let association: DicomAssociation | undefined;
+    try {
+      for (const instance of group.instances) {
+        association ??= await this.open(target, group.contexts, options);
+        const failure = await this.sendOne(association, target, instance).catch((err: unknown) => {
+          // The association is gone (timeout, connection lost): the next instance opens another.
+          association?.abort();
+          association = undefined;
+          return asOrthancError(err);
+        });
+        if (!failure) continue;
+        if (!permissive) throw failure;
+        failed++;
+        this.logger.warn({ instance: instance.id, remoteAet: target.aet, reason: failure.details }, 'C-STORE of an instance failed (Permissive: going on)');
+      }
+      await association?.release();
+      return failed;
+    } catch (err) {
+      association?.abort();
+      throw asOrthancError(err);
+    }
+  }
+
+  /** Sends one instance; resolves to the refusal, if the remote refused it (thrown: the association broke). */
+  private async sendOne(association: DicomAssociation, target: RemoteModality, instance: InstanceRow): Promise<OrthancError | undefined> {
+    const { transferSyntaxUid, dataset } = encodedDatasetOf(await this.store.readFile(instance));
+    const context = association.contextFor(instance.sopClassUid, transferSyntaxUid);
+    if (context === undefined) {
+      return new OrthancError(
+        OrthancErrorCode.NoPresentationContext,
+        `AET "${target.aet}" accepts instance ${instance.id} neither for its SOP class ${instance.sopClassUid} nor in its transfer syntax ${transferSyntaxUid} (DeidFlow does not transcode)`,
+      );
+    }
+    const response = await association.store(context, instance.sopClassUid, instance.sopInstanceUid, dataset);
+    if (isStoreSuccess(response.status)) return undefined;
+    const comment = response.errorComment ? ` (${response.errorComment})` : '';
+    return new OrthancError(OrthancErrorCode.NetworkProtocol, `C-STORE of instance ${instance.id} to AET "${target.aet}" has failed with DIMSE status 0x${hex(response.status)}${comment}`);
+  }
+
+  private async open(target: RemoteModality, contexts: Group['contexts'], options: { callingAet: string; timeoutMs: number }): Promise<DicomAssociation> {
+    try {
+      return await DicomAssociation.open(target, contexts, options);
+    } catch (err) {
+      throw asOrthancError(err);
+    }
+  }
+
+  /** Every instance below the resources, once each, in the order the resources were given. */
+  private async instancesOf(ids: readonly string[]): Promise<InstanceRow[]> {
+    for (const id of ids) if (!isOrthancId(id)) throw OrthancError.badRequest(`Not an Orthanc identifier: ${id}`);
+    const levels = await this.resources.findLevels(ids);
+    const instances = new Map<string, InstanceRow>();
+    for (const id of ids) {
+      const level = levels.get(id);
+      if (!level) throw OrthancError.unknownResource(`Unknown resource: ${id}`);
+      for await (const batch of this.resources.iterateInstances(level, id)) {
+        for (const row of batch) if (!instances.has(row.id)) instances.set(row.id, { ...row, mainDicomTags: {} });
+      }
+    }
+    return [...instances.values()];
+  }
+
+  private timeoutMs(modality: DicomModality, requestSeconds?: number): number {
+    const seconds = requestSeconds ?? modality.Timeout;
+    return seconds > 0 ? seconds * 1000 : this.config.DICOM_SCU_TIMEOUT_MS;
+  }
+}
+
+interface Group {
+  contexts: { id: number; abstractSyntaxUid: string; transferSyntaxUids: string[] }[];
+  instances: InstanceRow[];
+}
+
+/**
+ * The instances split so that each association proposes at most 128 contexts: one per SOP class and
+ * transfer syntax (the syntax the index recorded for the file), as Orthanc proposes the file's own.
+ */
+export function associationGroups(instances: readonly InstanceRow[]): Group[] {
+  const groups: Group[] = [];
+  const contextOf = new Map<string, Group>();
+  for (const instance of instances) {
+    const key = `${instance.sopClassUid} ${instance.transferSyntaxUid}`;
+    let group = contextOf.get(key);
+    if (!group) {
+      group = groups.at(-1);
+      if (!group || group.contexts.length === CONTEXTS_PER_ASSOCIATION) {
+        group = { contexts: [], instances: [] };
+        groups.push(group);
+      }
+      group.contexts.push({ id: 2 * group.contexts.length + 1, abstractSyntaxUid: instance.sopClassUid, transferSyntaxUids: [instance.transferSyntaxUid] });
+      contextOf.set(key, group);
+    }
+    group.instances.push(instance);
+  }
+  return groups;
+}
+
+function hex(status: number): string {
+  return status.toString(16).toUpperCase().padStart(4, '0');
+}
+
+/** The remote's failures as Orthanc's NetworkProtocol error; OrthancErrors as they are. */
+function asOrthancError(err: unknown): OrthancError {
+  if (err instanceof OrthancError) return err;
+  if (err instanceof DicomNetworkError) return new OrthancError(OrthancErrorCode.NetworkProtocol, err.message);
+  throw err;
+}
+
+export function remoteOf(modality: DicomModality): RemoteModality {
+  return { aet: modality.AET, host: modality.Host, port: modality.Port };
+}
