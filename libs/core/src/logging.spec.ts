@@ -36,13 +36,24 @@ describe('PinoNestLogger', () => {
     expect(lines.map((line) => line.level)).toEqual([40, 30, 50, 50]);
   });
 
-  it('takes the messages Nest itself sends (text and context), and an Error as its message', () => {
+  it('takes the messages Nest itself sends: text and context, Errors with their stack, stack traces, fatal', () => {
     const { lines, nest } = capture();
+    Logger.overrideLogger(nest);
     nest.log('Mapped {/system, GET} route', 'RouterExplorer');
     nest.error(new Error('boom'), undefined, 'ExceptionHandler');
+    const hookFailure = new Error('hook failed');
+    Logger.error(hookFailure, hookFailure.stack); // Nest's lifecycle hooks, without a context
+    new Logger('Worker').error('could not store', new Error('disk full'));
+    new Logger('Api').fatal('cannot start');
+    new Logger('Api').warn({ context: 'spoofed', jobId: 'j' }, 'text');
     expect(lines.map(fields)).toEqual([
       expect.objectContaining({ context: 'RouterExplorer', msg: 'Mapped {/system, GET} route' }),
-      expect.objectContaining({ context: 'ExceptionHandler', msg: 'boom' }),
+      expect.objectContaining({ context: 'ExceptionHandler', msg: 'boom', err: expect.objectContaining({ type: 'Error', message: 'boom', stack: expect.stringContaining('at ') }) }),
+      expect.objectContaining({ context: undefined, msg: 'hook failed', err: expect.objectContaining({ message: 'hook failed' }), trace: hookFailure.stack }),
+      expect.objectContaining({ context: 'Worker', msg: 'could not store', err: expect.objectContaining({ message: 'disk full' }) }),
+      expect.objectContaining({ context: 'Api', msg: 'cannot start' }),
+      expect.objectContaining({ context: 'Api', msg: 'text', jobId: 'j' }),
     ]);
+    expect(lines[4].level).toBe(60);
   });
 });

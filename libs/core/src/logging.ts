@@ -15,19 +15,23 @@ export function createLogger(level: string, name: string, destination?: Destinat
   return destination ? pino(options, destination) : pino(options);
 }
 
-type Level = 'error' | 'info' | 'warn' | 'debug' | 'trace';
+type Level = 'fatal' | 'error' | 'info' | 'warn' | 'debug' | 'trace';
 
 /**
  * Nest's logger interface over pino, so framework messages land in the same JSON stream. Nest's
  * Logger passes (message, ...params, context): the code's `logger.warn({ jobId }, 'text')` arrives
- * as ({ jobId }, 'text', 'ClassName'), and is written as pino's ({ context, jobId }, 'text'); an
- * error's stack trace, when Nest passes one, goes to `trace`.
+ * as ({ jobId }, 'text', 'ClassName') and is written as pino's ({ jobId, context }, 'text'). Errors,
+ * given as the message or as a parameter, go to `err` (pino's serializer: type, message, stack); a
+ * stack trace given as text (Nest's `Logger.error(err, err.stack)`) goes to `trace`.
  */
 export class PinoNestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
 
   log(message: unknown, ...params: unknown[]): void {
     this.write('info', message, params);
+  }
+  fatal(message: unknown, ...params: unknown[]): void {
+    this.write('fatal', message, params);
   }
   error(message: unknown, ...params: unknown[]): void {
     this.write('error', message, params);
@@ -43,25 +47,25 @@ export class PinoNestLogger implements LoggerService {
   }
 
   private write(level: Level, message: unknown, params: unknown[]): void {
-    const rest = [...params];
-    const context = typeof rest[rest.length - 1] === 'string' ? (rest.pop() as string) : undefined;
-    const texts = rest.filter((param): param is string => typeof param === 'string');
-    const trace = texts.find(isStackTrace);
-    const text = texts.find((param) => param !== trace);
-    const fields = { context, ...(trace ? { trace } : {}) };
-    if (message !== null && typeof message === 'object' && !(message instanceof Error)) {
-      this.logger[level]({ ...fields, ...message }, text);
-    } else {
-      this.logger[level](fields, [stringify(message), text].filter(Boolean).join(' '));
+    const rest = params.filter((param) => param !== undefined);
+    const last = rest[rest.length - 1];
+    // Nest appends the logger's context last; a stack trace is never one.
+    const context = typeof last === 'string' && !isStackTrace(last) ? (rest.pop() as string) : undefined;
+    const fields: Record<string, unknown> = {};
+    const texts: string[] = [];
+    for (const param of [message, ...rest]) {
+      if (param instanceof Error) fields.err = param;
+      else if (typeof param === 'string') {
+        if (isStackTrace(param)) fields.trace = param;
+        else texts.push(param);
+      } else if (param !== null && typeof param === 'object') Object.assign(fields, param);
+      else if (param !== undefined && param !== null) texts.push(String(param));
     }
+    if (texts.length === 0 && fields.err instanceof Error) texts.push(fields.err.message);
+    this.logger[level]({ ...fields, context }, texts.join(' ') || undefined);
   }
 }
 
 function isStackTrace(text: string): boolean {
   return /\n\s+at /.test(text);
-}
-
-function stringify(message: unknown): string {
-  if (message instanceof Error) return message.message;
-  return typeof message === 'string' ? message : JSON.stringify(message);
 }
