@@ -1,6 +1,7 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { Client, constants, requests, responses } from 'dcmjs-dimse';
 import { parseInstance } from '@deidflow/dicom';
 import { DicomServer } from '../../apps/api/src/dicom/dicom-server';
@@ -70,7 +71,7 @@ describe('DICOM networking (C-ECHO, C-STORE)', () => {
     const file = (await call('GET', `/instances/${id}/file`)).bytes;
     expect(parseInstance(file).transferSyntaxUid).toBe((await call('GET', `/instances/${id}/metadata/TransferSyntax`)).body);
     const metadata = (await call('GET', `/instances/${id}/metadata?expand`)).body;
-    expect(metadata).toMatchObject({ Origin: 'DicomProtocol', RemoteAET: 'MODALITY1', CalledAET: 'DEIDFLOW', RemoteIP: expect.stringMatching(/127\.0\.0\.1/) });
+    expect(metadata).toMatchObject({ Origin: 'DicomProtocol', RemoteAET: 'MODALITY1', CalledAET: 'DEIDFLOW', RemoteIP: '127.0.0.1' });
     expect((await call('GET', '/statistics')).body.CountInstances).toBe(3);
 
     // Sent again: success, nothing stored twice, the first reception kept.
@@ -106,6 +107,21 @@ describe('DICOM networking (C-ECHO, C-STORE)', () => {
     expect((await call('DELETE', `/instances/${id}`)).status).toBe(200);
     expect((await call('POST', '/instances', readFileSync(samplePath(name)))).body.ID).toBe(id);
     expect(received.equals((await call('GET', `/instances/${id}/content/7fe0-0010/1`)).bytes)).toBe(true);
+  });
+
+  it('accepts its AE title in any case, as Orthanc', async () => {
+    expect(await associate(port, [new requests.CEchoRequest()], 'deidflow')).toEqual({ statuses: [Status.Success], rejected: false });
+  });
+
+  it('cuts a connection whose PDU announces more than the server accepts, before buffering it, and goes on serving', async () => {
+    const socket = connect(port, '127.0.0.1');
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    socket.write(Buffer.from([0x04, 0, 0xff, 0xff, 0xff, 0xf0]));
+    socket.write(Buffer.alloc(1024 * 1024));
+    await closed;
+    expect(await associate(port, [new requests.CEchoRequest()])).toEqual({ statuses: [Status.Success], rejected: false });
   });
 
   it('refuses an association addressed to another AE title (DICOM_CHECK_CALLED_AET), storing nothing', async () => {

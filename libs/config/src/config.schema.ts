@@ -192,8 +192,10 @@ const settings = z.object({
   DICOM_PORT: z.coerce.number().int().min(0).max(65535).default(4242),
   /** Orthanc's DicomAet: this server's AE title (at most 16 characters). */
   DICOM_AET: z.string().default('DEIDFLOW').refine(isAeTitle, 'must be 1 to 16 printable ASCII characters, no backslash'),
-  /** Orthanc's DicomCheckCalledAet: refuse associations addressed to another AE title. */
+  /** Orthanc's DicomCheckCalledAet: refuse associations addressed to another AE title (compared ignoring case, as Orthanc). */
   DICOM_CHECK_CALLED_AET: bool.default(false),
+  /** DICOM connections served at once; more are closed at once (senders try again). Memory is bounded by HTTP_BODIES_MEMORY_LIMIT anyway. */
+  DICOM_MAX_ASSOCIATIONS: z.coerce.number().int().min(1).default(16),
   /** Orthanc's DicomModalities, as JSON: the nodes POST /modalities/{name}/store sends to, e.g. {"pacs": ["PACS", "10.0.0.5", 104]}. */
   DICOM_MODALITIES: z
     .string()

@@ -5,12 +5,20 @@ import { settlesWithin } from '@deidflow/common';
 import { APP_CONFIG, AppConfig } from '@deidflow/config';
 import { InstanceStoreService } from '@deidflow/core';
 import { MetadataRepository } from '@deidflow/database';
-import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '@deidflow/dicom';
+import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME, PduSizeGuard } from '@deidflow/dicom';
 import { RequestBodyBudget } from '../http/request-body-budget';
-import { storageScpClass } from './storage-scp';
+import { MAX_PDU_LENGTH, storageScpClass } from './storage-scp';
 
 /** Associations still open at shutdown are given this long to finish the C-STORE under way. */
 const CLOSE_GRACE_MS = 5_000;
+/** Other PDUs (an association request with 128 contexts is ~10 KiB). */
+const MAX_OTHER_PDU_LENGTH = 64 * 1024;
+/**
+ * dcmjs-dimse's timeouts: an association must be requested this soon after connecting, and a
+ * connection with no PDU for this long is cut (a sender that went silent mid-dataset holds memory).
+ */
+const ASSOCIATION_TIMEOUT_MS = 30_000;
+const PDU_TIMEOUT_MS = 60_000;
 
 /**
  * Orthanc's DICOM server (DicomServerEnabled, DicomAet, DicomPort), in the API process: C-ECHO, and
@@ -32,11 +40,16 @@ export class DicomServer implements OnApplicationBootstrap, OnModuleDestroy {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    routeProtocolLogs(this.logger);
+    // dcmjs-dimse logs every PDU on the console by default, through the process-wide loglevel root
+    // logger; what goes wrong reaches this service's log through its events (networkError, abort).
+    dimseLog.setLevel('silent');
     Implementation.setImplementationClassUid(IMPLEMENTATION_CLASS_UID);
     Implementation.setImplementationVersion(IMPLEMENTATION_VERSION_NAME);
+    Implementation.setMaxPduLength(MAX_PDU_LENGTH);
     const StorageScp = storageScpClass({ config: this.config, store: this.store, metadata: this.metadata, memory: this.memory, logger: this.logger });
-    const server = createServer((socket) => this.accept(socket, new StorageScp(socket, {})));
+    const server = createServer((socket) => this.accept(socket, StorageScp));
+    // Beyond it, a connection is closed at once: the sender tries again later.
+    server.maxConnections = this.config.DICOM_MAX_ASSOCIATIONS;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -64,23 +77,24 @@ export class DicomServer implements OnApplicationBootstrap, OnModuleDestroy {
     await closed;
   }
 
-  private accept(socket: Socket, scp: Scp): void {
+  private accept(socket: Socket, StorageScp: ReturnType<typeof storageScpClass>): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    (scp as Scp & { connected: boolean }).connected = true; // as dcmjs-dimse's Server marks the SCPs it makes
+    // Before dcmjs-dimse's own listener, which buffers whatever length a PDU header announces.
+    const guard = new PduSizeGuard(MAX_PDU_LENGTH, MAX_OTHER_PDU_LENGTH);
+    socket.on('data', (chunk: Buffer) => {
+      if (guard.accept(chunk)) return;
+      this.logger.warn({ remote: socket.remoteAddress }, 'DICOM connection cut: a PDU announced more than the maximum length this server accepts');
+      socket.destroy();
+    });
+    const scp = new StorageScp(socket, { associationTimeout: ASSOCIATION_TIMEOUT_MS, pduTimeout: PDU_TIMEOUT_MS }) as Scp & { connected: boolean; connectedTime: number };
+    // As dcmjs-dimse's Server marks the SCPs it makes ('connect' is a client socket's event): its timeouts count from here.
+    scp.connected = true;
+    scp.connectedTime = Date.now();
     scp.on('networkError', (err: Error) => {
       this.logger.warn({ err: err.message, remote: socket.remoteAddress }, 'DICOM association ended on a network error');
-      socket.end();
+      // Destroyed, not ended: a peer that keeps its side open would otherwise go on sending into it.
+      socket.destroy();
     });
   }
-}
-
-/** dcmjs-dimse logs every PDU at trace level on the console by default: warnings and errors go to the service's log instead. */
-function routeProtocolLogs(logger: Logger): void {
-  dimseLog.methodFactory = (method) => (...args: unknown[]) => {
-    const message = args.map(String).join(' ');
-    if (method === 'error') logger.error(message);
-    else logger.warn(message);
-  };
-  dimseLog.setLevel('warn');
 }

@@ -10,9 +10,14 @@ import { assertAnnouncedInstance, DatasetMismatchError, negotiateStorage, StoreC
 
 const { PresentationContextResult, RejectReason, RejectResult, RejectSource, Status } = constants;
 
-/** C-STORE statuses of PS3.4 B.2.3 beyond dcmjs-dimse's list. */
+/** The largest PDU this server receives, announced in every A-ASSOCIATE-AC (DCMTK's default is 16 KiB). */
+export const MAX_PDU_LENGTH = 256 * 1024;
+
+/** C-STORE statuses of PS3.4 B.2.3 and PS3.7 C.4.1.1.3 beyond dcmjs-dimse's list. */
 const STORE_STATUS = {
   Success: Status.Success,
+  /** Refused: the request came on a context not accepted, or not for its SOP class. */
+  SopClassNotSupported: 0x0122,
   /** Refused: out of resources (the SCU may send it again later): the index or the store failed, or the dataset is too large. */
   OutOfResources: 0xa700,
   /** Error: the dataset is not the instance the request announced. */
@@ -42,17 +47,20 @@ class DatasetCollector extends Writable {
   private chunks: Uint8Array[];
   private reserved = 0;
   size: number;
-  refused?: 'too-large' | 'no-memory';
+  refused?: 'too-large' | 'no-memory' | 'context-not-accepted';
 
   constructor(
     readonly command: StoreCommand,
     private readonly limit: number,
     private readonly budget: MemoryBudget,
+    /** The request came on a context that was not accepted for it: its bytes are dropped as they come. */
+    contextAccepted: boolean,
   ) {
     super();
     const header = storedFileHeader(command);
     this.chunks = [header];
     this.size = header.length;
+    if (!contextAccepted) this.refuse('context-not-accepted');
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
@@ -81,7 +89,7 @@ class DatasetCollector extends Writable {
     this.reserved = 0;
   }
 
-  private refuse(reason: 'too-large' | 'no-memory'): void {
+  private refuse(reason: NonNullable<DatasetCollector['refused']>): void {
     this.refused = reason;
     this.dispose();
   }
@@ -112,7 +120,8 @@ export function storageScpClass(context: StorageScpContext): new (socket: Socket
     override associationRequested(association: dimseAssociation.Association): void {
       this.callingAeTitle = association.getCallingAeTitle().trim();
       this.calledAeTitle = association.getCalledAeTitle().trim();
-      if (config.DICOM_CHECK_CALLED_AET && this.calledAeTitle !== config.DICOM_AET) {
+      // Ignoring case, as Orthanc does unless StrictAetComparison.
+      if (config.DICOM_CHECK_CALLED_AET && this.calledAeTitle.toUpperCase() !== config.DICOM_AET.trim().toUpperCase()) {
         logger.warn({ callingAet: this.callingAeTitle, calledAet: this.calledAeTitle }, 'association refused: called AE title is not this server\'s');
         this.sendAssociationReject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAeNotRecognized);
         return;
@@ -127,6 +136,8 @@ export function storageScpClass(context: StorageScpContext): new (socket: Socket
         else if (answer.rejected === 'abstract-syntax-not-supported') context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
         else context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
       }
+      // What this side receives (dcmjs-dimse announces the smaller of this and the caller's own, 0 meaning no limit).
+      association.setMaxPduLength(MAX_PDU_LENGTH);
       this.sendAssociationAccept();
     }
 
@@ -154,7 +165,9 @@ export function storageScpClass(context: StorageScpContext): new (socket: Socket
         transferSyntaxUid: context.getAcceptedTransferSyntaxUid() ?? '',
         callingAeTitle: this.callingAeTitle,
       };
-      const collector = new DatasetCollector(command, config.HTTP_BODY_LIMIT, memory);
+      // dcmjs-dimse delivers data on any context: one refused, or accepted for another SOP class, is refused here (DCMTK would abort).
+      const accepted = context.getResult() === PresentationContextResult.Accept && context.getAbstractSyntaxUid().trim() === command.sopClassUid.trim();
+      const collector = new DatasetCollector(command, config.HTTP_BODY_LIMIT, memory, accepted);
       this.collectors.set(request, collector);
       return collector;
     }
@@ -167,34 +180,52 @@ export function storageScpClass(context: StorageScpContext): new (socket: Socket
     override cStoreRequest(request: requests.CStoreRequest, callback: (response: responses.CStoreResponse) => void): void {
       const collector = this.collectors.get(request);
       this.collectors.delete(request);
-      void this.storeReceived(collector).then((status) => {
-        const response = responses.CStoreResponse.fromRequest(request);
-        response.setStatus(status);
-        callback(response);
-      });
+      void this.storeReceived(collector)
+        .catch((err: Error) => {
+          logger.error({ err: err.message }, 'C-STORE failed unexpectedly');
+          return STORE_STATUS.OutOfResources;
+        })
+        .then((status) => {
+          const response = responses.CStoreResponse.fromRequest(request);
+          response.setStatus(status);
+          callback(response);
+        });
     }
 
-    /** Stores one received instance; resolves to the C-STORE status to answer (never rejects). */
+    /**
+     * Orthanc's reception metadata, after the index row they need. The instance is stored whatever
+     * happens here: a failure (or a process dying in between) leaves it looking like an upload, and
+     * is logged rather than answered as a failure (a retry would find it stored, and record nothing).
+     */
+    private async recordReception(instanceId: string): Promise<void> {
+      const remoteIp = (this.socket.remoteAddress ?? '').replace(/^::ffff:(?=\d+\.\d+\.\d+\.\d+$)/, '');
+      await metadata
+        .setReceptionMetadata(instanceId, { Origin: 'DicomProtocol', RemoteAET: this.callingAeTitle, CalledAET: this.calledAeTitle, RemoteIP: remoteIp })
+        .catch((err: Error) => logger.warn({ instance: instanceId, err: err.message }, 'the reception metadata of an instance received over DICOM could not be recorded'));
+    }
+
+    /** Stores one received instance; resolves to the C-STORE status to answer. */
     private async storeReceived(collector: DatasetCollector | undefined): Promise<number> {
       const from = { callingAet: this.callingAeTitle };
-      if (!collector || collector.refused) {
-        const reason = collector?.refused === 'no-memory' ? 'the API holds HTTP_BODIES_MEMORY_LIMIT of bodies already' : 'the dataset is larger than HTTP_BODY_LIMIT';
-        logger.warn({ ...from, bytes: collector?.size }, `C-STORE refused (out of resources): ${reason}`);
+      if (!collector) {
+        logger.warn(from, 'C-STORE refused: the request carried no dataset');
+        return STORE_STATUS.CannotUnderstand;
+      }
+      if (collector.refused === 'context-not-accepted') {
+        logger.warn(from, 'C-STORE refused: sent on a presentation context not accepted for its SOP class');
+        collector.dispose();
+        return STORE_STATUS.SopClassNotSupported;
+      }
+      if (collector.refused) {
+        const reason = collector.refused === 'no-memory' ? 'the API holds HTTP_BODIES_MEMORY_LIMIT of bodies already' : 'the dataset is larger than HTTP_BODY_LIMIT';
+        logger.warn({ ...from, bytes: collector.size }, `C-STORE refused (out of resources): ${reason}`);
         return STORE_STATUS.OutOfResources;
       }
       try {
         const file = collector.takeFile();
         assertAnnouncedInstance(file, collector.command);
         const { parsed, status } = await store.store(file);
-        if (status === 'Success') {
-          // After the index row (which the metadata rows need): a process dying in between leaves the instance as an upload.
-          await metadata.setReceptionMetadata(parsed.ids.instance, {
-            Origin: 'DicomProtocol',
-            RemoteAET: this.callingAeTitle,
-            CalledAET: this.calledAeTitle,
-            RemoteIP: this.socket.remoteAddress ?? '',
-          });
-        }
+        if (status === 'Success') await this.recordReception(parsed.ids.instance);
         return STORE_STATUS.Success;
       } catch (err) {
         if (err instanceof DatasetMismatchError) {

@@ -2,23 +2,26 @@ import { TRANSFER_SYNTAX } from '../codec/transfer-syntax';
 
 export const VERIFICATION_SOP_CLASS = '1.2.840.10008.1.1';
 
+/** The root of the storage SOP classes of PS3.4 (images, waveforms, SR, RT, documents...); query/retrieve models are 5.1.4.1.2. */
+const STORAGE_SOP_CLASS_ROOT = '1.2.840.10008.5.1.4.1.1.';
+
 /**
- * Roots of the storage SOP classes of PS3.4 (images, waveforms, SR, RT, documents... under
- * 1.2.840.10008.5.1.4.1.1; hanging protocols, color palettes, implant templates and RT delivery
- * instructions elsewhere). Query/retrieve models (5.1.4.1.2) are not storage.
+ * The storage SOP classes outside that root, one by one (their neighbours are query, retrieve or
+ * worklist classes): RT Beams / Brachy Delivery Instruction, Hanging Protocol, Color Palette, Generic
+ * Implant Template, Implant Assembly Template, Implant Template Group.
  */
-const STORAGE_SOP_CLASS_ROOTS = [
-  '1.2.840.10008.5.1.4.1.1.',
-  '1.2.840.10008.5.1.4.34.',
-  '1.2.840.10008.5.1.4.38.',
-  '1.2.840.10008.5.1.4.39.',
-  '1.2.840.10008.5.1.4.43.',
-  '1.2.840.10008.5.1.4.44.',
-  '1.2.840.10008.5.1.4.45.',
-];
+const OTHER_STORAGE_SOP_CLASSES = new Set([
+  '1.2.840.10008.5.1.4.34.7',
+  '1.2.840.10008.5.1.4.34.10',
+  '1.2.840.10008.5.1.4.38.1',
+  '1.2.840.10008.5.1.4.39.1',
+  '1.2.840.10008.5.1.4.43.1',
+  '1.2.840.10008.5.1.4.44.1',
+  '1.2.840.10008.5.1.4.45.1',
+]);
 
 export function isStorageSopClass(uid: string): boolean {
-  return STORAGE_SOP_CLASS_ROOTS.some((root) => uid.startsWith(root));
+  return uid.startsWith(STORAGE_SOP_CLASS_ROOT) || OTHER_STORAGE_SOP_CLASSES.has(uid);
 }
 
 /**

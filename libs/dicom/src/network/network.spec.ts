@@ -65,6 +65,9 @@ describe('storedFileHeader and assertAnnouncedInstance', () => {
     expect(() => fileOfStoredDataset(dataset, { ...command, sopInstanceUid: '1.2.3' })).toThrow(DatasetMismatchError);
     expect(() => fileOfStoredDataset(dataset, { ...command, sopClassUid: '1.2.840.10008.5.1.4.1.1.7' })).toThrow(DatasetMismatchError);
     expect(() => fileOfStoredDataset(Buffer.from('not a dataset at all'), command)).toThrow(OrthancError);
+    // (0010,0010) PatientName alone, implicit VR: a dataset, but no instance (C000 rather than A900).
+    const nameOnly = Buffer.from([0x10, 0x00, 0x10, 0x00, 4, 0, 0, 0, 0x41, 0x5e, 0x42, 0x20]);
+    expect(() => fileOfStoredDataset(nameOnly, { ...command, transferSyntaxUid: IMPLICIT })).toThrow(OrthancError);
     expect(() => fileOfStoredDataset(dataset.subarray(0, 200), command)).toThrow(OrthancError);
   });
 });
@@ -96,6 +99,8 @@ describe('negotiateStorage', () => {
     expect(isStorageSopClass('1.2.840.10008.5.1.4.1.1.88.22')).toBe(true); // Enhanced SR
     expect(isStorageSopClass('1.2.840.10008.5.1.4.38.1')).toBe(true); // Hanging Protocol
     expect(isStorageSopClass('1.2.840.10008.5.1.4.1.2.1.1')).toBe(false); // Patient Root Q/R Find
+    expect(isStorageSopClass('1.2.840.10008.5.1.4.38.2')).toBe(false); // Hanging Protocol Find
+    expect(isStorageSopClass('1.2.840.10008.5.1.4.34.6.1')).toBe(false); // UPS Push
     expect(isStorageSopClass('1.3.46.670589.11.0.0.12.1')).toBe(false); // private
   });
 });

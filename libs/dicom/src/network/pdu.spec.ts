@@ -9,6 +9,7 @@ import {
   PDU_TYPE,
   PduFormatError,
   PduReader,
+  PduSizeGuard,
 } from './pdu';
 
 /** An A-ASSOCIATE-AC body as a peer sends it: fixed fields, then the given items. */
@@ -69,6 +70,19 @@ describe('PDUs', () => {
     const pdus = [...stream].flatMap((byte) => reader.push(Buffer.from([byte])));
     expect(pdus.map((pdu) => [pdu.type, pdu.body.length])).toEqual([[4, 46], [4, 11]]);
     expect(() => new PduReader(10).push(stream)).toThrow(PduFormatError);
+  });
+});
+
+describe('PduSizeGuard', () => {
+  it('lets PDUs within the limits through, whatever the cuts of the stream, and stops at the first one announced above them', () => {
+    const fine = Buffer.concat([...encodePData(1, false, Buffer.alloc(100), 0), ...encodePData(1, true, Buffer.alloc(3), 0)]);
+    const guard = new PduSizeGuard(106, 64);
+    for (const byte of fine) expect(guard.accept(Buffer.from([byte]))).toBe(true);
+    const bomb = Buffer.from([0x04, 0, 0xff, 0xff, 0xff, 0xf0]);
+    expect(guard.accept(bomb.subarray(0, 3))).toBe(true);
+    expect(guard.accept(bomb.subarray(3))).toBe(false);
+    // Another PDU type has its own limit (an A-ASSOCIATE-RQ is small).
+    expect(new PduSizeGuard(1 << 20, 64).accept(Buffer.from([0x01, 0, 0, 0, 1, 0]))).toBe(false);
   });
 });
 

@@ -224,6 +224,45 @@ export class PduReader {
   }
 }
 
+/**
+ * Watches the PDU headers of a byte stream without buffering it, for a server whose protocol
+ * library trusts them (dcmjs-dimse buffers whatever length a header announces): a P-DATA-TF above
+ * the maximum PDU length this side announced, or another PDU above `maxOther`, means the peer is
+ * broken or hostile, and its connection should end before that much is held.
+ */
+export class PduSizeGuard {
+  private header = Buffer.alloc(PDU_HEADER);
+  private headerFill = 0;
+  private remaining = 0;
+
+  constructor(
+    private readonly maxPData: number,
+    private readonly maxOther: number,
+  ) {}
+
+  /** False once a PDU announces more than allowed. */
+  accept(chunk: Uint8Array): boolean {
+    for (let offset = 0; offset < chunk.length; ) {
+      if (this.remaining > 0) {
+        const skipped = Math.min(this.remaining, chunk.length - offset);
+        this.remaining -= skipped;
+        offset += skipped;
+        continue;
+      }
+      const copied = Math.min(PDU_HEADER - this.headerFill, chunk.length - offset);
+      this.header.set(chunk.subarray(offset, offset + copied), this.headerFill);
+      this.headerFill += copied;
+      offset += copied;
+      if (this.headerFill < PDU_HEADER) break;
+      this.headerFill = 0;
+      const length = this.header.readUInt32BE(2);
+      if (length > (this.header[0] === PDU_TYPE.PData ? this.maxPData : this.maxOther)) return false;
+      this.remaining = length;
+    }
+    return true;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // DIMSE command sets: group 0000, implicit VR little endian, led by CommandGroupLength.
 

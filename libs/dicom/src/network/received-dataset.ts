@@ -1,3 +1,4 @@
+import { OrthancError } from '@deidflow/common';
 import { buildMeta, part10Header } from '../codec/part10';
 import { Tag, TAGS } from '../dictionary/tag';
 import { IMPLEMENTATION_CLASS_UID, IMPLEMENTATION_VERSION_NAME } from '../modification/product';
@@ -44,10 +45,14 @@ export function storedFileHeader(command: StoreCommand): Uint8Array {
  */
 export function assertAnnouncedInstance(file: Uint8Array, command: StoreCommand): void {
   const topLevel = readTopLevel(file, true);
-  if (uidOf(topLevel, TAGS.SOPClassUID) !== command.sopClassUid.trim()) {
+  const sopClassUid = uidOf(topLevel, TAGS.SOPClassUID);
+  const sopInstanceUid = uidOf(topLevel, TAGS.SOPInstanceUID);
+  // Without them it is no instance at all (C000, as DCMTK and Orthanc answer), rather than another one (A900).
+  if (!sopClassUid || !sopInstanceUid) throw OrthancError.badFileFormat('The dataset has no SOP Class UID or no SOP Instance UID');
+  if (sopClassUid !== command.sopClassUid.trim()) {
     throw new DatasetMismatchError('the SOP Class UID of the dataset is not the one of its C-STORE request');
   }
-  if (uidOf(topLevel, TAGS.SOPInstanceUID) !== command.sopInstanceUid.trim()) {
+  if (sopInstanceUid !== command.sopInstanceUid.trim()) {
     throw new DatasetMismatchError('the SOP Instance UID of the dataset is not the one of its C-STORE request');
   }
 }
