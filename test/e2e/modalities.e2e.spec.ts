@@ -64,6 +64,14 @@ describe('modalities', () => {
     }
   });
 
+  it('counts every instance failed, Permissive, when the modality cannot be reached', async () => {
+    const first = await upload(KNIX[0]);
+    await upload(KNIX[1]);
+    const answer = await call('POST', '/modalities/nobody/store', { Resources: [first.ParentSeries], Permissive: true });
+    expect(answer.status).toBe(200);
+    expect(answer.body).toMatchObject({ InstancesCount: 2, FailedInstancesCount: 2, RemoteAet: 'NOBODY' });
+  });
+
   it.each([
     ['no resources', {}],
     ['an empty list', []],

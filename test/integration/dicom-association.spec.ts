@@ -66,6 +66,9 @@ class ScriptedScp extends Scp {
   static reject = false;
   static storeStatus = 0;
   static silent = false;
+  /** Stops reading its socket once the association is accepted. */
+  static stall = false;
+  static abortOnStore = false;
   override associationRequested(association: dimseAssociation.Association): void {
     if (ScriptedScp.reject) return this.sendAssociationReject(constants.RejectResult.Permanent, constants.RejectSource.ServiceUser, constants.RejectReason.CalledAeNotRecognized);
     for (const { id } of association.getPresentationContexts()) {
@@ -73,6 +76,7 @@ class ScriptedScp extends Scp {
       context.setResult(constants.PresentationContextResult.Accept, context.getTransferSyntaxUids()[0]);
     }
     this.sendAssociationAccept();
+    if (ScriptedScp.stall) this.socket.pause();
   }
   override associationReleaseRequested(): void {
     this.sendAssociationReleaseResponse();
@@ -82,6 +86,7 @@ class ScriptedScp extends Scp {
   }
   override cStoreRequest(request: requests.CStoreRequest, callback: (response: responses.CStoreResponse) => void): void {
     if (ScriptedScp.silent) return; // never answers
+    if (ScriptedScp.abortOnStore) return this.sendAbort();
     const response = responses.CStoreResponse.fromRequest(request);
     response.setStatus(ScriptedScp.storeStatus);
     callback(response);
@@ -108,7 +113,7 @@ describe('DicomAssociation against a scripted SCP', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as { port: number }).port;
   });
-  afterEach(() => Object.assign(ScriptedScp, { reject: false, storeStatus: 0, silent: false }));
+  afterEach(() => Object.assign(ScriptedScp, { reject: false, storeStatus: 0, silent: false, stall: false, abortOnStore: false }));
   afterAll(async () => {
     for (const socket of sockets) socket.destroy();
     await new Promise((resolve) => server.close(resolve));
@@ -132,6 +137,21 @@ describe('DicomAssociation against a scripted SCP', () => {
     const association = await DicomAssociation.open(remote(), contexts, { ...OPTIONS, timeoutMs: 300 });
     ScriptedScp.silent = true;
     await expect(association.store(1, instance.sopClassUid, instance.sopInstanceUid, instance.dataset)).rejects.toThrow(DicomNetworkError);
+    association.abort();
+  });
+
+  it('fails the store when the remote aborts the association', async () => {
+    const association = await DicomAssociation.open(remote(), contexts, OPTIONS);
+    ScriptedScp.abortOnStore = true;
+    await expect(association.store(1, instance.sopClassUid, instance.sopInstanceUid, instance.dataset)).rejects.toThrow(/aborted the association/);
+    expect(association.usable).toBe(false);
+  });
+
+  it('gives up on a remote that stops reading mid-dataset (the socket never drains), within the timeout', async () => {
+    ScriptedScp.stall = true;
+    const association = await DicomAssociation.open(remote(), contexts, { ...OPTIONS, timeoutMs: 500 });
+    const large = Buffer.alloc(32 * 1024 * 1024);
+    await expect(association.store(1, instance.sopClassUid, instance.sopInstanceUid, large)).rejects.toThrow(/no room to send/);
     association.abort();
   });
 

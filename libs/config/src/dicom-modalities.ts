@@ -90,7 +90,8 @@ function modality(name: string, entry: unknown): DicomModality {
     } else if (key === 'Timeout') {
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) fail('"Timeout" must be a number of seconds (0: DICOM_SCU_TIMEOUT_MS)');
       result.Timeout = value as number;
-    } else fail(`unknown key "${key}"`);
+    }
+    // Other keys (those of newer Orthanc versions, such as RetrieveMethod) are ignored, as Orthanc ignores what it does not know.
   }
   if (result.UseDicomTls) fail('"UseDicomTls" is not supported by DeidFlow');
   return result;

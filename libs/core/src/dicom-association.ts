@@ -11,13 +11,13 @@ import {
   encodeAssociateRq,
   encodeCEchoRq,
   encodeCStoreRq,
-  encodePData,
   encodeReleaseRp,
   encodeReleaseRq,
   IMPLEMENTATION_CLASS_UID,
   IMPLEMENTATION_VERSION_NAME,
   Pdu,
   PDU_TYPE,
+  pDataPdus,
   PduReader,
   ProposedPresentationContext,
   VERIFICATION_SOP_CLASS,
@@ -32,7 +32,7 @@ export interface RemoteModality {
 
 export interface AssociationOptions {
   readonly callingAet: string;
-  /** Longest wait for the connection, the association, each response and the release (Orthanc's DicomScuTimeout). */
+  /** Longest wait for the connection, the association, each response, each drain and the release (Orthanc's DicomScuTimeout). */
   readonly timeoutMs: number;
 }
 
@@ -41,44 +41,48 @@ export class DicomNetworkError extends Error {}
 
 /** Largest PDU this side accepts: it only receives short ones (associate answers, response command sets). */
 const MAX_RECEIVED_PDU = 64 * 1024;
+/** Largest response command set (a few elements; an error comment at most). */
+const MAX_RESPONSE_BYTES = 64 * 1024;
+/** After an A-ABORT is queued, the connection is cut this long after at the latest. */
+const ABORT_LINGER_MS = 1_000;
+
+/** A wait that a failure of the association ends at once. */
+interface Pending {
+  reject(err: Error): void;
+}
 
 /**
  * One association of a storage SCU (C-ECHO, C-STORE), one operation at a time (no asynchronous
  * operations window is negotiated). A C-STORE sends the dataset's bytes as given, on a presentation
- * context accepted for its SOP class and its transfer syntax: never transcoded.
+ * context accepted for its SOP class and its transfer syntax: never transcoded, never copied (each
+ * PDU is its header and a view of the dataset, written as the socket drains).
  */
 export class DicomAssociation {
   private readonly reader = new PduReader(MAX_RECEIVED_PDU);
   private messageId = 0;
-  private waiting?: { resolve: (pdu: Pdu) => void; reject: (err: Error) => void };
-  private failure?: Error;
+  /** PDUs received and not yet taken, and the one wait for the next (one operation at a time). */
   private readonly received: Pdu[] = [];
-  /** Rejects once the connection is gone: every wait races it. */
-  private readonly closed: Promise<never>;
+  private nextPdu?: { resolve: (pdu: Pdu) => void };
+  private readonly pending = new Set<Pending>();
+  private failure?: Error;
+  private accept: AssociateAccept = { accepted: new Map(), maxPduLength: 0 };
+  private contexts: readonly ProposedPresentationContext[] = [];
 
   private constructor(
     private readonly socket: Socket,
     private readonly remote: RemoteModality,
     private readonly timeoutMs: number,
-    private accept: AssociateAccept = { accepted: new Map(), maxPduLength: 0 },
-    private contexts: readonly ProposedPresentationContext[] = [],
   ) {
     socket.on('data', (chunk: Buffer) => {
       try {
         for (const pdu of this.reader.push(chunk)) this.deliver(pdu);
       } catch (err) {
-        this.fail(new DicomNetworkError(`${this.remote.aet} sent a malformed PDU: ${(err as Error).message}`));
+        this.fail(new DicomNetworkError(`${this.describe()} sent a malformed PDU: ${(err as Error).message}`));
         socket.destroy();
       }
     });
     socket.on('error', (err) => this.fail(new DicomNetworkError(`connection to ${this.describe()} failed: ${err.message}`)));
-    this.closed = new Promise<never>((_, reject) =>
-      socket.once('close', () => {
-        this.fail(new DicomNetworkError(`${this.describe()} closed the connection`));
-        reject(this.failure);
-      }),
-    );
-    this.closed.catch(() => undefined);
+    socket.on('close', () => this.fail(new DicomNetworkError(`${this.describe()} closed the connection`)));
   }
 
   /** Opens an association proposing `contexts`; rejects with DicomNetworkError when it is not accepted. */
@@ -86,10 +90,10 @@ export class DicomAssociation {
     const socket = connect({ host: remote.host, port: remote.port });
     const association = new DicomAssociation(socket, remote, options.timeoutMs);
     try {
-      await association.within(new Promise<void>((resolve) => socket.once('connect', () => resolve())), 'connection');
+      await association.wait<void>('connection', (resolve) => socket.once('connect', () => resolve()));
       socket.setNoDelay(true);
       association.contexts = contexts;
-      await association.write([
+      await association.write(
         encodeAssociateRq({
           callingAet: options.callingAet,
           calledAet: remote.aet,
@@ -98,8 +102,8 @@ export class DicomAssociation {
           implementationClassUid: IMPLEMENTATION_CLASS_UID,
           implementationVersionName: IMPLEMENTATION_VERSION_NAME,
         }),
-      ]);
-      const answer = await association.next('association');
+      );
+      const answer = await association.next('association answer');
       if (answer.type === PDU_TYPE.AssociateRj) {
         const { result, source, reason } = decodeAssociateRj(answer.body);
         throw new DicomNetworkError(`${association.describe()} refused the association (${result === 1 ? 'permanent' : 'transient'}, source ${source}, reason ${reason})`);
@@ -121,38 +125,50 @@ export class DicomAssociation {
     return this.contexts.find((context) => context.abstractSyntaxUid === abstractSyntaxUid && this.accept.accepted.get(context.id) === transferSyntaxUid)?.id;
   }
 
+  /** Whether the association can still carry an operation (not failed, aborted or released by either side). */
+  get usable(): boolean {
+    return !this.failure && !this.socket.destroyed;
+  }
+
   /** C-ECHO; resolves to the response's status. */
   async echo(): Promise<number> {
     const context = this.contexts.find((candidate) => candidate.abstractSyntaxUid === VERIFICATION_SOP_CLASS && this.accept.accepted.has(candidate.id));
     if (!context) throw new DicomNetworkError(`${this.describe()} did not accept the Verification SOP class`);
     const messageId = this.nextMessageId();
-    await this.write(encodePData(context.id, true, encodeCEchoRq(messageId, VERIFICATION_SOP_CLASS), this.accept.maxPduLength));
+    await this.writePData(context.id, true, encodeCEchoRq(messageId, VERIFICATION_SOP_CLASS));
     return (await this.response(messageId, COMMAND_FIELD.CEchoRsp)).status;
   }
 
   /** C-STORE of one dataset, encoded in the syntax of context `contextId` (contextFor); resolves to the response. */
   async store(contextId: number, sopClassUid: string, sopInstanceUid: string, dataset: Uint8Array): Promise<DimseResponse> {
     const messageId = this.nextMessageId();
-    await this.write(encodePData(contextId, true, encodeCStoreRq(messageId, sopClassUid, sopInstanceUid), this.accept.maxPduLength));
-    await this.write(encodePData(contextId, false, dataset, this.accept.maxPduLength));
+    await this.writePData(contextId, true, encodeCStoreRq(messageId, sopClassUid, sopInstanceUid));
+    await this.writePData(contextId, false, dataset);
     return this.response(messageId, COMMAND_FIELD.CStoreRsp);
   }
 
-  /** A-RELEASE, then the connection ends; an association that cannot be released is aborted. */
+  /** A-RELEASE, then the connection ends (the requestor closes it, PS3.8); one that cannot be released is aborted. */
   async release(): Promise<void> {
     try {
-      await this.write([encodeReleaseRq()]);
-      const answer = await this.next('release');
+      await this.write(encodeReleaseRq());
+      const answer = await this.next('release answer');
       if (answer.type !== PDU_TYPE.ReleaseRp) throw new DicomNetworkError(`${this.describe()} answered the release with PDU type ${answer.type}`);
-      this.socket.end();
+      this.socket.destroy();
     } catch {
       this.abort();
     }
   }
 
+  /** A-ABORT, sent after what is already queued, then the connection is cut. */
   abort(): void {
-    if (!this.socket.destroyed) this.socket.end(encodeAbort());
-    this.socket.destroy();
+    if (this.socket.destroyed) return;
+    this.fail(new DicomNetworkError(`the association with ${this.describe()} was aborted`));
+    const cut = setTimeout(() => this.socket.destroy(), ABORT_LINGER_MS);
+    cut.unref();
+    this.socket.end(encodeAbort(), () => {
+      clearTimeout(cut);
+      this.socket.destroy();
+    });
   }
 
   private describe(): string {
@@ -164,15 +180,18 @@ export class DicomAssociation {
     return this.messageId;
   }
 
-  /** The command set of the response to `messageId` (its fragments reassembled). */
+  /** The command set of the response to `messageId` (its fragments reassembled, up to MAX_RESPONSE_BYTES). */
   private async response(messageId: number, commandField: number): Promise<DimseResponse> {
     const fragments: Buffer[] = [];
+    let size = 0;
     for (;;) {
       const pdu = await this.next('response');
       if (pdu.type !== PDU_TYPE.PData) throw new DicomNetworkError(`${this.describe()} sent PDU type ${pdu.type} instead of a response`);
       for (const pdv of decodePData(pdu.body)) {
         if (!pdv.isCommand) throw new DicomNetworkError(`${this.describe()} sent a dataset with its response`);
         fragments.push(pdv.data);
+        size += pdv.data.length;
+        if (size > MAX_RESPONSE_BYTES) throw new DicomNetworkError(`${this.describe()} sent a response of more than ${MAX_RESPONSE_BYTES} bytes`);
         if (!pdv.isLast) continue;
         const response = decodeResponse(Buffer.concat(fragments));
         if (response.commandField !== commandField || response.messageIdBeingRespondedTo !== messageId) {
@@ -191,51 +210,83 @@ export class DicomAssociation {
     }
     if (pdu.type === PDU_TYPE.ReleaseRq) {
       // The remote ends the association itself: agree, and fail what waits.
-      this.socket.end(encodeReleaseRp());
       this.fail(new DicomNetworkError(`${this.describe()} released the association`));
+      this.socket.end(encodeReleaseRp());
       return;
     }
-    if (this.waiting) {
-      const { resolve } = this.waiting;
-      this.waiting = undefined;
-      resolve(pdu);
-    } else this.received.push(pdu);
+    const waiting = this.nextPdu;
+    this.nextPdu = undefined;
+    if (waiting) waiting.resolve(pdu);
+    else this.received.push(pdu);
   }
 
+  /** The first failure ends every wait at once, and every later one. */
   private fail(err: Error): void {
     this.failure ??= err;
-    if (this.waiting) {
-      const { reject } = this.waiting;
-      this.waiting = undefined;
-      reject(this.failure);
-    }
+    for (const wait of this.pending) wait.reject(this.failure);
+    this.pending.clear();
   }
 
   /** The next PDU received, within the timeout. */
   private next(what: string): Promise<Pdu> {
     const ready = this.received.shift();
     if (ready) return Promise.resolve(ready);
+    return this.wait<Pdu>(what, (resolve) => (this.nextPdu = { resolve }), () => (this.nextPdu = undefined));
+  }
+
+  private async writePData(contextId: number, isCommand: boolean, data: Uint8Array): Promise<void> {
+    for (const [header, fragment] of pDataPdus(contextId, isCommand, data, this.accept.maxPduLength)) {
+      this.socket.cork();
+      this.socket.write(header);
+      const room = this.socket.write(fragment);
+      this.socket.uncork();
+      if (!room) await this.drained();
+      else if (this.failure) throw this.failure;
+    }
+  }
+
+  private async write(pdu: Buffer): Promise<void> {
+    if (!this.socket.write(pdu)) await this.drained();
+    else if (this.failure) throw this.failure;
+  }
+
+  private drained(): Promise<void> {
+    let onDrain: () => void = () => undefined;
+    return this.wait<void>(
+      'room to send (the remote reads nothing)',
+      (resolve) => {
+        onDrain = () => resolve();
+        this.socket.once('drain', onDrain);
+      },
+      () => this.socket.off('drain', onDrain),
+    );
+  }
+
+  /**
+   * A promise settled by `start`'s resolve, or rejected by the association's failure (a timeout
+   * is one); `cleanup` runs however it ends. Nothing is left attached to the socket afterwards.
+   */
+  private wait<T>(what: string, start: (resolve: (value: T) => void) => void, cleanup: () => void = () => undefined): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
-    return this.within(new Promise<Pdu>((resolve, reject) => (this.waiting = { resolve, reject })), what);
-  }
-
-  /** Writes PDUs, waiting for the socket to drain between them (a large dataset is not all buffered at once). */
-  private async write(pdus: Buffer[]): Promise<void> {
-    for (const pdu of pdus) {
-      if (this.failure) throw this.failure;
-      if (!this.socket.write(pdu)) await this.within(new Promise<void>((resolve) => this.socket.once('drain', () => resolve())), 'sending');
-    }
-  }
-
-  private async within<T>(work: Promise<T>, what: string): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeUp = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new DicomNetworkError(`no ${what} from ${this.describe()} within ${this.timeoutMs} ms`)), this.timeoutMs);
+    return new Promise<T>((resolve, reject) => {
+      const entry: Pending = {
+        reject: (err) => {
+          settle();
+          reject(err);
+        },
+      };
+      // A remote that does not answer in time leaves the association in an unknown state: it fails whole.
+      const timer = setTimeout(() => this.fail(new DicomNetworkError(`no ${what} from ${this.describe()} within ${this.timeoutMs} ms`)), this.timeoutMs);
+      const settle = () => {
+        clearTimeout(timer);
+        this.pending.delete(entry);
+        cleanup();
+      };
+      this.pending.add(entry);
+      start((value) => {
+        settle();
+        resolve(value);
+      });
     });
-    try {
-      return await Promise.race([work, timeUp, this.closed]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }

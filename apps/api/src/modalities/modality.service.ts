@@ -4,6 +4,7 @@ import { APP_CONFIG, AppConfig, DicomModality } from '@deidflow/config';
 import { DicomAssociation, DicomNetworkError, InstanceStoreService, RemoteModality } from '@deidflow/core';
 import { InstanceRow, ResourceRepository } from '@deidflow/database';
 import { encodedDatasetOf, isStoreSuccess, TRANSFER_SYNTAX, VERIFICATION_SOP_CLASS } from '@deidflow/dicom';
+import { RequestBodyBudget } from '../http/request-body-budget';
 
 /** What POST /modalities/{name}/store asks (Orthanc's options that DeidFlow honours). */
 export interface StoreRequest {
@@ -44,6 +45,7 @@ export class ModalityService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly resources: ResourceRepository,
     private readonly store: InstanceStoreService,
+    private readonly memory: RequestBodyBudget,
   ) {}
 
   names(): string[] {
@@ -83,7 +85,7 @@ export class ModalityService {
    * C-STORE of every instance of the resources (any level), over as few associations as the
    * presentation contexts allow. Not Permissive: the first instance refused ends the store with an
    * error (as Orthanc's job fails). Permissive: the others are still sent, and the refused ones are
-   * counted in FailedInstancesCount (Orthanc counts none).
+   * counted in FailedInstancesCount.
    */
   async send(name: string, request: StoreRequest): Promise<StoreAnswer> {
     const modality = this.modality(name);
@@ -114,35 +116,85 @@ export class ModalityService {
     return answer;
   }
 
-  /** Sends instances that fit in one association's contexts; resolves to how many failed (Permissive). */
+  /**
+   * Sends the instances of one association group: resolves to how many failed (Permissive), or
+   * throws the first failure. An association that broke (a remote closing an idle one, a timeout)
+   * is opened again once for the instance in hand; a remote that cannot be reached at all fails the
+   * rest of the group at once rather than instance by instance.
+   */
   private async sendGroup(target: RemoteModality, group: Group, options: { callingAet: string; timeoutMs: number }, permissive: boolean): Promise<number> {
     let failed = 0;
     let association: DicomAssociation | undefined;
+    const connected = async (): Promise<DicomAssociation> => (association?.usable ? association : (association = await this.open(target, group.contexts, options)));
     try {
-      for (const instance of group.instances) {
-        association ??= await this.open(target, group.contexts, options);
-        const failure = await this.sendOne(association, target, instance).catch((err: unknown) => {
-          // The association is gone (timeout, connection lost): the next instance opens another.
-          association?.abort();
-          association = undefined;
-          return asOrthancError(err);
-        });
+      for (const [index, instance] of group.instances.entries()) {
+        let failure: OrthancError | undefined;
+        try {
+          failure = await this.withDataset(instance, async (transferSyntaxUid, dataset) => {
+            for (let attempt = 1; ; attempt++) {
+              const current = await connected();
+              try {
+                return await this.sendOne(current, target, instance, transferSyntaxUid, dataset);
+              } catch (err) {
+                current.abort();
+                if (!(err instanceof DicomNetworkError) || attempt === 2) throw err;
+              }
+            }
+          });
+        } catch (err) {
+          const error = asOrthancError(err);
+          if (!permissive) throw error;
+          if (!association?.usable && group.instances.length > index + 1 && (await this.unreachable(connected))) {
+            this.logger.warn({ remoteAet: target.aet, reason: error.details, instances: group.instances.length - index }, 'C-STORE: the modality cannot be reached; the rest of the group counts as failed (Permissive)');
+            return failed + group.instances.length - index;
+          }
+          failure = error;
+        }
         if (!failure) continue;
         if (!permissive) throw failure;
         failed++;
         this.logger.warn({ instance: instance.id, remoteAet: target.aet, reason: failure.details }, 'C-STORE of an instance failed (Permissive: going on)');
       }
-      await association?.release();
       return failed;
-    } catch (err) {
-      association?.abort();
-      throw asOrthancError(err);
+    } finally {
+      // Released when it still can be (a refusal leaves it healthy, as Orthanc), aborted otherwise.
+      const last = association as DicomAssociation | undefined;
+      if (last?.usable) await last.release();
+      else last?.abort();
+    }
+  }
+
+  /** Whether a new association cannot be opened (tried once). */
+  private async unreachable(connect: () => Promise<DicomAssociation>): Promise<boolean> {
+    return connect().then(
+      () => false,
+      () => true,
+    );
+  }
+
+  /**
+   * Reads the instance's file, within the memory that request bodies share (HTTP_BODIES_MEMORY_LIMIT,
+   * as uploads), and hands its encoded dataset to `send`. A file that cannot be read or is not a
+   * stored Part 10 file is that instance's failure, not the association's.
+   */
+  private async withDataset(instance: InstanceRow, send: (transferSyntaxUid: string, dataset: Uint8Array) => Promise<OrthancError | undefined>): Promise<OrthancError | undefined> {
+    const reserved = await this.memory.reserve(Number(instance.fileSize));
+    try {
+      let encoded: { transferSyntaxUid: string; dataset: Uint8Array };
+      try {
+        encoded = encodedDatasetOf(await this.store.readFile(instance));
+      } catch (err) {
+        if (err instanceof OrthancError) return new OrthancError(err.code, `instance ${instance.id}: ${err.details ?? err.message}`);
+        throw err;
+      }
+      return await send(encoded.transferSyntaxUid, encoded.dataset);
+    } finally {
+      this.memory.release(reserved);
     }
   }
 
   /** Sends one instance; resolves to the refusal, if the remote refused it (thrown: the association broke). */
-  private async sendOne(association: DicomAssociation, target: RemoteModality, instance: InstanceRow): Promise<OrthancError | undefined> {
-    const { transferSyntaxUid, dataset } = encodedDatasetOf(await this.store.readFile(instance));
+  private async sendOne(association: DicomAssociation, target: RemoteModality, instance: InstanceRow, transferSyntaxUid: string, dataset: Uint8Array): Promise<OrthancError | undefined> {
     const context = association.contextFor(instance.sopClassUid, transferSyntaxUid);
     if (context === undefined) {
       return new OrthancError(

@@ -105,6 +105,6 @@ describe('DIMSE command sets', () => {
     const response = decodeResponse(Buffer.concat([element(0x0100, us(0x8001)), element(0x0120, us(7)), element(0x0900, us(0xa700)), element(0x0902, Buffer.from('full '))]));
     expect(response).toEqual({ commandField: 0x8001, messageIdBeingRespondedTo: 7, status: 0xa700, errorComment: 'full' });
     expect(() => decodeResponse(element(0x0100, us(0x8001)))).toThrow(PduFormatError);
-    expect([0x0000, 0xb000, 0xb007, 0xa700, 0xc000].map(isStoreSuccess)).toEqual([true, true, true, false, false]);
+    expect([0x0000, 0xb000, 0xb007, 0x0111, 0xb001, 0xa700, 0xc000].map(isStoreSuccess)).toEqual([true, true, true, true, false, false, false]);
   });
 });

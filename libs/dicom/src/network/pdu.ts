@@ -148,23 +148,30 @@ function uidText(bytes: Buffer): string {
   return bytes.toString('latin1').replace(/[\0 ]+$/, '');
 }
 
-/** P-DATA-TF PDUs carrying `data` on `contextId`, split so that no PDU exceeds `maxPduLength` (0: no limit). */
-export function encodePData(contextId: number, isCommand: boolean, data: Uint8Array, maxPduLength: number): Buffer[] {
+/**
+ * P-DATA-TF PDUs carrying `data` on `contextId`, split so that no PDU exceeds `maxPduLength` (0: no
+ * limit), each as its 12-byte header and a view of `data`: a large dataset is not copied.
+ */
+export function* pDataPdus(contextId: number, isCommand: boolean, data: Uint8Array, maxPduLength: number): Generator<[header: Buffer, fragment: Uint8Array]> {
   // A PDU's length counts its body (PDV item header and data), not its own 6-byte header.
   const fragmentMax = maxPduLength > PDV_HEADER ? maxPduLength - PDV_HEADER : 1 << 20;
-  const pdus: Buffer[] = [];
-  for (let offset = 0; offset < data.length || pdus.length === 0; offset += fragmentMax) {
+  let offset = 0;
+  do {
     const fragment = data.subarray(offset, offset + fragmentMax);
-    const isLast = offset + fragmentMax >= data.length;
+    offset += fragment.length;
     const header = Buffer.alloc(PDU_HEADER + PDV_HEADER);
     header[0] = PDU_TYPE.PData;
     header.writeUInt32BE(PDV_HEADER + fragment.length, 2);
     header.writeUInt32BE(2 + fragment.length, 6);
     header[10] = contextId;
-    header[11] = (isCommand ? 1 : 0) | (isLast ? 2 : 0);
-    pdus.push(Buffer.concat([header, fragment]));
-  }
-  return pdus;
+    header[11] = (isCommand ? 1 : 0) | (offset >= data.length ? 2 : 0);
+    yield [header, fragment];
+  } while (offset < data.length);
+}
+
+/** pDataPdus, each PDU in one buffer (for command sets, which are small). */
+export function encodePData(contextId: number, isCommand: boolean, data: Uint8Array, maxPduLength: number): Buffer[] {
+  return [...pDataPdus(contextId, isCommand, data, maxPduLength)].map(([header, fragment]) => Buffer.concat([header, fragment]));
 }
 
 export function decodePData(body: Buffer): Pdv[] {
@@ -356,7 +363,11 @@ export function decodeResponse(command: Buffer): DimseResponse {
   };
 }
 
-/** PS3.4 C.4.2.1.4 / B.2.3: success, and warnings (B000, B006, B007: stored, with coercion or elements discarded). */
+/**
+ * PS3.4 B.2.3: success, and the warnings that mean stored (B000 coercion of data elements, B006
+ * elements discarded, B007 data set does not match SOP class), as Orthanc counts them; 0111
+ * (duplicate SOP instance: the node has it already) too, as Orthanc since 1.12.4.
+ */
 export function isStoreSuccess(status: number): boolean {
-  return status === 0x0000 || (status & 0xf000) === 0xb000;
+  return status === 0x0000 || status === 0xb000 || status === 0xb006 || status === 0xb007 || status === 0x0111;
 }
