@@ -80,6 +80,8 @@ export class DicomServer implements OnApplicationBootstrap, OnModuleDestroy {
   private accept(socket: Socket, StorageScp: ReturnType<typeof storageScpClass>): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
+    // Request and answer, one at a time: Nagle's algorithm would hold each small answer for the peer's delayed ACK.
+    socket.setNoDelay(true);
     // Before dcmjs-dimse's own listener, which buffers whatever length a PDU header announces.
     const guard = new PduSizeGuard(MAX_PDU_LENGTH, MAX_OTHER_PDU_LENGTH);
     socket.on('data', (chunk: Buffer) => {
