@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { generateSyntheticStudy } from '@deidflow/dicom';
 import { http } from '../support/http';
 import { resetDatabase, RunningApi, startApi, testConfig } from '../support/app-harness';
 import { samplePath } from '../support/samples';
@@ -107,6 +108,16 @@ describe('modalities', () => {
     // A bare ID as text, and a list: the same answer.
     expect((await call('POST', '/modalities/research/store', instanceIds[0])).body.InstancesCount).toBe(1);
     expect((await call('POST', '/modalities/research/store', instanceIds)).body.InstancesCount).toBe(2);
+  });
+
+  (hasDcmtkStorescp ? it : it.skip)('streams a large instance (33.5 MB, above what is read whole) from the store, byte for byte', async () => {
+    const [large] = generateSyntheticStudy({ instances: 1, imageSize: 4096, seed: 77 });
+    const uploaded = (await call('POST', '/instances', Buffer.from(large.bytes))).body as { ID: string };
+    const answer = await call('POST', '/modalities/research/store', { Resources: [uploaded.ID] });
+    expect(answer.body).toMatchObject({ InstancesCount: 1, FailedInstancesCount: 0 });
+    const received = research!.received().find((file) => file.includes(Buffer.from(large.sopInstanceUid)));
+    expect(received).toBeDefined();
+    expect(datasetOf(received!).equals(datasetOf(Buffer.from(large.bytes)))).toBe(true);
   });
 
   (hasDcmtkStorescp ? it : it.skip)('fails on an instance the modality takes in no proposed syntax; Permissive sends the others and counts it', async () => {

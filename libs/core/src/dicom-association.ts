@@ -18,6 +18,7 @@ import {
   Pdu,
   PDU_TYPE,
   pDataPdus,
+  pDataPdusOfStream,
   PduReader,
   ProposedPresentationContext,
   VERIFICATION_SOP_CLASS,
@@ -135,15 +136,19 @@ export class DicomAssociation {
     const context = this.contexts.find((candidate) => candidate.abstractSyntaxUid === VERIFICATION_SOP_CLASS && this.accept.accepted.has(candidate.id));
     if (!context) throw new DicomNetworkError(`${this.describe()} did not accept the Verification SOP class`);
     const messageId = this.nextMessageId();
-    await this.writePData(context.id, true, encodeCEchoRq(messageId, VERIFICATION_SOP_CLASS));
+    await this.writePData(pDataPdus(context.id, true, encodeCEchoRq(messageId, VERIFICATION_SOP_CLASS), this.accept.maxPduLength));
     return (await this.response(messageId, COMMAND_FIELD.CEchoRsp)).status;
   }
 
-  /** C-STORE of one dataset, encoded in the syntax of context `contextId` (contextFor); resolves to the response. */
-  async store(contextId: number, sopClassUid: string, sopInstanceUid: string, dataset: Uint8Array): Promise<DimseResponse> {
+  /**
+   * C-STORE of one dataset, encoded in the syntax of context `contextId` (contextFor), in memory or
+   * as chunks streamed from the store (a large file is never held whole); resolves to the response.
+   */
+  async store(contextId: number, sopClassUid: string, sopInstanceUid: string, dataset: Uint8Array | AsyncIterable<Uint8Array>): Promise<DimseResponse> {
     const messageId = this.nextMessageId();
-    await this.writePData(contextId, true, encodeCStoreRq(messageId, sopClassUid, sopInstanceUid));
-    await this.writePData(contextId, false, dataset);
+    const maxPdu = this.accept.maxPduLength;
+    await this.writePData(pDataPdus(contextId, true, encodeCStoreRq(messageId, sopClassUid, sopInstanceUid), maxPdu));
+    await this.writePData(dataset instanceof Uint8Array ? pDataPdus(contextId, false, dataset, maxPdu) : pDataPdusOfStream(contextId, false, dataset, maxPdu));
     return this.response(messageId, COMMAND_FIELD.CStoreRsp);
   }
 
@@ -234,8 +239,9 @@ export class DicomAssociation {
     return this.wait<Pdu>(what, (resolve) => (this.nextPdu = { resolve }), () => (this.nextPdu = undefined));
   }
 
-  private async writePData(contextId: number, isCommand: boolean, data: Uint8Array): Promise<void> {
-    for (const [header, fragment] of pDataPdus(contextId, isCommand, data, this.accept.maxPduLength)) {
+  /** Writes P-DATA-TF PDUs (header, then a view of the data), waiting for the socket to drain when it asks to. */
+  private async writePData(pdus: Iterable<[Buffer, Uint8Array]> | AsyncIterable<[Buffer, Uint8Array]>): Promise<void> {
+    for await (const [header, fragment] of pdus) {
       this.socket.cork();
       this.socket.write(header);
       const room = this.socket.write(fragment);

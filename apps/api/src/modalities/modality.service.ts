@@ -3,7 +3,7 @@ import { isOrthancId, OrthancError, OrthancErrorCode } from '@deidflow/common';
 import { APP_CONFIG, AppConfig, DicomModality } from '@deidflow/config';
 import { DicomAssociation, DicomNetworkError, InstanceStoreService, RemoteModality } from '@deidflow/core';
 import { InstanceRow, ResourceRepository } from '@deidflow/database';
-import { encodedDatasetOf, isStoreSuccess, TRANSFER_SYNTAX, VERIFICATION_SOP_CLASS } from '@deidflow/dicom';
+import { encodedDatasetOf, isStoreSuccess, part10HeaderLength, TRANSFER_SYNTAX, VERIFICATION_SOP_CLASS } from '@deidflow/dicom';
 import { RequestBodyBudget } from '../http/request-body-budget';
 
 /** What POST /modalities/{name}/store asks (Orthanc's options that DeidFlow honours). */
@@ -30,6 +30,8 @@ export interface StoreAnswer {
 
 /** Presentation context IDs are odd, 1 to 255: at most 128 per association. */
 const CONTEXTS_PER_ASSOCIATION = 128;
+/** Files above this are streamed from the store as they are sent, rather than read whole (as answers are). */
+const STREAM_ABOVE_BYTES = 16n * 1024n * 1024n;
 
 /**
  * Orthanc's DICOM modalities (DICOM_MODALITIES): C-ECHO, and C-STORE of stored instances. Every
@@ -131,13 +133,15 @@ export class ModalityService {
         let failure: OrthancError | undefined;
         try {
           failure = await this.withDataset(instance, async (transferSyntaxUid, dataset) => {
+            // Once more on a new association if the one in hand had broken, for a dataset in memory
+            // (a streamed one cannot be read again).
             for (let attempt = 1; ; attempt++) {
               const current = await connected();
               try {
                 return await this.sendOne(current, target, instance, transferSyntaxUid, dataset);
               } catch (err) {
                 current.abort();
-                if (!(err instanceof DicomNetworkError) || attempt === 2) throw err;
+                if (!(err instanceof DicomNetworkError) || attempt === 2 || !(dataset instanceof Uint8Array)) throw err;
               }
             }
           });
@@ -173,19 +177,20 @@ export class ModalityService {
   }
 
   /**
-   * Reads the instance's file, within the memory that request bodies share (HTTP_BODIES_MEMORY_LIMIT,
-   * as uploads), and hands its encoded dataset to `send`. A file that cannot be read or is not a
-   * stored Part 10 file is that instance's failure, not the association's.
+   * Hands the instance's encoded dataset to `send`: a file up to STREAM_ABOVE_BYTES read whole,
+   * within the memory that request bodies share (HTTP_BODIES_MEMORY_LIMIT, as uploads), a larger
+   * one (multi-frame, whole-slide) streamed from the store. A file that cannot be read, or is not a
+   * stored Part 10 file, is that instance's failure, not the association's.
    */
-  private async withDataset(instance: InstanceRow, send: (transferSyntaxUid: string, dataset: Uint8Array) => Promise<OrthancError | undefined>): Promise<OrthancError | undefined> {
+  private async withDataset(instance: InstanceRow, send: (transferSyntaxUid: string, dataset: Uint8Array | AsyncIterable<Uint8Array>) => Promise<OrthancError | undefined>): Promise<OrthancError | undefined> {
+    if (instance.fileSize > STREAM_ABOVE_BYTES) return this.withStreamedDataset(instance, send);
     const reserved = await this.memory.reserve(Number(instance.fileSize));
     try {
       let encoded: { transferSyntaxUid: string; dataset: Uint8Array };
       try {
         encoded = encodedDatasetOf(await this.store.readFile(instance));
       } catch (err) {
-        if (err instanceof OrthancError) return new OrthancError(err.code, `instance ${instance.id}: ${err.details ?? err.message}`);
-        throw err;
+        return failureOf(instance, err);
       }
       return await send(encoded.transferSyntaxUid, encoded.dataset);
     } finally {
@@ -193,8 +198,44 @@ export class ModalityService {
     }
   }
 
+  /** The File Meta Information is read first (it names the transfer syntax); the dataset follows as it is read. */
+  private async withStreamedDataset(instance: InstanceRow, send: (transferSyntaxUid: string, dataset: AsyncIterable<Uint8Array>) => Promise<OrthancError | undefined>): Promise<OrthancError | undefined> {
+    let chunks: AsyncIterator<Buffer>;
+    let transferSyntaxUid: string;
+    let first: Uint8Array;
+    try {
+      chunks = (await this.store.readStream(instance))[Symbol.asyncIterator]();
+      const head: Buffer[] = [];
+      let length = 0;
+      let headerLength: number | undefined;
+      while (headerLength === undefined || length < headerLength) {
+        const next = await chunks.next();
+        if (next.done) throw OrthancError.badFileFormat('the file ends within its File Meta Information');
+        head.push(next.value);
+        length += next.value.length;
+        if (length >= 144) headerLength ??= part10HeaderLength(Buffer.concat(head, length)) ?? fail('no group length at the start of its File Meta Information');
+      }
+      ({ transferSyntaxUid, dataset: first } = encodedDatasetOf(Buffer.concat(head, length)));
+    } catch (err) {
+      return failureOf(instance, err);
+    }
+    async function* dataset(): AsyncGenerator<Uint8Array> {
+      yield first;
+      try {
+        for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+      } catch (err) {
+        throw failureOf(instance, err);
+      }
+    }
+    try {
+      return await send(transferSyntaxUid, dataset());
+    } finally {
+      await chunks.return?.(); // a send that stopped early leaves no file open
+    }
+  }
+
   /** Sends one instance; resolves to the refusal, if the remote refused it (thrown: the association broke). */
-  private async sendOne(association: DicomAssociation, target: RemoteModality, instance: InstanceRow, transferSyntaxUid: string, dataset: Uint8Array): Promise<OrthancError | undefined> {
+  private async sendOne(association: DicomAssociation, target: RemoteModality, instance: InstanceRow, transferSyntaxUid: string, dataset: Uint8Array | AsyncIterable<Uint8Array>): Promise<OrthancError | undefined> {
     const context = association.contextFor(instance.sopClassUid, transferSyntaxUid);
     if (context === undefined) {
       return new OrthancError(
@@ -264,6 +305,16 @@ export function associationGroups(instances: readonly InstanceRow[]): Group[] {
     group.instances.push(instance);
   }
   return groups;
+}
+
+/** A file that cannot be read or framed: the instance's failure, named (an unexpected error is thrown on). */
+function failureOf(instance: InstanceRow, err: unknown): OrthancError {
+  if (err instanceof OrthancError) return new OrthancError(err.code, `instance ${instance.id}: ${err.details ?? err.message}`);
+  throw err;
+}
+
+function fail(details: string): never {
+  throw OrthancError.badFileFormat(details);
 }
 
 function hex(status: number): string {

@@ -75,6 +75,19 @@ export function encodedDatasetOf(file: Uint8Array): { transferSyntaxUid: string;
   return { transferSyntaxUid: metaReader.asciiOf(declared), dataset: file.subarray(offset) };
 }
 
+/**
+ * How many bytes precede the dataset in a Part 10 file (preamble, "DICM", the meta), from its first
+ * 144 bytes: the meta's group length, its first element (PS3.10 7.1). Undefined when they cannot
+ * tell (fewer bytes, no preamble, no group length first): read the file whole then.
+ */
+export function part10HeaderLength(start: Uint8Array): number | undefined {
+  const groupLengthAt = PREAMBLE_LENGTH + 4;
+  if (start.length < groupLengthAt + 12 || !hasDicmPrefix(start)) return undefined;
+  const view = new DataView(start.buffer, start.byteOffset, start.byteLength);
+  const isGroupLength = view.getUint32(groupLengthAt, true) === 0x00000002 && start[groupLengthAt + 4] === 0x55 && start[groupLengthAt + 5] === 0x4c; // (0002,0000) UL
+  return isGroupLength ? groupLengthAt + 12 + view.getUint32(groupLengthAt + 8, true) : undefined;
+}
+
 /** Whether the bytes can be DICOM at all: a Part 10 preamble and prefix, or a dataset from offset 0. */
 export function hasDicomFraming(bytes: Uint8Array): boolean {
   return hasDicmPrefix(bytes) || looksLikeDataset(bytes);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OrthancError } from '@deidflow/common';
-import { readPart10 } from '../codec/part10';
+import { encodedDatasetOf, part10HeaderLength, readPart10 } from '../codec/part10';
 import { TAGS } from '../dictionary/tag';
 import { parseInstance } from '../parse/parse-instance';
 import { isStorageSopClass, negotiateStorage, VERIFICATION_SOP_CLASS } from './negotiation';
@@ -102,5 +102,16 @@ describe('negotiateStorage', () => {
     expect(isStorageSopClass('1.2.840.10008.5.1.4.38.2')).toBe(false); // Hanging Protocol Find
     expect(isStorageSopClass('1.2.840.10008.5.1.4.34.6.1')).toBe(false); // UPS Push
     expect(isStorageSopClass('1.3.46.670589.11.0.0.12.1')).toBe(false); // private
+  });
+});
+
+describe('part10HeaderLength', () => {
+  it('tells where the dataset starts from the first 144 bytes of a file, and nothing when they cannot tell', () => {
+    const file = Buffer.from(sample('orthanc-tests/DummyCT.dcm'));
+    const length = part10HeaderLength(file.subarray(0, 144));
+    expect(length).toBe(132 + 12 + file.readUInt32LE(140));
+    expect(encodedDatasetOf(file).dataset.length).toBe(file.length - length!);
+    expect(part10HeaderLength(file.subarray(0, 143))).toBeUndefined();
+    expect(part10HeaderLength(Buffer.alloc(200))).toBeUndefined();
   });
 });

@@ -10,6 +10,8 @@ import {
   PduFormatError,
   PduReader,
   PduSizeGuard,
+  pDataPdus,
+  pDataPdusOfStream,
 } from './pdu';
 
 /** An A-ASSOCIATE-AC body as a peer sends it: fixed fields, then the given items. */
@@ -62,6 +64,22 @@ describe('PDUs', () => {
     expect(pdvs.map((pdv) => [pdv.contextId, pdv.isCommand, pdv.isLast])).toEqual([[5, false, false], [5, false, false], [5, false, true]]);
     expect(Buffer.concat(pdvs.map((pdv) => pdv.data)).equals(data)).toBe(true);
     expect(encodePData(1, true, Buffer.alloc(0), 0)).toHaveLength(1);
+  });
+
+  it('splits a streamed dataset exactly as the same bytes in one piece, whatever the chunks', async () => {
+    const data = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
+    const whole = [...pDataPdus(3, false, data, 106)].map(([header, fragment]) => Buffer.concat([header, fragment]));
+    for (const cut of [1, 7, 100, 101, 999, 1000, 4096]) {
+      async function* chunks() {
+        for (let offset = 0; offset < data.length; offset += cut) yield data.subarray(offset, offset + cut);
+      }
+      const streamed: Buffer[] = [];
+      for await (const [header, fragment] of pDataPdusOfStream(3, false, chunks(), 106)) streamed.push(Buffer.concat([header, fragment]));
+      expect({ cut, same: Buffer.concat(streamed).equals(Buffer.concat(whole)) }).toEqual({ cut, same: true });
+    }
+    const empty: Buffer[] = [];
+    for await (const [header] of pDataPdusOfStream(1, false, (async function* () {})(), 0)) empty.push(header);
+    expect(empty.map((header) => header[11])).toEqual([2]); // one last, empty fragment
   });
 
   it('reassembles PDUs from any cut of the stream, and refuses one announced above its limit', () => {

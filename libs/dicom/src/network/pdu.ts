@@ -148,25 +148,65 @@ function uidText(bytes: Buffer): string {
   return bytes.toString('latin1').replace(/[\0 ]+$/, '');
 }
 
+/** The largest PDV data a PDU may carry under the peer's maximum PDU length (0: no limit, 1 MiB then). */
+export function fragmentSize(maxPduLength: number): number {
+  // A PDU's length counts its body (PDV item header and data), not its own 6-byte header.
+  return maxPduLength > PDV_HEADER ? maxPduLength - PDV_HEADER : 1 << 20;
+}
+
+/** The 12 bytes before a PDV's data in a P-DATA-TF that carries that PDV alone. */
+export function pDataHeader(contextId: number, isCommand: boolean, isLast: boolean, fragmentLength: number): Buffer {
+  const header = Buffer.alloc(PDU_HEADER + PDV_HEADER);
+  header[0] = PDU_TYPE.PData;
+  header.writeUInt32BE(PDV_HEADER + fragmentLength, 2);
+  header.writeUInt32BE(2 + fragmentLength, 6);
+  header[10] = contextId;
+  header[11] = (isCommand ? 1 : 0) | (isLast ? 2 : 0);
+  return header;
+}
+
 /**
  * P-DATA-TF PDUs carrying `data` on `contextId`, split so that no PDU exceeds `maxPduLength` (0: no
  * limit), each as its 12-byte header and a view of `data`: a large dataset is not copied.
  */
 export function* pDataPdus(contextId: number, isCommand: boolean, data: Uint8Array, maxPduLength: number): Generator<[header: Buffer, fragment: Uint8Array]> {
-  // A PDU's length counts its body (PDV item header and data), not its own 6-byte header.
-  const fragmentMax = maxPduLength > PDV_HEADER ? maxPduLength - PDV_HEADER : 1 << 20;
+  const size = fragmentSize(maxPduLength);
   let offset = 0;
   do {
-    const fragment = data.subarray(offset, offset + fragmentMax);
+    const fragment = data.subarray(offset, offset + size);
     offset += fragment.length;
-    const header = Buffer.alloc(PDU_HEADER + PDV_HEADER);
-    header[0] = PDU_TYPE.PData;
-    header.writeUInt32BE(PDV_HEADER + fragment.length, 2);
-    header.writeUInt32BE(2 + fragment.length, 6);
-    header[10] = contextId;
-    header[11] = (isCommand ? 1 : 0) | (offset >= data.length ? 2 : 0);
-    yield [header, fragment];
+    yield [pDataHeader(contextId, isCommand, offset >= data.length, fragment.length), fragment];
   } while (offset < data.length);
+}
+
+/**
+ * The same for data that arrives in chunks (a file streamed from the store): fragments of exactly
+ * the PDU's size but the last, views of the chunks except where a fragment straddles two.
+ */
+export async function* pDataPdusOfStream(contextId: number, isCommand: boolean, chunks: AsyncIterable<Uint8Array>, maxPduLength: number): AsyncGenerator<[header: Buffer, fragment: Uint8Array]> {
+  const size = fragmentSize(maxPduLength);
+  let held: Uint8Array | undefined; // the last full fragment, sent once it is known not to be the last
+  let pieces: Uint8Array[] = [];
+  let filled = 0;
+  for await (const chunk of chunks) {
+    for (let offset = 0; offset < chunk.length; ) {
+      const piece = chunk.subarray(offset, offset + size - filled);
+      pieces.push(piece);
+      filled += piece.length;
+      offset += piece.length;
+      if (filled < size) continue;
+      if (held) yield [pDataHeader(contextId, isCommand, false, held.length), held];
+      held = pieces.length === 1 ? pieces[0] : Buffer.concat(pieces, filled);
+      pieces = [];
+      filled = 0;
+    }
+  }
+  if (filled > 0) {
+    if (held) yield [pDataHeader(contextId, isCommand, false, held.length), held];
+    held = Buffer.concat(pieces, filled);
+  }
+  held ??= new Uint8Array(0);
+  yield [pDataHeader(contextId, isCommand, true, held.length), held];
 }
 
 /** pDataPdus, each PDU in one buffer (for command sets, which are small). */
