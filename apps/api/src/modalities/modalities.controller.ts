@@ -1,7 +1,8 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { OrthancError } from '@deidflow/common';
 import { isAeTitle } from '@deidflow/config';
+import type { FastifyReply } from 'fastify';
 import { parseJsonBody, queryFlag } from '../http/json-body';
 import { ModalityService, StoreRequest } from './modality.service';
 
@@ -42,9 +43,12 @@ export class ModalitiesController {
   @Post(':name/store')
   @HttpCode(200)
   @ApiOperation({ summary: 'C-STORE of the instances of resources of any level, synchronously: an ID, ["id", ...] or {"Resources": [...], "Permissive", "LocalAet", "Timeout", ...}' })
-  async store(@Param('name') name: string, @Body() body: Buffer) {
+  async store(@Param('name') name: string, @Body() body: Buffer, @Res({ passthrough: true }) reply: FastifyReply) {
     this.modalities.modality(name); // 404 before the body is looked at, as Orthanc
-    return this.modalities.send(name, storeRequest(body));
+    // A client that went away stops the sending at the next instance (nobody would see the answer).
+    const gone = new AbortController();
+    reply.raw.once('close', () => reply.raw.writableFinished || gone.abort());
+    return this.modalities.send(name, storeRequest(body), gone.signal);
   }
 }
 

@@ -89,7 +89,7 @@ export class ModalityService {
    * error (as Orthanc's job fails). Permissive: the others are still sent, and the refused ones are
    * counted in FailedInstancesCount.
    */
-  async send(name: string, request: StoreRequest): Promise<StoreAnswer> {
+  async send(name: string, request: StoreRequest, signal?: AbortSignal): Promise<StoreAnswer> {
     const modality = this.modality(name);
     const target: RemoteModality = {
       aet: request.calledAet ?? modality.AET,
@@ -109,7 +109,7 @@ export class ModalityService {
     const started = Date.now();
     const options = { callingAet: localAet, timeoutMs: this.timeoutMs(modality, request.timeoutSeconds) };
     for (const group of associationGroups(instances)) {
-      answer.FailedInstancesCount += await this.sendGroup(target, group, options, request.permissive);
+      answer.FailedInstancesCount += await this.sendGroup(target, group, options, request.permissive, signal);
     }
     this.logger.log(
       { modality: name, remoteAet: target.aet, instances: instances.length, failed: answer.FailedInstancesCount, ms: Date.now() - started },
@@ -124,12 +124,16 @@ export class ModalityService {
    * is opened again once for the instance in hand; a remote that cannot be reached at all fails the
    * rest of the group at once rather than instance by instance.
    */
-  private async sendGroup(target: RemoteModality, group: Group, options: { callingAet: string; timeoutMs: number }, permissive: boolean): Promise<number> {
+  private async sendGroup(target: RemoteModality, group: Group, options: { callingAet: string; timeoutMs: number }, permissive: boolean, signal?: AbortSignal): Promise<number> {
     let failed = 0;
     let association: DicomAssociation | undefined;
     const connected = async (): Promise<DicomAssociation> => (association?.usable ? association : (association = await this.open(target, group.contexts, options)));
     try {
       for (const [index, instance] of group.instances.entries()) {
+        if (signal?.aborted) {
+          this.logger.warn({ remoteAet: target.aet, sent: index }, 'C-STORE stopped: the HTTP client went away');
+          throw new OrthancError(OrthancErrorCode.CanceledJob, 'the client went away before the end of the store');
+        }
         let failure: OrthancError | undefined;
         try {
           failure = await this.withDataset(instance, async (transferSyntaxUid, dataset) => {
