@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, statSync, truncateSync } from 'node:fs';
+import { join } from 'node:path';
+import { objectKeyForInstance } from '@deidflow/storage';
 import { generateSyntheticStudy } from '@deidflow/dicom';
 import { http } from '../support/http';
 import { resetDatabase, RunningApi, startApi, testConfig } from '../support/app-harness';
@@ -118,6 +120,17 @@ describe('modalities', () => {
     const received = research!.received().find((file) => file.includes(Buffer.from(large.sopInstanceUid)));
     expect(received).toBeDefined();
     expect(datasetOf(received!).equals(datasetOf(Buffer.from(large.bytes)))).toBe(true);
+
+    // The stored file cut short behind DeidFlow's back: not sent as if whole (the association is
+    // aborted before the last fragment, so the node keeps nothing), and the call says why.
+    rmSync(join(research!.directory, readdirSync(research!.directory).find((name) => name.includes(large.sopInstanceUid))!));
+    const path = join(api.config.STORAGE_DIR, objectKeyForInstance(uploaded.ID));
+    truncateSync(path, statSync(path).size - 1000);
+    const cut = await call('POST', '/modalities/research/store', { Resources: [uploaded.ID] });
+    expect(cut.status).toBe(500);
+    expect(cut.body).toMatchObject({ OrthancStatus: 20 });
+    expect(cut.body.Details).toMatch(/holds \d+ bytes of dataset where the index expects \d+/);
+    expect(research!.received().some((file) => file.includes(Buffer.from(large.sopInstanceUid)))).toBe(false);
   });
 
   (hasDcmtkStorescp ? it : it.skip)('fails on an instance the modality takes in no proposed syntax; Permissive sends the others and counts it', async () => {

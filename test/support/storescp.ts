@@ -26,6 +26,8 @@ export function datasetOf(file: Buffer): Buffer {
 export interface Storescp {
   readonly aet: string;
   readonly port: number;
+  /** Where it writes what it receives. */
+  readonly directory: string;
   /** The files received so far. */
   received(): Buffer[];
   stop(): void;
@@ -60,5 +62,5 @@ export async function startStorescp(aet: string, acceptCompressed: boolean): Pro
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-  return { aet, port, stop, received: () => readdirSync(directory).map((name) => readFileSync(join(directory, name))) };
+  return { aet, port, directory, stop, received: () => readdirSync(directory).map((name) => readFileSync(join(directory, name))) };
 }

@@ -209,7 +209,7 @@ const settings = z.object({
       }
     }),
   /** Orthanc's DicomScuTimeout: the longest wait for a remote node (connection, association, each answer), unless its Timeout says otherwise. */
-  DICOM_SCU_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  DICOM_SCU_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(10_000),
 });
 
 /** The names of every setting (`.env.example` lists each one; a test keeps them in step). */

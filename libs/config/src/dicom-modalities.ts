@@ -25,6 +25,9 @@ export interface DicomModality {
   UseDicomTls: boolean;
 }
 
+/** The longest wait for a remote node that a modality or a request may ask for: an hour. */
+export const MAX_TIMEOUT_SECONDS = 3600;
+
 const ALLOW_KEYS = ['AllowEcho', 'AllowEventReport', 'AllowFind', 'AllowFindWorklist', 'AllowGet', 'AllowMove', 'AllowNAction', 'AllowStore', 'AllowTranscoding'] as const;
 
 const DEFAULTS: Omit<DicomModality, 'AET' | 'Host' | 'Port'> = {
@@ -88,7 +91,9 @@ function modality(name: string, entry: unknown): DicomModality {
       if (value !== '' && !isAeTitle(value)) fail('"LocalAet" must be an AE title');
       result.LocalAet = value as string;
     } else if (key === 'Timeout') {
-      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) fail('"Timeout" must be a number of seconds (0: DICOM_SCU_TIMEOUT_MS)');
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > MAX_TIMEOUT_SECONDS) {
+        fail(`"Timeout" must be a number of seconds up to ${MAX_TIMEOUT_SECONDS} (0: DICOM_SCU_TIMEOUT_MS)`);
+      }
       result.Timeout = value as number;
     }
     // Other keys (those of newer Orthanc versions, such as RetrieveMethod) are ignored, as Orthanc ignores what it does not know.

@@ -37,8 +37,20 @@ export interface AssociationOptions {
   readonly timeoutMs: number;
 }
 
-/** The remote could not be reached, refused the association, broke the protocol or did not answer in time. */
-export class DicomNetworkError extends Error {}
+/**
+ * The remote could not be reached, refused the association, broke the protocol, did not answer in
+ * time, or ended the association. `kind` 'closed': the connection or the association ended under
+ * the operation (worth one more try on a new association); the others say the remote would fail
+ * the same way again (or took too long already).
+ */
+export class DicomNetworkError extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'closed' | 'timeout' | 'refused' | 'protocol' = 'protocol',
+  ) {
+    super(message);
+  }
+}
 
 /** Largest PDU this side accepts: it only receives short ones (associate answers, response command sets). */
 const MAX_RECEIVED_PDU = 64 * 1024;
@@ -46,6 +58,8 @@ const MAX_RECEIVED_PDU = 64 * 1024;
 const MAX_RESPONSE_BYTES = 64 * 1024;
 /** After an A-ABORT is queued, the connection is cut this long after at the latest. */
 const ABORT_LINGER_MS = 1_000;
+/** PDUs received while an operation is under way and not taken: a few at most from a sane peer. */
+const MAX_QUEUED_PDUS = 16;
 
 /** A wait that a failure of the association ends at once. */
 interface Pending {
@@ -82,8 +96,8 @@ export class DicomAssociation {
         socket.destroy();
       }
     });
-    socket.on('error', (err) => this.fail(new DicomNetworkError(`connection to ${this.describe()} failed: ${err.message}`)));
-    socket.on('close', () => this.fail(new DicomNetworkError(`${this.describe()} closed the connection`)));
+    socket.on('error', (err) => this.fail(new DicomNetworkError(`connection to ${this.describe()} failed: ${err.message}`, 'closed')));
+    socket.on('close', () => this.fail(new DicomNetworkError(`${this.describe()} closed the connection`, 'closed')));
   }
 
   /** Opens an association proposing `contexts`; rejects with DicomNetworkError when it is not accepted. */
@@ -106,11 +120,11 @@ export class DicomAssociation {
       );
       const answer = await association.next('association answer');
       if (answer.type === PDU_TYPE.AssociateRj) {
-        const { result, source, reason } = decodeAssociateRj(answer.body);
-        throw new DicomNetworkError(`${association.describe()} refused the association (${result === 1 ? 'permanent' : 'transient'}, source ${source}, reason ${reason})`);
+        const { result, source, reason } = association.decoded(() => decodeAssociateRj(answer.body));
+        throw new DicomNetworkError(`${association.describe()} refused the association (${result === 1 ? 'permanent' : 'transient'}, source ${source}, reason ${reason})`, 'refused');
       }
       if (answer.type !== PDU_TYPE.AssociateAc) throw new DicomNetworkError(`${association.describe()} answered the association with PDU type ${answer.type}`);
-      association.accept = decodeAssociateAc(answer.body);
+      association.accept = association.decoded(() => decodeAssociateAc(answer.body));
       return association;
     } catch (err) {
       socket.destroy();
@@ -164,9 +178,9 @@ export class DicomAssociation {
     }
   }
 
-  /** A-ABORT, sent after what is already queued, then the connection is cut. */
+  /** A-ABORT, sent after what is already queued, then the connection is cut (once: later calls change nothing). */
   abort(): void {
-    if (this.socket.destroyed) return;
+    if (this.socket.destroyed || this.socket.writableEnded) return;
     this.fail(new DicomNetworkError(`the association with ${this.describe()} was aborted`));
     const cut = setTimeout(() => this.socket.destroy(), ABORT_LINGER_MS);
     cut.unref();
@@ -192,13 +206,13 @@ export class DicomAssociation {
     for (;;) {
       const pdu = await this.next('response');
       if (pdu.type !== PDU_TYPE.PData) throw new DicomNetworkError(`${this.describe()} sent PDU type ${pdu.type} instead of a response`);
-      for (const pdv of decodePData(pdu.body)) {
+      for (const pdv of this.decoded(() => decodePData(pdu.body))) {
         if (!pdv.isCommand) throw new DicomNetworkError(`${this.describe()} sent a dataset with its response`);
         fragments.push(pdv.data);
         size += pdv.data.length;
         if (size > MAX_RESPONSE_BYTES) throw new DicomNetworkError(`${this.describe()} sent a response of more than ${MAX_RESPONSE_BYTES} bytes`);
         if (!pdv.isLast) continue;
-        const response = decodeResponse(Buffer.concat(fragments));
+        const response = this.decoded(() => decodeResponse(Buffer.concat(fragments)));
         if (response.commandField !== commandField || response.messageIdBeingRespondedTo !== messageId) {
           throw new DicomNetworkError(`${this.describe()} answered another request (command ${response.commandField.toString(16)}, message ${response.messageIdBeingRespondedTo})`);
         }
@@ -207,22 +221,35 @@ export class DicomAssociation {
     }
   }
 
+  /** What a decoder makes of a PDU the remote sent; a malformed one is the remote's protocol error. */
+  private decoded<T>(decode: () => T): T {
+    try {
+      return decode();
+    } catch (err) {
+      throw new DicomNetworkError(`${this.describe()} sent a malformed PDU: ${(err as Error).message}`);
+    }
+  }
+
   private deliver(pdu: Pdu): void {
     if (pdu.type === PDU_TYPE.Abort) {
-      this.fail(new DicomNetworkError(`${this.describe()} aborted the association`));
+      this.fail(new DicomNetworkError(`${this.describe()} aborted the association`, 'closed'));
       this.socket.destroy();
       return;
     }
     if (pdu.type === PDU_TYPE.ReleaseRq) {
       // The remote ends the association itself: agree, and fail what waits.
-      this.fail(new DicomNetworkError(`${this.describe()} released the association`));
+      this.fail(new DicomNetworkError(`${this.describe()} released the association`, 'closed'));
       this.socket.end(encodeReleaseRp());
       return;
     }
     const waiting = this.nextPdu;
     this.nextPdu = undefined;
     if (waiting) waiting.resolve(pdu);
-    else this.received.push(pdu);
+    else if (this.received.length < MAX_QUEUED_PDUS) this.received.push(pdu);
+    else {
+      this.fail(new DicomNetworkError(`${this.describe()} sent PDUs nobody asked for`));
+      this.socket.destroy();
+    }
   }
 
   /** The first failure ends every wait at once, and every later one. */
@@ -282,7 +309,7 @@ export class DicomAssociation {
         },
       };
       // A remote that does not answer in time leaves the association in an unknown state: it fails whole.
-      const timer = setTimeout(() => this.fail(new DicomNetworkError(`no ${what} from ${this.describe()} within ${this.timeoutMs} ms`)), this.timeoutMs);
+      const timer = setTimeout(() => this.fail(new DicomNetworkError(`no ${what} from ${this.describe()} within ${this.timeoutMs} ms`, 'timeout')), this.timeoutMs);
       const settle = () => {
         clearTimeout(timer);
         this.pending.delete(entry);

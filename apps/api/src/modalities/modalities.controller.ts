@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { OrthancError } from '@deidflow/common';
-import { isAeTitle } from '@deidflow/config';
+import { isAeTitle, MAX_TIMEOUT_SECONDS } from '@deidflow/config';
 import type { FastifyReply } from 'fastify';
 import { parseJsonBody, queryFlag } from '../http/json-body';
 import { ModalityService, StoreRequest } from './modality.service';
@@ -46,7 +46,9 @@ export class ModalitiesController {
   async store(@Param('name') name: string, @Body() body: Buffer, @Res({ passthrough: true }) reply: FastifyReply) {
     this.modalities.modality(name); // 404 before the body is looked at, as Orthanc
     // A client that went away stops the sending at the next instance (nobody would see the answer).
+    // (The proxy in front, if any, counts as the client: its read timeout ends a long store.)
     const gone = new AbortController();
+    if (reply.raw.destroyed || reply.raw.socket?.destroyed) gone.abort(); // gone while the body was read
     reply.raw.once('close', () => reply.raw.writableFinished || gone.abort());
     return this.modalities.send(name, storeRequest(body), gone.signal);
   }
@@ -102,6 +104,8 @@ function objectBody(body: unknown, known: readonly string[]): Record<string, unk
 function timeoutOf(request: Record<string, unknown>): number | undefined {
   const timeout = request.Timeout;
   if (timeout === undefined) return undefined;
-  if (!Number.isInteger(timeout) || (timeout as number) < 0) throw OrthancError.badRequest('"Timeout" must be a number of seconds');
+  if (!Number.isInteger(timeout) || (timeout as number) < 0 || (timeout as number) > MAX_TIMEOUT_SECONDS) {
+    throw OrthancError.badRequest(`"Timeout" must be a number of seconds, at most ${MAX_TIMEOUT_SECONDS}`);
+  }
   return timeout as number;
 }

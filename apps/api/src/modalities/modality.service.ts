@@ -137,15 +137,17 @@ export class ModalityService {
         let failure: OrthancError | undefined;
         try {
           failure = await this.withDataset(instance, async (transferSyntaxUid, dataset) => {
-            // Once more on a new association if the one in hand had broken, for a dataset in memory
-            // (a streamed one cannot be read again).
+            // Once more on a new association if the one in hand had ended (a node closing idle
+            // associations), for a dataset in memory (a streamed one cannot be read again); not after
+            // a timeout (a slow node would get the instance twice).
             for (let attempt = 1; ; attempt++) {
               const current = await connected();
               try {
                 return await this.sendOne(current, target, instance, transferSyntaxUid, dataset);
               } catch (err) {
                 current.abort();
-                if (!(err instanceof DicomNetworkError) || attempt === 2 || !(dataset instanceof Uint8Array)) throw err;
+                const retry = err instanceof DicomNetworkError && err.kind === 'closed' && attempt === 1 && dataset instanceof Uint8Array;
+                if (!retry) throw err;
               }
             }
           });
@@ -186,8 +188,11 @@ export class ModalityService {
    * one (multi-frame, whole-slide) streamed from the store. A file that cannot be read, or is not a
    * stored Part 10 file, is that instance's failure, not the association's.
    */
-  private async withDataset(instance: InstanceRow, send: (transferSyntaxUid: string, dataset: Uint8Array | AsyncIterable<Uint8Array>) => Promise<OrthancError | undefined>): Promise<OrthancError | undefined> {
-    if (instance.fileSize > STREAM_ABOVE_BYTES) return this.withStreamedDataset(instance, send);
+  private async withDataset(instance: InstanceRow, send: SendDataset): Promise<OrthancError | undefined> {
+    return instance.fileSize > STREAM_ABOVE_BYTES ? this.withStreamedDataset(instance, send) : this.withDatasetInMemory(instance, send);
+  }
+
+  private async withDatasetInMemory(instance: InstanceRow, send: SendDataset): Promise<OrthancError | undefined> {
     const reserved = await this.memory.reserve(Number(instance.fileSize));
     try {
       let encoded: { transferSyntaxUid: string; dataset: Uint8Array };
@@ -202,39 +207,44 @@ export class ModalityService {
     }
   }
 
-  /** The File Meta Information is read first (it names the transfer syntax); the dataset follows as it is read. */
-  private async withStreamedDataset(instance: InstanceRow, send: (transferSyntaxUid: string, dataset: AsyncIterable<Uint8Array>) => Promise<OrthancError | undefined>): Promise<OrthancError | undefined> {
-    let chunks: AsyncIterator<Buffer>;
-    let transferSyntaxUid: string;
-    let first: Uint8Array;
+  /**
+   * The File Meta Information is read first (it names the transfer syntax and where the dataset
+   * starts), then the dataset follows as it is read, checked to be as long as the index says (a file
+   * cut short is not sent as if whole: the association is aborted before its last fragment). A meta
+   * without its group length cannot be told from its start: such a file is read whole.
+   */
+  private async withStreamedDataset(instance: InstanceRow, send: SendDataset): Promise<OrthancError | undefined> {
+    let chunks: AsyncIterator<Buffer> | undefined;
     try {
-      chunks = (await this.store.readStream(instance))[Symbol.asyncIterator]();
-      const head: Buffer[] = [];
-      let length = 0;
-      let headerLength: number | undefined;
-      while (headerLength === undefined || length < headerLength) {
-        const next = await chunks.next();
-        if (next.done) throw OrthancError.badFileFormat('the file ends within its File Meta Information');
-        head.push(next.value);
-        length += next.value.length;
-        if (length >= 144) headerLength ??= part10HeaderLength(Buffer.concat(head, length)) ?? fail('no group length at the start of its File Meta Information');
-      }
-      ({ transferSyntaxUid, dataset: first } = encodedDatasetOf(Buffer.concat(head, length)));
-    } catch (err) {
-      return failureOf(instance, err);
-    }
-    async function* dataset(): AsyncGenerator<Uint8Array> {
-      yield first;
+      let header: { transferSyntaxUid: string; first: Uint8Array; headerLength: number };
       try {
-        for (let next = await chunks.next(); !next.done; next = await chunks.next()) yield next.value;
+        chunks = (await this.store.readStream(instance))[Symbol.asyncIterator]();
+        const found = await readHeader(chunks);
+        if (!found) return await this.withDatasetInMemory(instance, send);
+        header = found;
       } catch (err) {
-        throw failureOf(instance, err);
+        return failureOf(instance, err);
       }
-    }
-    try {
-      return await send(transferSyntaxUid, dataset());
+      const expected = Number(instance.fileSize) - header.headerLength;
+      const source = chunks;
+      async function* dataset(): AsyncGenerator<Uint8Array> {
+        let sent = header.first.length;
+        yield header.first;
+        try {
+          for (let next = await source.next(); !next.done; next = await source.next()) {
+            sent += next.value.length;
+            yield next.value;
+          }
+        } catch (err) {
+          throw failureOf(instance, err);
+        }
+        if (sent !== expected) {
+          throw failureOf(instance, new OrthancError(OrthancErrorCode.CorruptedFile, `the stored file holds ${sent} bytes of dataset where the index expects ${expected}`));
+        }
+      }
+      return await send(header.transferSyntaxUid, dataset());
     } finally {
-      await chunks.return?.(); // a send that stopped early leaves no file open
+      await chunks?.return?.(); // however the send ended, no file or connection to the store stays open
     }
   }
 
@@ -282,6 +292,9 @@ export class ModalityService {
   }
 }
 
+/** Sends an instance's encoded dataset; resolves to its refusal, if the remote refused it. */
+type SendDataset = (transferSyntaxUid: string, dataset: Uint8Array | AsyncIterable<Uint8Array>) => Promise<OrthancError | undefined>;
+
 interface Group {
   contexts: { id: number; abstractSyntaxUid: string; transferSyntaxUids: string[] }[];
   instances: InstanceRow[];
@@ -311,14 +324,33 @@ export function associationGroups(instances: readonly InstanceRow[]): Group[] {
   return groups;
 }
 
-/** A file that cannot be read or framed: the instance's failure, named (an unexpected error is thrown on). */
+/** A file that cannot be read or framed, or a store that failed reading it: that instance's failure, named. */
 function failureOf(instance: InstanceRow, err: unknown): OrthancError {
   if (err instanceof OrthancError) return new OrthancError(err.code, `instance ${instance.id}: ${err.details ?? err.message}`);
-  throw err;
+  return new OrthancError(OrthancErrorCode.InternalError, `instance ${instance.id}: reading its file failed: ${(err as Error).message}`);
 }
 
-function fail(details: string): never {
-  throw OrthancError.badFileFormat(details);
+/**
+ * Reads a streamed file's start until its File Meta Information is whole: its transfer syntax, the
+ * dataset bytes read with it, and the header's length; undefined when its start does not tell the
+ * meta's length (no group length first).
+ */
+async function readHeader(chunks: AsyncIterator<Buffer>): Promise<{ transferSyntaxUid: string; first: Uint8Array; headerLength: number } | undefined> {
+  const head: Buffer[] = [];
+  let length = 0;
+  let headerLength: number | undefined;
+  while (headerLength === undefined || length < headerLength) {
+    const next = await chunks.next();
+    if (next.done) throw OrthancError.badFileFormat('the file ends within its File Meta Information');
+    head.push(next.value);
+    length += next.value.length;
+    if (length >= 144 && headerLength === undefined) {
+      headerLength = part10HeaderLength(Buffer.concat(head, length));
+      if (headerLength === undefined) return undefined;
+    }
+  }
+  const { transferSyntaxUid, dataset } = encodedDatasetOf(Buffer.concat(head, length));
+  return { transferSyntaxUid, first: dataset, headerLength };
 }
 
 function hex(status: number): string {

@@ -148,10 +148,13 @@ function uidText(bytes: Buffer): string {
   return bytes.toString('latin1').replace(/[\0 ]+$/, '');
 }
 
-/** The largest PDV data a PDU may carry under the peer's maximum PDU length (0: no limit, 1 MiB then). */
+/** Fragments are never larger, whatever the peer accepts: PDUs smaller than its maximum are always legal. */
+const MAX_FRAGMENT = 1 << 20;
+
+/** The largest PDV data a PDU may carry under the peer's maximum PDU length (0: no limit), at most 1 MiB. */
 export function fragmentSize(maxPduLength: number): number {
   // A PDU's length counts its body (PDV item header and data), not its own 6-byte header.
-  return maxPduLength > PDV_HEADER ? maxPduLength - PDV_HEADER : 1 << 20;
+  return maxPduLength > PDV_HEADER ? Math.min(maxPduLength - PDV_HEADER, MAX_FRAGMENT) : MAX_FRAGMENT;
 }
 
 /** The 12 bytes before a PDV's data in a P-DATA-TF that carries that PDV alone. */
