@@ -57,6 +57,31 @@ describe('modalities', () => {
     }
   });
 
+  it("registers, replaces and removes modalities over REST as Orthanc's PUT and DELETE, kept in the index for every API process", async () => {
+    expect((await call('PUT', '/modalities/added', ['ADDED', '127.0.0.1', closedPort])).status).toBe(200);
+    expect((await call('GET', '/modalities')).body).toEqual(['research', 'plain', 'nobody', 'added']);
+    expect((await call('PUT', '/modalities/added', { AET: 'ADDED2', Host: 'localhost', Port: 104, LocalAet: 'ME' })).status).toBe(200);
+    expect((await call('GET', '/modalities/added/configuration')).body).toMatchObject({ AET: 'ADDED2', Host: 'localhost', Port: 104, LocalAet: 'ME', AllowStore: true });
+    // Another API process over the same index sees it.
+    const other = await startApi({ ...api.config, HTTP_PORT: 0, DICOM_SERVER_ENABLED: false });
+    try {
+      expect((await http(other.baseUrl, 'GET', '/modalities')).body).toContain('added');
+    } finally {
+      await other.close();
+    }
+    expect((await call('DELETE', '/modalities/added')).status).toBe(200);
+    expect((await call('GET', '/modalities/added')).status).toBe(404);
+    expect((await call('DELETE', '/modalities/added')).status).toBe(404);
+
+    const bad = await call('PUT', '/modalities/bad', ['BAD', 'host']);
+    expect(bad.status).toBe(400);
+    expect(bad.body.Details).toMatch(/modality "bad": an array must be/);
+    const configured = await call('PUT', '/modalities/research', ['OTHER', '127.0.0.1', 104]);
+    expect(configured.status).toBe(400);
+    expect(configured.body.Details).toMatch(/defined by DICOM_MODALITIES/);
+    expect((await call('DELETE', '/modalities/research')).status).toBe(400);
+  });
+
   it('answers 502 (Orthanc: 500, NetworkProtocol) when a modality cannot be reached, naming it', async () => {
     for (const path of ['/modalities/nobody/echo', '/modalities/nobody/store']) {
       const { ID } = await upload(PLAIN);

@@ -53,10 +53,14 @@ export function parseDicomModalities(text: string): Record<string, DicomModality
     throw new Error('must be a JSON object of modalities, such as {"pacs": ["PACS", "10.0.0.5", 104]}');
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('must be a JSON object, such as {"pacs": ["PACS", "10.0.0.5", 104]}');
-  return Object.fromEntries(Object.entries(parsed).map(([name, entry]) => [name, modality(name, entry)]));
+  return Object.fromEntries(Object.entries(parsed).map(([name, entry]) => [name, parseDicomModality(name, entry)]));
 }
 
-function modality(name: string, entry: unknown): DicomModality {
+/**
+ * One modality in either of Orthanc's forms (a DICOM_MODALITIES entry, or the body of
+ * PUT /modalities/{name}); throws an Error whose message says what is wrong.
+ */
+export function parseDicomModality(name: string, entry: unknown): DicomModality {
   const fail = (why: string): never => {
     throw new Error(`modality "${name}": ${why}`);
   };

@@ -7,8 +7,9 @@ import { LineageRepository } from './repositories/lineage.repository';
 import { ObjectDeletionRepository } from './repositories/object-deletion.repository';
 import { ChangeRepository } from './repositories/change.repository';
 import { LabelRepository } from './repositories/label.repository';
+import { ModalityRepository } from './repositories/modality.repository';
 
-const REPOSITORIES = [ResourceRepository, MetadataRepository, JobRepository, LineageRepository, ObjectDeletionRepository, ChangeRepository, LabelRepository];
+const REPOSITORIES = [ResourceRepository, MetadataRepository, JobRepository, LineageRepository, ObjectDeletionRepository, ChangeRepository, LabelRepository, ModalityRepository];
 
 @Global()
 @Module({

@@ -8,5 +8,6 @@ export * from './repositories/lineage.repository';
 export * from './repositories/object-deletion.repository';
 export * from './repositories/change.repository';
 export * from './repositories/label.repository';
+export * from './repositories/modality.repository';
 export { Prisma } from './generated/client';
 export * from './errors';

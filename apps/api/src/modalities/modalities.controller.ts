@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Header, HttpCode, Param, Post, Put, Query, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { OrthancError } from '@deidflow/common';
 import { isAeTitle, MAX_TIMEOUT_SECONDS } from '@deidflow/config';
@@ -14,20 +14,38 @@ export class ModalitiesController {
 
   @Get()
   @ApiOperation({ summary: 'The names of the modalities; ?expand: their parameters, as Orthanc shows them' })
-  list(@Query() query: Record<string, unknown>) {
-    return queryFlag(query, 'expand') ? this.modalities.all() : this.modalities.names();
+  async list(@Query() query: Record<string, unknown>) {
+    const all = await this.modalities.all();
+    return queryFlag(query, 'expand') ? all : Object.keys(all);
   }
 
   @Get(':name')
   @ApiOperation({ summary: 'What can be done with a modality (Orthanc lists its sub-routes)' })
-  operations(@Param('name') name: string) {
-    this.modalities.modality(name);
+  async operations(@Param('name') name: string) {
+    await this.modalities.modality(name);
     return ['configuration', 'echo', 'store'];
   }
 
   @Get(':name/configuration')
   configuration(@Param('name') name: string) {
     return this.modalities.modality(name);
+  }
+
+  @Put(':name')
+  @HttpCode(200)
+  @Header('content-type', 'text/plain')
+  @ApiOperation({ summary: 'Registers or replaces a modality, as Orthanc: ["AET", "host", port] or {"AET", "Host", "Port", ...}; kept across restarts' })
+  async register(@Param('name') name: string, @Body() body: Buffer) {
+    await this.modalities.register(name, parseJsonBody(body));
+    return '';
+  }
+
+  @Delete(':name')
+  @HttpCode(200)
+  @Header('content-type', 'text/plain')
+  async unregister(@Param('name') name: string) {
+    await this.modalities.unregister(name);
+    return '';
   }
 
   @Post(':name/echo')
@@ -44,7 +62,7 @@ export class ModalitiesController {
   @HttpCode(200)
   @ApiOperation({ summary: 'C-STORE of the instances of resources of any level, synchronously: an ID, ["id", ...] or {"Resources": [...], "Permissive", "LocalAet", "Timeout", ...}' })
   async store(@Param('name') name: string, @Body() body: Buffer, @Res({ passthrough: true }) reply: FastifyReply) {
-    this.modalities.modality(name); // 404 before the body is looked at, as Orthanc
+    await this.modalities.modality(name); // 404 before the body is looked at, as Orthanc
     // A client that went away stops the sending at the next instance (nobody would see the answer).
     // (The proxy in front, if any, counts as the client: its read timeout ends a long store.)
     const gone = new AbortController();

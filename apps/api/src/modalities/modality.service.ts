@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { isOrthancId, OrthancError, OrthancErrorCode } from '@deidflow/common';
-import { APP_CONFIG, AppConfig, DicomModality } from '@deidflow/config';
+import { APP_CONFIG, AppConfig, DicomModality, parseDicomModality } from '@deidflow/config';
 import { DicomAssociation, DicomNetworkError, InstanceStoreService, RemoteModality } from '@deidflow/core';
-import { InstanceRow, ResourceRepository } from '@deidflow/database';
+import { InstanceRow, ModalityRepository, ResourceRepository } from '@deidflow/database';
 import { encodedDatasetOf, isStoreSuccess, part10HeaderLength, TRANSFER_SYNTAX, VERIFICATION_SOP_CLASS } from '@deidflow/dicom';
 import { RequestBodyBudget } from '../http/request-body-budget';
 
@@ -48,26 +48,57 @@ export class ModalityService {
     private readonly resources: ResourceRepository,
     private readonly store: InstanceStoreService,
     private readonly memory: RequestBodyBudget,
+    private readonly registered: ModalityRepository,
   ) {}
 
-  names(): string[] {
-    return Object.keys(this.config.DICOM_MODALITIES);
+  /** Every modality: those of DICOM_MODALITIES, then those registered over REST (PUT /modalities/{name}). */
+  async all(): Promise<Record<string, DicomModality>> {
+    const all: Record<string, DicomModality> = { ...this.config.DICOM_MODALITIES };
+    // A name configured after it was registered: the configuration's wins, as in modality().
+    for (const [name, parameters] of await this.registered.all()) if (!Object.hasOwn(all, name)) all[name] = parameters as unknown as DicomModality;
+    return all;
   }
 
-  all(): Record<string, DicomModality> {
-    return this.config.DICOM_MODALITIES;
+  /** Orthanc's 404 for a name that is neither configured nor registered. */
+  async modality(name: string): Promise<DicomModality> {
+    if (Object.hasOwn(this.config.DICOM_MODALITIES, name)) return this.config.DICOM_MODALITIES[name];
+    const registered = await this.registered.find(name);
+    if (!registered) throw new OrthancError(OrthancErrorCode.InexistentItem, `No modality with symbolic name: ${name}`);
+    return registered as unknown as DicomModality;
   }
 
-  /** Orthanc's 404 for a name that is not configured. */
-  modality(name: string): DicomModality {
-    const modality = Object.hasOwn(this.config.DICOM_MODALITIES, name) ? this.config.DICOM_MODALITIES[name] : undefined;
-    if (!modality) throw new OrthancError(OrthancErrorCode.InexistentItem, `No modality with symbolic name: ${name}`);
-    return modality;
+  /**
+   * Orthanc's PUT /modalities/{name}: registers or replaces a modality, in either of Orthanc's forms,
+   * for every API process and across restarts. Those of DICOM_MODALITIES stay as configured.
+   */
+  async register(name: string, body: unknown): Promise<void> {
+    this.assertNotConfigured(name);
+    let modality: DicomModality;
+    try {
+      modality = parseDicomModality(name, body);
+    } catch (err) {
+      throw OrthancError.badRequest((err as Error).message);
+    }
+    await this.registered.put(name, modality as unknown as Record<string, unknown>);
+    this.logger.log({ modality: name, aet: modality.AET }, 'modality registered');
+  }
+
+  /** Orthanc's DELETE /modalities/{name}, for a modality registered over REST. */
+  async unregister(name: string): Promise<void> {
+    this.assertNotConfigured(name);
+    if (!(await this.registered.delete(name))) throw new OrthancError(OrthancErrorCode.InexistentItem, `No modality with symbolic name: ${name}`);
+    this.logger.log({ modality: name }, 'modality removed');
+  }
+
+  private assertNotConfigured(name: string): void {
+    if (Object.hasOwn(this.config.DICOM_MODALITIES, name)) {
+      throw OrthancError.badRequest(`The modality "${name}" is defined by DICOM_MODALITIES (the configuration): change it there`);
+    }
   }
 
   /** C-ECHO; resolves once the remote answered success. */
   async echo(name: string, timeoutSeconds?: number): Promise<void> {
-    const modality = this.modality(name);
+    const modality = await this.modality(name);
     const target = remoteOf(modality);
     const association = await this.open(target, [{ id: 1, abstractSyntaxUid: VERIFICATION_SOP_CLASS, transferSyntaxUids: [TRANSFER_SYNTAX.ImplicitVRLittleEndian] }], {
       callingAet: modality.LocalAet || this.config.DICOM_AET,
@@ -90,7 +121,7 @@ export class ModalityService {
    * counted in FailedInstancesCount.
    */
   async send(name: string, request: StoreRequest, signal?: AbortSignal): Promise<StoreAnswer> {
-    const modality = this.modality(name);
+    const modality = await this.modality(name);
     const target: RemoteModality = {
       aet: request.calledAet ?? modality.AET,
       host: request.host ?? modality.Host,
