@@ -8,6 +8,8 @@ import { JobRetentionService } from './handlers/job-retention.service';
 import { ObjectDeletionSweeper } from './handlers/object-deletion-sweeper';
 import { OrphanObjectSweeper } from './handlers/orphan-object-sweeper';
 import { PlanCache } from './handlers/plan-cache';
+import { AssociationPool } from './handlers/association-pool';
+import { ModalityStoreHandler } from './handlers/modality-store.handler';
 import { ProcessInstanceHandler } from './handlers/process-instance.handler';
 import { WorkerMetrics } from './metrics/worker-metrics';
 import { ModificationProcessor } from './modification.processor';
@@ -18,7 +20,7 @@ import { ModificationProcessor } from './modification.processor';
  * core, jobs) from the importing application.
  */
 @Module({
-  providers: [ModificationProcessor, ProcessInstanceHandler, CompletionBatcher, InstanceMemoryBudget, FinalizeJobHandler, PlanCache, JobRecoveryService, JobRetentionService, ObjectDeletionSweeper, OrphanObjectSweeper, ChangeLogMonitor, WorkerMetrics],
+  providers: [ModificationProcessor, ProcessInstanceHandler, ModalityStoreHandler, AssociationPool, CompletionBatcher, InstanceMemoryBudget, FinalizeJobHandler, PlanCache, JobRecoveryService, JobRetentionService, ObjectDeletionSweeper, OrphanObjectSweeper, ChangeLogMonitor, WorkerMetrics],
   exports: [WorkerMetrics],
 })
 export class WorkerModule {}

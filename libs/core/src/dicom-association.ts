@@ -128,7 +128,8 @@ export class DicomAssociation {
       return association;
     } catch (err) {
       socket.destroy();
-      throw err;
+      // The connection refused or cut before the association was accepted: the node refuses it (not worth a retry on the spot).
+      throw err instanceof DicomNetworkError && err.kind === 'closed' ? new DicomNetworkError(err.message, 'refused') : err;
     }
   }
 

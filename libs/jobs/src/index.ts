@@ -5,4 +5,5 @@ export * from './job-expansion.service';
 export * from './job-format';
 export * from './job-submission.service';
 export * from './jobs.module';
+export * from './modality-store-job';
 export * from './patient-names.service';

@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { JsonAnswer, OrthancError, OrthancErrorCode, type ResourceLevel } from '@deidflow/common';
+import { isOrthancErrorCode, JsonAnswer, OrthancError, OrthancErrorCode, type ResourceLevel } from '@deidflow/common';
 import { JobRepository, JobRow, JobState } from '@deidflow/database';
 import { JobEnqueuer } from './job-enqueuer.service';
 import { JobEventsService } from './job-events.service';
-import { formatJob, isFinished, OutputResourcePages, singleOutput } from './job-format';
+import { formatJob, isFinished, jobContent, OutputResourcePages, singleOutput } from './job-format';
 
 /**
  * Orthanc's jobs API (JobsRegistry): reads, and the transitions it allows. A refused transition or
@@ -25,6 +25,23 @@ export class JobControlService {
   async *expandedPages(): AsyncGenerator<JsonAnswer[]> {
     const now = new Date();
     for await (const page of this.jobs.summaryPages()) yield page.map((job) => formatJob(job, this.outputResources(job.id), now));
+  }
+
+  /**
+   * A synchronous call's answer: waits for the job to end, then its Content; a failed job is the
+   * HTTP error of its ErrorCode, as Orthanc's JobsRegistry::SubmitAndWait.
+   */
+  async contentWhenFinished(jobId: string): Promise<JsonAnswer> {
+    await this.events.waitFor(jobId, async () => {
+      const state = (await this.jobs.counters(jobId))?.state;
+      return state !== undefined && isFinished(state);
+    });
+    const finished = await this.findOr404(jobId);
+    if (finished.state === JobState.Failure) {
+      const code = isOrthancErrorCode(finished.errorCode) ? finished.errorCode : OrthancErrorCode.InternalError;
+      throw new OrthancError(code, finished.errorDetails || 'The job failed');
+    }
+    return jobContent(finished, this.outputResources(finished.id));
   }
 
   async get(id: string): Promise<JsonAnswer> {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { JsonAnswer, JsonPieces, JsonText, LEVEL_PATH, orthancErrorMessage, OrthancErrorCode, orthancTimestamp, type ResourceLevel } from '@deidflow/common';
 import type { JobOutput, JobSummary, OutputResource } from '@deidflow/database';
+import { MODALITY_STORE_JOB } from './modality-store-job';
 
 /** A finished bulk job's new resources, a page at a time (JobRepository.outputResourcePages). */
 export type OutputResourcePages = () => AsyncIterable<OutputResource[]>;
@@ -41,13 +42,16 @@ async function* withResources(before: string, pages: AsyncIterable<OutputResourc
   yield `]${after}`;
 }
 
-/** The public Content of a ResourceModification job while it runs (the output fields come at the end). */
+/**
+ * The public Content of a job: a ResourceModification's while it runs (the output fields come at
+ * the end), a DicomModalityStore's (LocalAet, ParentResources, RemoteAet, stored at submission).
+ */
 function content(job: JobSummary, output: Record<string, unknown>): Record<string, unknown> {
   const fields: Record<string, unknown> = {
     Description: 'REST API',
     FailedInstancesCount: job.failedCount,
     InstancesCount: job.instancesCount,
-    IsAnonymization: job.isAnonymization,
+    ...(job.type === MODALITY_STORE_JOB ? {} : { IsAnonymization: job.isAnonymization }),
     ...output,
   };
   // Orthanc answers with sorted keys (see orthanc-reference/02-*).

@@ -5,6 +5,7 @@ import { JobRepository, Prisma, ResourceRepository } from '@deidflow/database';
 import { ModificationRequest, needsGeneratedPatientName, Operation, parseModificationRequest } from '@deidflow/dicom';
 import { JobEnqueuer } from './job-enqueuer.service';
 import { JobExpansionService, SourceResource } from './job-expansion.service';
+import { MODALITY_STORE_JOB, ModalityStoreSubmission } from './modality-store-job';
 import { PatientNamesService } from './patient-names.service';
 
 export interface Submission {
@@ -46,7 +47,8 @@ export class JobSubmissionService {
       scope: 'store',
     });
     rejectSelfOverwrite(request);
-    const sources = await this.resolveSources(submission, request);
+    const bulk = submission.target === 'Bulk';
+    const sources = await this.resolveSources(bulk ? (request.resources ?? []) : [submission.resourceId ?? ''], bulk);
     const patientName = needsGeneratedPatientName(request) ? await this.patientNames.nextName() : undefined;
 
     const jobId = randomUUID();
@@ -65,12 +67,49 @@ export class JobSubmissionService {
       patientName,
       expansionQueued: expandsInWorker,
     });
-    if (!expandsInWorker && (await this.expansion.addInstancesBeforeAnswer(jobId, sources, request.synchronous))) {
+    await this.start(jobId, sources, { synchronous: request.synchronous, priority: request.priority, expandsInWorker, what: request.operation });
+    return { jobId, request };
+  }
+
+  /**
+   * POST /modalities/{name}/store as Orthanc's DicomModalityStore job: one C-STORE per instance, by
+   * any worker, with the job's progress, cancel, pause, resubmit and retention. Its Content (LocalAet,
+   * ParentResources, RemoteAet) is known at once and stored with it. Resolves to the job's ID.
+   */
+  async submitStore(submission: ModalityStoreSubmission): Promise<string> {
+    const sources = await this.resolveSources(submission.resources, true);
+    const jobId = randomUUID();
+    const expandsInWorker = this.expansion.expandsInWorker(sources, submission.synchronous);
+    await this.jobs.create({
+      id: jobId,
+      type: MODALITY_STORE_JOB,
+      priority: submission.priority,
+      isAnonymization: false,
+      request: submission.store as unknown as Prisma.InputJsonValue,
+      secret: randomBytes(32).toString('hex'),
+      level: 'Bulk',
+      sourceResources: sources as unknown as Prisma.InputJsonValue,
+      keepSource: true,
+      permissive: submission.permissive,
+      output: { LocalAet: submission.store.localAet, ParentResources: submission.resources, RemoteAet: submission.store.remote.aet },
+      expansionQueued: expandsInWorker,
+    });
+    await this.start(jobId, sources, { synchronous: submission.synchronous, priority: submission.priority, expandsInWorker, what: 'store' });
+    return jobId;
+  }
+
+  /**
+   * A recorded job's instance rows and first work: listed before the answer when they are few (then
+   * queued, or finalized at once when there are none), by a worker otherwise.
+   */
+  private async start(jobId: string, sources: SourceResource[], options: { synchronous: boolean; priority: number; expandsInWorker: boolean; what: string }): Promise<void> {
+    const { synchronous, priority, expandsInWorker, what } = options;
+    if (!expandsInWorker && (await this.expansion.addInstancesBeforeAnswer(jobId, sources, synchronous))) {
       const counters = await this.jobs.markReady(jobId);
-      if (counters.instancesCount === 0) await this.enqueuer.enqueueFinalize(jobId, counters.generation, request.priority);
+      if (counters.instancesCount === 0) await this.enqueuer.enqueueFinalize(jobId, counters.generation, priority);
       else this.enqueuer.enqueuePendingLater(jobId);
-      this.logger.log({ jobId, instances: counters.instancesCount, operation: request.operation }, 'job submitted');
-      return { jobId, request };
+      this.logger.log({ jobId, instances: counters.instancesCount, operation: what }, 'job submitted');
+      return;
     }
     // More than a submission lists before answering: a worker lists the job (recorded as such first,
     // so that job recovery queues the task again if the queue refuses it now).
@@ -78,22 +117,18 @@ export class JobSubmissionService {
     await this.enqueuer.enqueueExpansion(jobId).catch((err: Error) =>
       this.logger.warn({ jobId, err: err.message }, 'queueing the expansion of a submitted job failed; job recovery will queue it'),
     );
-    this.logger.log({ jobId, resources: sources.length, operation: request.operation }, 'job submitted, its instances to be listed by a worker');
-    return { jobId, request };
+    this.logger.log({ jobId, resources: sources.length, operation: what }, 'job submitted, its instances to be listed by a worker');
   }
 
   /** The resources the job starts from, with their real level (Orthanc ignores the level of the URL). */
-  private async resolveSources(submission: Submission, request: ModificationRequest): Promise<SourceResource[]> {
-    const ids = submission.target === 'Bulk' ? [...(request.resources ?? [])] : [submission.resourceId ?? ''];
-    if (submission.target === 'Bulk' && ids.length === 0) {
-      throw OrthancError.badRequest('"Resources" must list at least one Orthanc ID');
-    }
+  private async resolveSources(ids: readonly string[], listed: boolean): Promise<SourceResource[]> {
+    if (listed && ids.length === 0) throw OrthancError.badRequest('"Resources" must list at least one Orthanc ID');
     const distinct = [...new Set(ids)];
     const levels = await this.resources.findLevels(distinct.filter(isOrthancId));
     const out: SourceResource[] = [];
     for (const id of distinct) {
       const level = levels.get(id);
-      if (!level) throw OrthancError.unknownResource(submission.target === 'Bulk' ? `Unknown resource in "Resources": ${id}` : undefined);
+      if (!level) throw OrthancError.unknownResource(listed ? `Unknown resource in "Resources": ${id}` : undefined);
       out.push({ ID: id, Type: level });
     }
     return out;

@@ -3,6 +3,7 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { OrthancError } from '@deidflow/common';
 import { isAeTitle, MAX_TIMEOUT_SECONDS } from '@deidflow/config';
 import type { FastifyReply } from 'fastify';
+import { sendJson } from '../http/json-answer';
 import { parseJsonBody, queryFlag } from '../http/json-body';
 import { ModalityService, StoreRequest } from './modality.service';
 
@@ -60,15 +61,13 @@ export class ModalitiesController {
 
   @Post(':name/store')
   @HttpCode(200)
-  @ApiOperation({ summary: 'C-STORE of the instances of resources of any level, synchronously: an ID, ["id", ...] or {"Resources": [...], "Permissive", "LocalAet", "Timeout", ...}' })
-  async store(@Param('name') name: string, @Body() body: Buffer, @Res({ passthrough: true }) reply: FastifyReply) {
+  @ApiOperation({
+    summary:
+      'C-STORE of the instances of resources of any level, as a DicomModalityStore job (synchronous unless "Asynchronous"): an ID, ["id", ...] or {"Resources": [...], "Permissive", "LocalAet", "Timeout", ...}',
+  })
+  async store(@Param('name') name: string, @Body() body: Buffer, @Res() reply: FastifyReply) {
     await this.modalities.modality(name); // 404 before the body is looked at, as Orthanc
-    // A client that went away stops the sending at the next instance (nobody would see the answer).
-    // (The proxy in front, if any, counts as the client: its read timeout ends a long store.)
-    const gone = new AbortController();
-    if (reply.raw.destroyed || reply.raw.socket?.destroyed) gone.abort(); // gone while the body was read
-    reply.raw.once('close', () => reply.raw.writableFinished || gone.abort());
-    return this.modalities.send(name, storeRequest(body), gone.signal);
+    return sendJson(reply, await this.modalities.send(name, storeRequest(body)));
   }
 }
 
@@ -84,9 +83,7 @@ function storeRequest(body: Buffer | undefined): StoreRequest {
   if (!Array.isArray(resources) || resources.length === 0 || !resources.every((id) => typeof id === 'string')) {
     throw OrthancError.badRequest('"Resources" must be a non-empty list of resource IDs');
   }
-  if (request.Asynchronous === true || request.Synchronous === false) {
-    throw OrthancError.badRequest('Asynchronous stores are not supported yet: the call answers once every instance is sent');
-  }
+  if (request.Asynchronous === true && request.Synchronous === true) throw OrthancError.badRequest('"Synchronous" and "Asynchronous" contradict each other');
   if (request.StorageCommitment === true) throw OrthancError.badRequest('"StorageCommitment" is not supported');
   if (request.MoveOriginatorAet !== undefined || request.MoveOriginatorID !== undefined) {
     throw OrthancError.badRequest('"MoveOriginatorAet" and "MoveOriginatorID" are not supported: DeidFlow serves no C-MOVE');
@@ -105,6 +102,9 @@ function storeRequest(body: Buffer | undefined): StoreRequest {
   return {
     resources: resources as string[],
     permissive: request.Permissive === true,
+    // Synchronous unless asked otherwise, as Orthanc's store.
+    synchronous: !(request.Asynchronous === true || request.Synchronous === false),
+    priority: (request.Priority as number | undefined) ?? 0,
     localAet: request.LocalAet as string | undefined,
     timeoutSeconds: timeoutOf(request),
     calledAet: request.CalledAet as string | undefined,

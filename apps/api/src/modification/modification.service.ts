@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { BufferPool, isOrthancErrorCode, LruCache, OrthancError, OrthancErrorCode, ResourceLevel } from '@deidflow/common';
+import { BufferPool, LruCache, ResourceLevel } from '@deidflow/common';
 import { InstanceStoreService } from '@deidflow/core';
-import { JobRepository, JobState } from '@deidflow/database';
 import { DicomModification, ModificationRequest, needsGeneratedPatientName, Operation, parseModificationRequest } from '@deidflow/dicom';
-import { isFinished, JobControlService, JobEventsService, JobSubmissionService, jobContent, PatientNamesService } from '@deidflow/jobs';
+import { JobControlService, JobSubmissionService, PatientNamesService } from '@deidflow/jobs';
 import { assertId } from '../resources/browse.service';
 
 /**
@@ -18,10 +17,8 @@ export class ModificationService {
 
   constructor(
     private readonly store: InstanceStoreService,
-    private readonly jobs: JobRepository,
     private readonly submissions: JobSubmissionService,
     private readonly control: JobControlService,
-    private readonly events: JobEventsService,
     private readonly patientNames: PatientNamesService,
     private readonly buffers: BufferPool,
   ) {}
@@ -66,16 +63,6 @@ export class ModificationService {
     if (resourceId !== undefined) assertId(resourceId);
     const { jobId, request } = await this.submissions.submit({ operation, target, resourceId, body });
     if (!request.synchronous) return { ID: jobId, Path: `/jobs/${jobId}` };
-    await this.events.waitFor(jobId, async () => {
-      const state = (await this.jobs.counters(jobId))?.state;
-      return state !== undefined && isFinished(state);
-    });
-    const finished = await this.control.findOr404(jobId);
-    if (finished.state === JobState.Failure) {
-      // As Orthanc (JobsRegistry::SubmitAndWait): the HTTP error of the job's ErrorCode.
-      const code = isOrthancErrorCode(finished.errorCode) ? finished.errorCode : OrthancErrorCode.InternalError;
-      throw new OrthancError(code, finished.errorDetails || 'The job failed');
-    }
-    return jobContent(finished, this.control.outputResources(finished.id));
+    return this.control.contentWhenFinished(jobId);
   }
 }

@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { OrthancErrorCode, ResourceLevel } from '@deidflow/common';
 import { ResourceDeletionService } from '@deidflow/core';
-import { JobRepository, JobState, LabelRepository } from '@deidflow/database';
-import { JobEventsService, singleOutput } from '@deidflow/jobs';
+import { JobRepository, JobState, LabelRepository, Prisma } from '@deidflow/database';
+import { JobEventsService, MODALITY_STORE_JOB, singleOutput } from '@deidflow/jobs';
 import type { FinalizeJobPayload } from '@deidflow/queue';
 
 const ERROR_DETAILS_LIMIT = 20;
@@ -32,7 +32,9 @@ export class FinalizeJobHandler {
     if (!job.ready || job.processedCount + job.failedCount < job.instancesCount) return;
 
     // A bulk job's output lists every new resource: Postgres writes it (finish), it never comes here.
-    const output = job.level === 'Bulk' ? 'bulk' : singleOutput(job.level as ResourceLevel, await this.jobs.anyOutput(job.id));
+    // A store's was written at its submission, and it has nothing else to do at its end.
+    const isStore = job.type === MODALITY_STORE_JOB;
+    const output = isStore ? (job.output as Prisma.InputJsonValue) : job.level === 'Bulk' ? 'bulk' : singleOutput(job.level as ResourceLevel, await this.jobs.anyOutput(job.id));
     const failed = job.failedCount > 0 && !job.permissive;
     let errorDetails = '';
     let errorCode = 0;
@@ -46,8 +48,8 @@ export class FinalizeJobHandler {
         (job.failedCount > failures.length ? '; ...' : '');
     }
     // Before the sources may go: their labels are what is copied.
-    if ((job.request as { keepLabels?: boolean }).keepLabels) await this.labels.copyToOutputsOfJob(job.id);
-    if (!failed && !job.keepSource) await this.deleteSources(job.id);
+    if (!isStore && (job.request as { keepLabels?: boolean }).keepLabels) await this.labels.copyToOutputsOfJob(job.id);
+    if (!isStore && !failed && !job.keepSource) await this.deleteSources(job.id);
     const finished = await this.jobs.finish(job.id, job.generation, {
       state: failed ? JobState.Failure : JobState.Success,
       output,

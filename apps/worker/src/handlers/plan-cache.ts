@@ -1,28 +1,37 @@
 import { Injectable } from '@nestjs/common';
 import { JobRepository } from '@deidflow/database';
 import { DicomModification, ModificationRequest } from '@deidflow/dicom';
-import { requestDigest } from '@deidflow/jobs';
+import { MODALITY_STORE_JOB, ModalityStoreRequest, requestDigest } from '@deidflow/jobs';
 
+/** What a ResourceModification job does to each instance. */
 export interface JobPlan {
+  kind: 'modification';
   jobId: string;
   modification: DicomModification;
   request: ModificationRequest;
   digest: string;
 }
 
+/** Where a DicomModalityStore job sends each instance. */
+export interface StorePlan {
+  kind: 'store';
+  jobId: string;
+  request: ModalityStoreRequest;
+}
+
 const MAX_PLANS = 64;
 
 /**
- * One DicomModification per job, built once per worker from the request stored in the job row:
+ * One plan per job (a DicomModification, or a store's destination), built once per worker from the request stored in the job row:
  * per-instance payloads carry IDs only. A small LRU bounds memory whatever the number of jobs.
  */
 @Injectable()
 export class PlanCache {
-  private readonly plans = new Map<string, Promise<JobPlan>>();
+  private readonly plans = new Map<string, Promise<JobPlan | StorePlan>>();
 
   constructor(private readonly jobs: JobRepository) {}
 
-  get(jobId: string): Promise<JobPlan> {
+  get(jobId: string): Promise<JobPlan | StorePlan> {
     const cached = this.plans.get(jobId);
     if (cached) {
       // Re-insert: Map order is the LRU order.
@@ -42,11 +51,13 @@ export class PlanCache {
     return this.plans.size;
   }
 
-  private async load(jobId: string): Promise<JobPlan> {
+  private async load(jobId: string): Promise<JobPlan | StorePlan> {
     const job = await this.jobs.find(jobId);
     if (!job) throw new Error(`Job ${jobId} disappeared`);
+    if (job.type === MODALITY_STORE_JOB) return { kind: 'store', jobId, request: job.request as unknown as ModalityStoreRequest };
     const request = job.request as unknown as ModificationRequest;
     return {
+      kind: 'modification',
       jobId,
       request,
       digest: requestDigest(request),

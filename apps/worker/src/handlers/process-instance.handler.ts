@@ -9,6 +9,7 @@ import { OBJECT_STORAGE, ObjectStorage } from '@deidflow/storage';
 import { WorkerMetrics } from '../metrics/worker-metrics';
 import { CompletionBatcher } from './completion-batcher';
 import { InstanceMemoryBudget } from './instance-memory-budget';
+import { ModalityStoreHandler } from './modality-store.handler';
 import { JobPlan, PlanCache } from './plan-cache';
 
 const ACTIVE: JobState[] = [JobState.Pending, JobState.Running, JobState.Retry];
@@ -35,6 +36,7 @@ export class ProcessInstanceHandler {
     private readonly buffers: BufferPool,
     private readonly memory: InstanceMemoryBudget,
     private readonly metrics: WorkerMetrics,
+    private readonly modalityStore: ModalityStoreHandler,
   ) {
     // Large sources and results come back job after job: their memory is kept, as much as the
     // instances may hold (fresh pages cost ~90 ms per 33 MB buffer on these VMs, BENCHMARKS.md).
@@ -93,9 +95,12 @@ export class ProcessInstanceHandler {
     await this.afterInstance(payload.jobId, counters, context.priority);
   }
 
-  private async derive({ jobId, sourceInstanceId }: ProcessInstancePayload, source: InstanceContext['source']): Promise<JobCounters | null> {
+  /** The instance's work: its derived instance stored and indexed, or (a store job) its file sent to a modality. */
+  private async derive(payload: ProcessInstancePayload, source: InstanceContext['source']): Promise<JobCounters | null> {
+    const { jobId, sourceInstanceId } = payload;
     if (!source) throw deletedSource(sourceInstanceId);
     const plan = await this.plans.get(jobId);
+    if (plan.kind === 'store') return this.modalityStore.send(payload, plan.request);
     const { output, object } = await this.rewriteWithinBudget(plan, source, sourceInstanceId);
     const outputIds = output.ids;
     // Orthanc's AnonymizedFrom / ModifiedFrom: on every level whose Orthanc ID changed (SEMANTICS.md A.5).

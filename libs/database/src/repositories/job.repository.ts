@@ -18,6 +18,10 @@ export { JobState };
 
 export interface NewJob {
   id: string;
+  /** Orthanc's job type: ResourceModification (the default) or DicomModalityStore. */
+  type?: string;
+  /** Known at submission for some types (a store's LocalAet, ParentResources, RemoteAet); set at the end otherwise. */
+  output?: Prisma.InputJsonValue;
   priority: number;
   isAnonymization: boolean;
   request: Prisma.InputJsonValue;
@@ -180,8 +184,8 @@ const RESET_JOB: PreparedStatement = {
 const CREATE_JOB: PreparedStatement = {
   name: 'deidflow_create_job',
   text: `INSERT INTO jobs (id, priority, is_anonymization, request, secret, level, source_resources, keep_source, permissive,
-                           user_data, patient_name, expansion_queued)
-         VALUES ($1::uuid, $2, $3, $4::jsonb, $5, $6, $7::jsonb, $8, $9, $10::jsonb, $11, $12)`,
+                           user_data, patient_name, expansion_queued, type, output)
+         VALUES ($1::uuid, $2, $3, $4::jsonb, $5, $6, $7::jsonb, $8, $9, $10::jsonb, $11, $12, COALESCE($13, 'ResourceModification'), $14::jsonb)`,
 };
 
 const FIND_JOB: PreparedStatement = { name: 'deidflow_find_job', text: `SELECT ${JOB_COLUMNS} FROM jobs WHERE id = $1::uuid` };
@@ -567,6 +571,8 @@ export class JobRepository {
       job.userData === undefined ? null : JSON.stringify(job.userData),
       job.patientName ?? null,
       job.expansionQueued ?? false,
+      job.type ?? null,
+      job.output === undefined ? null : JSON.stringify(job.output),
     ]);
   }
 
@@ -721,7 +727,8 @@ export class JobRepository {
     jobId: string,
     sourceInstanceId: string,
     generation: number,
-    outcome: { outputInstanceId: string } | { error: string; errorCode: number },
+    // A store to a modality produces no instance: null.
+    outcome: { outputInstanceId: string | null } | { error: string; errorCode: number },
   ): Promise<JobCounters | null> {
     const failed = 'error' in outcome;
     const [r] = await this.prisma.prepared<JobCounters>(COMPLETE_INSTANCE, [
