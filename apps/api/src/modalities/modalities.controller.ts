@@ -91,7 +91,9 @@ function storeRequest(body: Buffer | undefined): StoreRequest {
   for (const key of ['Permissive', 'Synchronous', 'Asynchronous', 'StorageCommitment']) {
     if (request[key] !== undefined && typeof request[key] !== 'boolean') throw OrthancError.badRequest(`"${key}" must be true or false`);
   }
-  if (request.Priority !== undefined && !Number.isInteger(request.Priority)) throw OrthancError.badRequest('"Priority" must be an integer');
+  if (request.Priority !== undefined && (!Number.isInteger(request.Priority) || Math.abs(request.Priority as number) > 2 ** 31 - 1)) {
+    throw OrthancError.badRequest('"Priority" must be a 32-bit integer');
+  }
   for (const key of ['LocalAet', 'CalledAet']) {
     if (request[key] !== undefined && !isAeTitle(request[key])) throw OrthancError.badRequest(`"${key}" must be an AE title (1 to 16 characters)`);
   }

@@ -158,7 +158,7 @@ export class ModalityStoreHandler {
         return await send(header.transferSyntaxUid, dataset());
       } catch (err) {
         // The file's own fault, found while it was sent (the association was aborted): that instance's failure.
-        if (err instanceof OrthancError) return err;
+        if (err instanceof OrthancError && (err.isPermanent || err.code === OrthancErrorCode.CorruptedFile)) return err;
         throw err;
       }
     } finally {
@@ -167,10 +167,14 @@ export class ModalityStoreHandler {
   }
 }
 
-/** A file that cannot be read or framed, or a store that failed reading it: that instance's failure, named. */
+/**
+ * A file that cannot be read or framed: that instance's failure, named. A store that failed for the
+ * moment (an S3 error, a reset) is thrown on: the task is tried again, as a modification's is.
+ */
 function failureOf(instance: InstanceRow, err: unknown): OrthancError {
-  if (err instanceof OrthancError) return new OrthancError(err.code, `instance ${instance.id}: ${err.details ?? err.message}`);
-  return new OrthancError(OrthancErrorCode.InternalError, `instance ${instance.id}: reading its file failed: ${(err as Error).message}`);
+  const permanent = err instanceof OrthancError && (err.isPermanent || err.code === OrthancErrorCode.CorruptedFile);
+  if (!permanent) throw err;
+  return new OrthancError(err.code, `instance ${instance.id}: ${err.details ?? err.message}`);
 }
 
 /**

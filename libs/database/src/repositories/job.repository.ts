@@ -165,7 +165,7 @@ const RESET_JOB: PreparedStatement = {
   long: true,
   text: `WITH job AS (
            UPDATE jobs SET state = 'Pending', processed_count = 0, failed_count = 0, error_code = 0, error_details = '',
-                           output = NULL, completed_at = NULL, started_at = NULL, generation = generation + 1
+                           output = CASE WHEN type = 'DicomModalityStore' THEN output END, completed_at = NULL, started_at = NULL, generation = generation + 1
            WHERE id = $1::uuid AND state = 'Failure' RETURNING id
          ), instances AS (
            UPDATE job_instances SET state = 'PENDING', output_instance_id = NULL, error = NULL, error_code = NULL, updated_at = now()
