@@ -129,7 +129,7 @@ export class InstanceStoreService {
   }
 }
 
-const STREAM_ABOVE_BYTES = 16n * 1024n * 1024n;
+export const STREAM_ABOVE_BYTES = 16n * 1024n * 1024n;
 
 /** The digest recorded for every stored object (instances.sha256). */
 function objectDigest(): Hash {

@@ -3,7 +3,7 @@ import { isOrthancId, JsonAnswer, OrthancError, OrthancErrorCode } from '@deidfl
 import { APP_CONFIG, AppConfig, DicomModality, parseDicomModality } from '@deidflow/config';
 import { DicomAssociation, DicomNetworkError } from '@deidflow/core';
 import { ModalityRepository } from '@deidflow/database';
-import { TRANSFER_SYNTAX, VERIFICATION_SOP_CLASS } from '@deidflow/dicom';
+import { statusText, TRANSFER_SYNTAX, VERIFICATION_SOP_CLASS } from '@deidflow/dicom';
 import { JobControlService, JobSubmissionService } from '@deidflow/jobs';
 
 /** What POST /modalities/{name}/store asks (Orthanc's options that DeidFlow honours). */
@@ -92,7 +92,7 @@ export class ModalityService {
     });
     try {
       const status = await association.echo();
-      if (status !== 0) throw new OrthancError(OrthancErrorCode.NetworkProtocol, `C-ECHO to AET "${target.aet}" answered status 0x${hex(status)}`);
+      if (status !== 0) throw new OrthancError(OrthancErrorCode.NetworkProtocol, `C-ECHO to AET "${target.aet}" answered status ${statusText(status)}`);
       await association.release();
     } catch (err) {
       association.abort();
@@ -140,9 +140,6 @@ export class ModalityService {
 }
 
 
-function hex(status: number): string {
-  return status.toString(16).toUpperCase().padStart(4, '0');
-}
 
 /** The remote's failures as Orthanc's NetworkProtocol error; OrthancErrors as they are. */
 function asOrthancError(err: unknown): OrthancError {

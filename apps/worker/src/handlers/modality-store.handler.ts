@@ -1,15 +1,12 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { OrthancError, OrthancErrorCode } from '@deidflow/common';
-import { DicomAssociation, DicomNetworkError, InstanceStoreService } from '@deidflow/core';
+import { DicomAssociation, DicomNetworkError, InstanceStoreService, STREAM_ABOVE_BYTES } from '@deidflow/core';
 import { InstanceRow, JobCounters, JobRepository } from '@deidflow/database';
-import { encodedDatasetOf, isStoreSuccess, part10HeaderLength } from '@deidflow/dicom';
+import { encodedDatasetOf, isStoreSuccess, part10HeaderLength, statusText } from '@deidflow/dicom';
 import type { ModalityStoreRequest } from '@deidflow/jobs';
 import type { ProcessInstancePayload } from '@deidflow/queue';
 import { AssociationPool } from './association-pool';
 import { InstanceMemoryBudget } from './instance-memory-budget';
-
-/** Files above this are streamed from the store as they are sent, rather than read whole (as answers are). */
-const STREAM_ABOVE_BYTES = 16n * 1024n * 1024n;
 
 /** Sends an instance's encoded dataset; resolves to its refusal, if the remote refused it. */
 type SendDataset = (transferSyntaxUid: string, dataset: Uint8Array | AsyncIterable<Uint8Array>) => Promise<OrthancError | undefined>;
@@ -87,7 +84,7 @@ export class ModalityStoreHandler {
       const response = await association.store(context, instance.sopClassUid, instance.sopInstanceUid, dataset);
       if (isStoreSuccess(response.status)) return undefined;
       const comment = response.errorComment ? ` (${response.errorComment})` : '';
-      return new OrthancError(OrthancErrorCode.NetworkProtocol, `C-STORE of instance ${instance.id} to AET "${request.remote.aet}" has failed with DIMSE status 0x${hex(response.status)}${comment}`);
+      return new OrthancError(OrthancErrorCode.NetworkProtocol, `C-STORE of instance ${instance.id} to AET "${request.remote.aet}" has failed with DIMSE status ${statusText(response.status)}${comment}`);
     } catch (err) {
       association.abort(); // in an unknown state: the next instance opens another
       throw err;
@@ -200,6 +197,3 @@ async function readHeader(chunks: AsyncIterator<Buffer>): Promise<{ transferSynt
   return { transferSyntaxUid, first: dataset, headerLength };
 }
 
-function hex(status: number): string {
-  return status.toString(16).toUpperCase().padStart(4, '0');
-}

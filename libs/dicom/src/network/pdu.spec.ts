@@ -12,6 +12,7 @@ import {
   PduSizeGuard,
   pDataPdus,
   pDataPdusOfStream,
+  statusText,
 } from './pdu';
 
 /** An A-ASSOCIATE-AC body as a peer sends it: fixed fields, then the given items. */
@@ -123,6 +124,7 @@ describe('DIMSE command sets', () => {
     const response = decodeResponse(Buffer.concat([element(0x0100, us(0x8001)), element(0x0120, us(7)), element(0x0900, us(0xa700)), element(0x0902, Buffer.from('full '))]));
     expect(response).toEqual({ commandField: 0x8001, messageIdBeingRespondedTo: 7, status: 0xa700, errorComment: 'full' });
     expect(() => decodeResponse(element(0x0100, us(0x8001)))).toThrow(PduFormatError);
+    expect(statusText(0xa700)).toBe('0xA700');
     expect([0x0000, 0xb000, 0xb007, 0x0111, 0xb001, 0xa700, 0xc000].map(isStoreSuccess)).toEqual([true, true, true, true, false, false, false]);
   });
 });

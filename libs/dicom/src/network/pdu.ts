@@ -406,6 +406,11 @@ export function decodeResponse(command: Buffer): DimseResponse {
   };
 }
 
+/** A DIMSE status as DICOM texts write it: 0xA700. */
+export function statusText(status: number): string {
+  return `0x${status.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
 /**
  * PS3.4 B.2.3: success, and the warnings that mean stored (B000 coercion of data elements, B006
  * elements discarded, B007 data set does not match SOP class), as Orthanc counts them; 0111
